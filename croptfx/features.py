@@ -1,0 +1,195 @@
+"""The project's constants: the one place that defines the data contract.
+
+Band names, the calendar binning, the in-season window, the class list, the
+CDL -> class mapping (loaded from data) and the feature keys of the raw and
+transformed examples. Every other module (transform, trainer, serving, report,
+benchmarks, tests) imports them from here.
+"""
+
+import dataclasses
+import datetime
+import functools
+import json
+import os
+import re
+from typing import Dict, Mapping, Optional, Tuple
+
+# Sentinel-2 L2A bands in the order they are packed in the `bands` column.
+BAND_NAMES = ('B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A',
+              'B09', 'B11', 'B12')
+NUM_BANDS = len(BAND_NAMES)
+RED_BAND = BAND_NAMES.index('B04')
+NIR_BAND = BAND_NAMES.index('B08')
+
+# Calendar binning: bin = (date - Jan 1) // BIN_DAYS; day 365 of a leap year
+# would make a 74th bin, so it is folded into the last one.
+BIN_DAYS = 5
+BINS_PER_YEAR = 73
+# In-season window the model sees: 36 bins = 180 days ending at the as-of bin.
+WINDOW_BINS = 36
+# Training draws the as-of date at least this long after the first image.
+MIN_DAYS_AFTER_FIRST_IMAGE = 30
+MIN_BINS_AFTER_FIRST_IMAGE = MIN_DAYS_AFTER_FIRST_IMAGE // BIN_DAYS
+# The label of a crop is gated on vegetation among this many last observations.
+GATING_OBSERVATIONS = 2
+
+# Sentinel-2 Scene Classification (SCL) values.
+SCL_VEGETATION = 4
+SCL_MAX = 11
+# Not a clear view of the ground: no data, saturated, cloud shadow, cloud
+# medium/high probability, thin cirrus, snow.
+SCL_NOT_CLEAR = (0, 1, 3, 8, 9, 10, 11)
+
+# Training classes, in index order (DESIGN.md section 3).
+CLASS_NAMES = ('No Crops Growing', 'Uncultivated', 'Cultivated', 'Corn',
+               'Soybeans', 'Cotton', 'Rice')
+NUM_CLASSES = len(CLASS_NAMES)
+NO_CROPS_GROWING = CLASS_NAMES.index('No Crops Growing')
+UNCULTIVATED = CLASS_NAMES.index('Uncultivated')
+# Classes whose label is gated on recent vegetation.
+CROP_CLASSES = tuple(range(CLASS_NAMES.index('Cultivated'), NUM_CLASSES))
+# `label` value of excluded rows (double crops); never trained on.
+EXCLUDED_LABEL = -1
+
+# Splits by season year, never by random row.
+DEFAULT_YEAR_SPLITS = {2021: 'train', 2020: 'eval', 2019: 'test'}
+TRAIN_SPLIT = 'train'
+EVAL_SPLIT = 'eval'
+TEST_SPLIT = 'test'
+
+# Fixed as-of days of year (1-based) at which models are evaluated.
+EVAL_AS_OF_DAYS = (120, 180, 240, 300)
+HEADLINE_AS_OF_DAY = 240
+
+EPOCH = datetime.date(1970, 1, 1)
+
+# Raw columns / tf.Example feature keys (DESIGN.md section 2).
+LON = 'lon'
+LAT = 'lat'
+NUM_SCENES = 'num_scenes'
+BANDS = 'bands'
+IMG_DATES = 'img_dates'
+SCL_VALS = 'scl_vals'
+TILES = 'tiles'
+BBOX = 'bbox'
+YEAR = 'year'
+CDL = 'CDL'
+RAW_COLUMNS = (LON, LAT, NUM_SCENES, BANDS, IMG_DATES, SCL_VALS, TILES, BBOX,
+               YEAR, CDL)
+# The slides' spellings, accepted on input.
+COLUMN_ALIASES = {'# scenes': NUM_SCENES, 'img dates': IMG_DATES}
+# Byte widths of one image in the packed columns.
+BAND_BYTES_PER_IMAGE = 2 * NUM_BANDS  # uint16 big-endian x 12
+DATE_BYTES_PER_IMAGE = 2  # uint16 big-endian days since 1970-01-01
+SCL_BYTES_PER_IMAGE = 1  # uint8
+# lon/lat travel as 8-byte big-endian float64 in the raw tf.Examples so they
+# are kept exactly (tf.train.Example floats are float32).
+COORD_BYTES = 8
+
+# Transformed feature keys (the Transform output the Trainer reads).
+GRID = 'grid'  # float32 [BINS_PER_YEAR, NUM_BANDS], normalized, 0 when empty
+OBSERVED = 'observed'  # int64 [BINS_PER_YEAR] 0/1
+VEGETATION = 'vegetation'  # int64 [BINS_PER_YEAR] 0/1, picked image SCL == 4
+FIRST_BIN = 'first_bin'  # int64, bin of the first image
+LAST_BIN = 'last_bin'  # int64, bin of the last image
+LABEL = 'label'  # int64 class before gating, EXCLUDED_LABEL for double crops
+EXCLUDED = 'excluded'  # int64 0/1
+KNOWN_CDL = 'known_cdl'  # int64 0/1, the CDL name is in the mapping
+# Passthrough ids for plots and error analysis.
+PASSTHROUGH = (LON, LAT, YEAR, BBOX)
+
+# Model inputs / serving.
+WINDOW = 'window'  # float32 [WINDOW_BINS, NUM_BANDS]
+WINDOW_OBSERVED = 'window_observed'  # float32 [WINDOW_BINS]
+WINDOW_VEGETATION = 'window_vegetation'  # float32 [WINDOW_BINS]
+AS_OF_DAY = 'as_of_day'  # float32 day of year (1-based) of the as-of date
+
+
+def as_of_bin_for_day(day_of_year):
+  """Last bin complete on day `day_of_year` (1-based); works on ints/arrays.
+
+  Bin b covers days 5b+1 .. 5b+5, so on day d the bins up to d // 5 - 1 hold
+  only images taken on or before d. -1 means no bin is complete yet.
+  """
+  return day_of_year // BIN_DAYS - 1
+
+
+def day_for_as_of_bin(as_of_bin):
+  """Day of year (1-based) on which bin `as_of_bin` completes."""
+  return (as_of_bin + 1) * BIN_DAYS
+
+
+def days_since_epoch(date: datetime.date) -> int:
+  return (date - EPOCH).days
+
+
+def date_from_days(days: int) -> datetime.date:
+  return EPOCH + datetime.timedelta(days=int(days))
+
+
+# Runs of these characters are one separator in CDL names ('Non-Alfalfa').
+CDL_SEPARATORS_PATTERN = r'[\s_-]+'
+
+
+def normalize_cdl_name(name: str) -> str:
+  """Canonical CDL name: lower case, blanks/hyphens/underscores -> one blank.
+
+  `preprocessing.labels` applies the same rule in the TF graph.
+  """
+  return re.sub(CDL_SEPARATORS_PATTERN, ' ', name.lower()).strip()
+
+
+DEFAULT_LABEL_MAPPING_PATH = os.path.join(
+    os.path.dirname(__file__), 'data', 'cdl_classes.json')
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelMapping:
+  """CDL class name -> training class, keyed by normalized name."""
+  class_of: Mapping[str, int]
+  excluded_names: Tuple[str, ...]
+  excluded_prefixes: Tuple[str, ...]
+  default_class: int
+
+  def lookup(self, cdl_name: str) -> Tuple[int, bool, bool]:
+    """Returns (class index or EXCLUDED_LABEL, excluded, known name)."""
+    key = normalize_cdl_name(cdl_name)
+    if key in self.excluded_names or key.startswith(self.excluded_prefixes):
+      return EXCLUDED_LABEL, True, True
+    if key in self.class_of:
+      return self.class_of[key], False, True
+    return self.default_class, False, False
+
+
+@functools.lru_cache(maxsize=8)
+def load_label_mapping(path: Optional[str] = None) -> LabelMapping:
+  """Reads the CDL -> class mapping file (JSON, see data/cdl_classes.json)."""
+  path = path or DEFAULT_LABEL_MAPPING_PATH
+  # tf.io.gfile reads local paths and cloud URIs alike; imported lazily so the
+  # constants stay importable without TensorFlow.
+  if '://' in path:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    with tf.io.gfile.GFile(path) as f:
+      doc = json.load(f)
+  else:
+    with open(path, encoding='utf-8') as f:
+      doc = json.load(f)
+  class_of: Dict[str, int] = {}
+  for class_name, cdl_names in doc['mapping'].items():
+    if class_name not in CLASS_NAMES:
+      raise ValueError(f'{path}: unknown class {class_name!r}; classes are '
+                       f'{", ".join(CLASS_NAMES)}')
+    for cdl_name in cdl_names:
+      key = normalize_cdl_name(cdl_name)
+      previous = class_of.setdefault(key, CLASS_NAMES.index(class_name))
+      if previous != CLASS_NAMES.index(class_name):
+        raise ValueError(f'{path}: {cdl_name!r} is mapped to two classes')
+  default_class = doc.get('default_class', 'Uncultivated')
+  if default_class not in CLASS_NAMES:
+    raise ValueError(f'{path}: unknown default_class {default_class!r}')
+  return LabelMapping(
+      class_of=class_of,
+      excluded_names=tuple(normalize_cdl_name(n) for n in doc.get('excluded', ())),
+      excluded_prefixes=tuple(
+          normalize_cdl_name(p) for p in doc.get('excluded_prefixes', ())),
+      default_class=CLASS_NAMES.index(default_class))
