@@ -1,0 +1,161 @@
+"""`croptfx`: generate data, run or compile the pipeline, predict, report, bench.
+
+Heavy imports (TensorFlow, TFX, Beam) happen inside the sub-commands, so
+`croptfx generate` and `croptfx --help` start quickly.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from croptfx import errors
+from croptfx import features
+
+
+def _years(text: str) -> List[int]:
+  try:
+    return [int(y) for y in text.split(',') if y.strip()]
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'years must be comma-separated integers, got {text!r}')
+
+
+def _year_splits(text: str):
+  """'2021=train,2020=eval,2019=test' -> {2021: 'train', ...}."""
+  result = {}
+  for item in text.split(','):
+    year, sep, split = item.partition('=')
+    if not sep or not year.strip().isdigit() or not split.strip():
+      raise argparse.ArgumentTypeError(
+          f'--year-splits takes YEAR=SPLIT pairs like 2021=train,2020=eval, got {text!r}')
+    result[int(year)] = split.strip()
+  return result
+
+
+def _cmd_generate(args) -> int:
+  from croptfx import generate  # pylint: disable=g-import-not-at-top
+  summary = generate.write_dataset(
+      args.out, args.pixels_per_year, years=args.years, seed=args.seed,
+      layout=args.layout, rows_per_file=args.rows_per_file,
+      slides_columns=args.slides_columns)
+  print(f"croptfx generate: wrote {summary['rows']} rows "
+        f"({args.pixels_per_year} pixels x {len(summary['years'])} years) "
+        f"in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
+  return 0
+
+
+def _cmd_run(args) -> int:
+  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  run_lib.run_from_args(args)
+  return 0
+
+
+def _cmd_compile(args) -> int:
+  from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+  kubeflow_v2_runner.compile_from_args(args)
+  return 0
+
+
+def _cmd_predict(args) -> int:
+  from trainer import predict  # pylint: disable=g-import-not-at-top
+  predict.predict_from_args(args)
+  return 0
+
+
+def _cmd_report(args) -> int:
+  from report import build  # pylint: disable=g-import-not-at-top
+  path = build.write_report(args.run)
+  print(f'croptfx report: {path}')
+  return 0
+
+
+def _cmd_bench(args) -> int:
+  from bench import run as bench_run  # pylint: disable=g-import-not-at-top
+  bench_run.main_from_args(args)
+  return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='croptfx',
+      description='In-season crop-type training data and models from irregular '
+                  'Sentinel-2 pixel time series, as a TFX pipeline.')
+  sub = parser.add_subparsers(dest='command', required=True)
+
+  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data')
+  p.add_argument('out', help='output directory')
+  p.add_argument('--pixels-per-year', type=int, required=True)
+  p.add_argument('--years', type=_years, default=sorted(features.DEFAULT_YEAR_SPLITS),
+                 help='comma-separated season years (default 2019,2020,2021)')
+  p.add_argument('--seed', type=int, default=0)
+  p.add_argument('--layout', choices=('flat', 'hive'), default='flat')
+  p.add_argument('--rows-per-file', type=int, default=5000)
+  p.add_argument('--slides-columns', action='store_true',
+                 help="use the slides' column spellings '# scenes' and 'img dates'")
+  p.set_defaults(func=_cmd_generate)
+
+  p = sub.add_parser('run', help='run the whole TFX pipeline')
+  p.add_argument('--data', required=True, help='directory, glob, Hive tree or gs:// / s3:// URI')
+  p.add_argument('--output', required=True, help='output directory (pipeline root, metadata, summary)')
+  p.add_argument('--runner', choices=('local', 'beam'), default='local')
+  p.add_argument('--workers', type=int, default=2, help='DirectRunner workers (multi-processing)')
+  p.add_argument('--year-splits', type=_year_splits, default=None,
+                 help='YEAR=SPLIT pairs (default 2021=train,2020=eval,2019=test)')
+  p.add_argument('--years', type=_years, default=None,
+                 help='shorthand: train,eval,test years, e.g. 2021,2020,2019')
+  p.add_argument('--train-steps', type=int, default=None)
+  p.add_argument('--epochs', type=int, default=None)
+  p.add_argument('--label-mapping', default=None, help='CDL -> class mapping JSON')
+  p.add_argument('--no-report', action='store_true', help='skip the HTML report')
+  p.add_argument('--verbose', action='store_true', help='show TFX/Beam logs on the console')
+  p.set_defaults(func=_cmd_run)
+
+  p = sub.add_parser('compile', help='compile the Kubeflow Pipelines v2 spec (offline)')
+  p.add_argument('--output', required=True, help='pipeline spec JSON to write')
+  p.add_argument('--pipeline-root', required=True, help='e.g. gs://bucket/croptfx')
+  p.add_argument('--data', required=True, help='e.g. gs://bucket/parquet/')
+  p.add_argument('--image', default=None, help='container image with the project installed')
+  p.add_argument('--beam-runner', choices=('direct', 'dataflow'), default='direct')
+  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
+  p.add_argument('--train-steps', type=int, default=None)
+  p.set_defaults(func=_cmd_compile)
+
+  p = sub.add_parser('predict', help='classify raw Part-1 Parquet rows with a pushed model')
+  p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
+  p.add_argument('--data', required=True, help='Parquet file, directory or glob')
+  p.add_argument('--as-of', required=True, help='prediction date YYYY-MM-DD')
+  p.add_argument('--output', required=True, help='output Parquet file')
+  p.add_argument('--batch-size', type=int, default=1024)
+  p.set_defaults(func=_cmd_predict)
+
+  p = sub.add_parser('report', help='write DIR/report.html for a finished run')
+  p.add_argument('--run', required=True, help='the --output directory of `croptfx run`')
+  p.set_defaults(func=_cmd_report)
+
+  p = sub.add_parser('bench', help='benchmark the loaders and the pipeline')
+  p.add_argument('--pixels-per-year', type=int, default=None)
+  p.add_argument('--quick', action='store_true', help='smaller data, fewer repeats')
+  p.add_argument('--output', default=None, help='where to write BENCHMARKS.md data')
+  p.set_defaults(func=_cmd_bench)
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = build_parser().parse_args(argv)
+  # TensorFlow's C++ start-up chatter is noise for a CLI user.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  logging.basicConfig(level=logging.WARNING, format='%(message)s')
+  try:
+    return args.func(args)
+  except errors.CroptfxError as e:
+    print(f'croptfx {args.command}: error: {e}', file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print(f'croptfx {args.command}: interrupted', file=sys.stderr)
+    return 130
+
+
+if __name__ == '__main__':
+  sys.exit(main())

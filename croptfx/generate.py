@@ -1,0 +1,424 @@
+"""Realistic synthetic Sentinel-2 pixel-year rows in the slides' Part-1 format.
+
+Each row is one pixel in one season: the 12 L2A bands (reflectance x 10000,
+uint16 big-endian, [N, 12]), the image dates (uint16 big-endian days since
+1970-01-01), the Scene Classification per image (uint8), the tiles, the area
+(`bbox`), the year and the pixel's Cropland Data Layer class name.
+
+What makes it realistic enough to learn from and hard to get wrong:
+- fields of pixels in a Mississippi-Delta-like county with uneven class shares,
+  crop rotations (corn <-> soybeans, rice <-> soybeans), double crops;
+- phenology per class (double-logistic greenness, rice flooding, winter wheat,
+  hay cuts, cotton boll opening), per-field planting jitter, per-year shifts;
+- a spectral mixture of soil, vegetation, water and built-up endmembers with
+  per-class canopy tints and noise;
+- ~5-day revisits per tile, scenes dropped when the tile is too cloudy or
+  missing, tile overlaps giving duplicate dates (same orbit) or denser series
+  (adjacent orbits), unsorted dates in some rows;
+- clouds, cirrus, shadows, snow, no-data and saturated pixels with matching
+  SCL values and bright/dark reflectance; SCL 4 only where the canopy is dense
+  enough, as Sen2Cor does, so early growth is not flagged as vegetation.
+Byte-for-byte deterministic for a fixed seed.
+"""
+
+import dataclasses
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from croptfx import codec
+from croptfx import features
+
+DEFAULT_YEARS = (2019, 2020, 2021)
+DEFAULT_ROWS_PER_FILE = 5000
+
+# County extent (degrees) and its 2 x 2 Sentinel-2 tiles. West tiles are seen
+# from one relative orbit, east tiles from another (2 days apart); north/south
+# neighbours share the orbit, so their overlap holds duplicate dates.
+LON_RANGE = (-90.75, -90.15)
+LAT_RANGE = (33.25, 33.75)
+LON_SPLIT, LAT_SPLIT = -90.45, 33.50
+OVERLAP = 0.04  # half-width of the tile overlap bands, degrees
+TILES = {('W', 'S'): '15SXA_0', ('W', 'N'): '15SXB_0',
+         ('E', 'S'): '15SYA_0', ('E', 'N'): '15SYB_0'}
+ORBIT_OFFSET = {'W': 0, 'E': 2}
+BBOX_BASE = 549301  # 3 x 3 areas: BBOX_BASE .. BBOX_BASE + 8
+PIXELS_PER_FIELD = 6
+PIXEL_DEG = 0.0001  # ~10 m
+
+# Spectral endmembers, reflectance x 10000, bands in features.BAND_NAMES order.
+SOIL = np.array([1100, 1250, 1550, 1850, 2150, 2350, 2480, 2580, 2680, 2720, 3300, 2800], float)
+VEGETATION = np.array([250, 320, 620, 300, 950, 2700, 3350, 3650, 3800, 3850, 1900, 900], float)
+WATER = np.array([700, 620, 560, 420, 300, 210, 180, 150, 130, 100, 60, 40], float)
+URBAN = np.array([1500, 1600, 1720, 1830, 1920, 2010, 2090, 2150, 2200, 2210, 2500, 2300], float)
+CLOUD = np.array([5600, 5800, 5900, 6100, 6100, 6200, 6200, 6300, 6200, 6000, 4200, 3000], float)
+SNOW = np.array([8800, 8900, 8800, 8600, 8400, 8200, 8000, 7800, 7600, 7000, 600, 400], float)
+CIRRUS = np.array([1400, 1300, 1150, 1050, 1000, 950, 900, 900, 880, 850, 500, 350], float)
+BOLLS = np.array([2600, 2900, 3100, 3300, 3300, 3200, 3100, 3000, 3000, 2900, 2600, 2200], float)
+
+
+@dataclasses.dataclass(frozen=True)
+class Phenology:
+  """Greenness v(t) = vmin + (vmax - vmin) (s((t - sos)/rs) - s((t - eos)/re))."""
+  sos: float  # start of season, day of year
+  eos: float  # end of season
+  vmax: float = 0.9
+  vmin: float = 0.06
+  rs: float = 7.0
+  re: float = 7.0
+  tint: Tuple[float, ...] = (1,) * 12  # canopy spectrum multipliers
+  second: Optional['Phenology'] = None  # double crop: the later crop
+  flood: Optional[Tuple[float, float]] = None  # rice: flooded days of year
+  cuts: Tuple[float, ...] = ()  # hay cuts
+  urban: float = 0.0  # built-up fraction
+  water: float = 0.0  # open-water fraction all year
+  wet_spring: float = 0.0  # water fraction Jan..Apr (wetlands)
+  bolls: bool = False  # cotton: open bolls brighten the canopy late season
+  shifts: bool = True  # planting follows the year's weather
+
+
+def _tint(**bands):
+  t = np.ones(12)
+  for name, value in bands.items():
+    t[features.BAND_NAMES.index(name)] = value
+  return tuple(t)
+
+
+PROFILES: Dict[str, Phenology] = {
+    'Corn': Phenology(118, 212, 0.88, rs=7, re=9, tint=_tint(B03=1.12, B05=1.10, B11=1.12, B12=1.15)),
+    'Soybeans': Phenology(150, 258, 0.93, rs=6, re=6, tint=_tint(B07=1.06, B08=1.08, B8A=1.08, B11=0.92)),
+    'Cotton': Phenology(168, 268, 0.78, rs=9, re=4, tint=_tint(B02=1.15, B04=1.2, B11=1.05), bolls=True),
+    'Rice': Phenology(152, 240, 0.90, rs=6, re=6, tint=_tint(B03=1.1, B08=0.94), flood=(105, 225)),
+    'Winter Wheat': Phenology(62, 150, 0.84, vmin=0.22, rs=12, re=6, tint=_tint(B03=1.08)),
+    'Sorghum': Phenology(140, 228, 0.80, rs=8, re=8, tint=_tint(B11=1.1)),
+    'Peanuts': Phenology(160, 275, 0.80, rs=8, re=8, tint=_tint(B05=1.05)),
+    'Other Hay/Non Alfalfa': Phenology(80, 300, 0.82, vmin=0.40, rs=15, re=18, cuts=(150, 205), shifts=False),
+    'Dbl Crop WinWht/Soybeans': Phenology(
+        62, 150, 0.84, vmin=0.22, rs=12, re=6, tint=_tint(B03=1.08),
+        second=Phenology(188, 288, 0.88, rs=6, re=6, tint=_tint(B08=1.08))),
+    'Dbl Crop WinWht/Corn': Phenology(
+        62, 150, 0.84, vmin=0.22, rs=12, re=6, tint=_tint(B03=1.08),
+        second=Phenology(170, 255, 0.84, rs=7, re=8, tint=_tint(B11=1.12))),
+    'Grassland/Pasture': Phenology(85, 290, 0.70, vmin=0.32, rs=15, re=20, shifts=False),
+    'Deciduous Forest': Phenology(96, 305, 0.92, vmin=0.28, rs=7, re=10, tint=_tint(B11=0.85, B12=0.8), shifts=False),
+    'Woody Wetlands': Phenology(100, 300, 0.88, vmin=0.25, rs=8, re=10, tint=_tint(B11=0.8), wet_spring=0.35, shifts=False),
+    'Open Water': Phenology(150, 250, 0.03, vmin=0.0, water=0.95, shifts=False),
+    'Developed/Open Space': Phenology(90, 290, 0.55, vmin=0.30, rs=15, re=15, urban=0.35, shifts=False),
+    'Developed/Low Intensity': Phenology(100, 280, 0.35, vmin=0.18, rs=15, re=15, urban=0.6, shifts=False),
+    'Fallow/Idle Cropland': Phenology(175, 300, 0.38, vmin=0.07, rs=15, re=15, shifts=False),
+}
+
+# Field types: share of fields and the CDL class each year (cycling by year
+# and field parity, which makes crop rotations).
+FIELD_TYPES: Sequence[Tuple[str, float, Tuple[str, ...]]] = (
+    ('corn_soy', 0.40, ('Soybeans', 'Corn')),
+    ('soy_soy', 0.06, ('Soybeans',)),
+    ('rice_soy', 0.11, ('Rice', 'Soybeans')),
+    ('cotton', 0.10, ('Cotton', 'Cotton', 'Corn')),
+    ('wheat_dbl', 0.05, ('Dbl Crop WinWht/Soybeans', 'Winter Wheat', 'Dbl Crop WinWht/Soybeans')),
+    ('wheat_corn', 0.015, ('Winter Wheat', 'Dbl Crop WinWht/Corn')),
+    ('sorghum', 0.015, ('Sorghum', 'Soybeans')),
+    ('peanuts', 0.01, ('Peanuts', 'Cotton')),
+    ('hay', 0.04, ('Other Hay/Non Alfalfa',)),
+    ('pasture', 0.06, ('Grassland/Pasture',)),
+    ('forest', 0.045, ('Deciduous Forest',)),
+    ('wetland', 0.045, ('Woody Wetlands',)),
+    ('water', 0.025, ('Open Water',)),
+    ('open_space', 0.02, ('Developed/Open Space',)),
+    ('low_intensity', 0.01, ('Developed/Low Intensity',)),
+    ('fallow', 0.01, ('Fallow/Idle Cropland',)),
+)
+
+# Season timing and cloudiness by year (2019 was a late, wet spring).
+YEAR_SHIFT_DAYS = {2019: 11.0, 2020: 4.0, 2021: -3.0}
+YEAR_CLOUDINESS = {2019: 1.15, 2020: 1.0, 2021: 0.95}
+# Chance that a scene is cloudy, by month (Jan..Dec), before the year factor.
+MONTHLY_CLOUDINESS = np.array([0.50, 0.48, 0.45, 0.40, 0.36, 0.30, 0.28, 0.26, 0.25, 0.28, 0.38, 0.48])
+
+
+def _sigmoid(x):
+  return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+def _greenness(p: Phenology, doy: np.ndarray, shift: np.ndarray, amp: np.ndarray) -> np.ndarray:
+  """Greenness [P, N] for pixels with timing shift [P, 1] and amplitude [P, 1]."""
+  t = doy - shift
+  v = p.vmin + (p.vmax * amp - p.vmin) * (_sigmoid((t - p.sos) / p.rs) - _sigmoid((t - p.eos) / p.re))
+  for cut in p.cuts:
+    after = t - cut
+    v = v * np.where(after >= 0, 1.0 - 0.45 * np.exp(-np.maximum(after, 0) / 12.0), 1.0)
+  if p.second is not None:
+    v = np.maximum(v, _greenness(p.second, doy, shift, amp))
+  return np.clip(v, 0.0, 1.0)
+
+
+def _surface(p: Phenology, doy, shift, amp, soil_tint, moisture, rng) -> Tuple[np.ndarray, np.ndarray]:
+  """Surface reflectance [P, N, 12] and the open-water fraction [P, N]."""
+  v = _greenness(p, doy, shift, amp)
+  water = np.full(v.shape, p.water)
+  if p.wet_spring:
+    water = water + p.wet_spring * (doy < 120) * (1.0 - 0.5 * v)
+  if p.flood is not None:
+    start, end = p.flood
+    t = doy - shift
+    water = water + 0.75 * ((t >= start) & (t <= end)) * (1.0 - v) ** 1.5
+  water = np.clip(water, 0.0, 0.98)
+  urban = np.full(v.shape, p.urban)
+  veg_frac = v * (1.0 - urban - water).clip(0.0)
+  soil_frac = (1.0 - veg_frac - water - urban).clip(0.0)
+  canopy = VEGETATION * np.asarray(p.tint)
+  if p.second is not None:
+    late = (doy - shift > (p.eos + p.second.sos) / 2.0)[..., None]
+    canopy = np.where(late, VEGETATION * np.asarray(p.second.tint), canopy)
+  refl = (soil_frac[..., None] * SOIL * soil_tint[:, None, :] * moisture[..., None]
+          + veg_frac[..., None] * canopy
+          + water[..., None] * WATER
+          + urban[..., None] * URBAN)
+  if p.bolls:
+    opened = _sigmoid((doy - shift - 238.0) / 6.0) * (1 - _sigmoid((doy - shift - 285.0) / 5.0))
+    refl = refl + (0.35 * opened)[..., None] * (BOLLS - refl)
+  refl = refl * rng.normal(1.0, 0.025, refl.shape) + rng.normal(0.0, 25.0, refl.shape)
+  return refl, water
+
+
+def _tile_schedule(rng, year: int, orbit_offset: int, cloudiness: np.ndarray) -> Dict[str, np.ndarray]:
+  """Acquisitions of one tile in `year`: days since epoch and scene cloudiness."""
+  jan1 = codec.jan1_days(year)
+  n_days = int(codec.days_in_year(year))
+  doy0 = np.arange(orbit_offset, n_days, features.BIN_DAYS)
+  month = (np.datetime64('1970-01-01') + (jan1 + doy0).astype('timedelta64[D]')).astype('datetime64[M]').astype(int) % 12
+  chance = np.clip(MONTHLY_CLOUDINESS[month] * cloudiness, 0, 0.95)
+  cloudy = rng.random(len(doy0)) < chance
+  cover = np.where(cloudy, rng.beta(2.5, 1.5, len(doy0)), rng.beta(1.0, 12.0, len(doy0)))
+  # Providers drop scenes that are nearly all cloud, and some are missing.
+  keep = (cover < 0.9) & (rng.random(len(doy0)) > 0.04)
+  # A two-week outage once a year (a satellite safe mode, a processing gap).
+  outage = rng.integers(60, 300)
+  keep &= ~((doy0 >= outage) & (doy0 < outage + 14))
+  return {'days': jan1 + doy0[keep], 'cover': cover[keep]}
+
+
+def _fields(rng, n_pixels: int):
+  """Static field layout: type, location and pixel membership."""
+  n_fields = max(1, n_pixels // PIXELS_PER_FIELD)
+  shares = np.array([s for _, s, _ in FIELD_TYPES])
+  field_type = rng.choice(len(FIELD_TYPES), size=n_fields, p=shares / shares.sum())
+  field_lon = rng.uniform(LON_RANGE[0] + 0.002, LON_RANGE[1] - 0.002, n_fields)
+  field_lat = rng.uniform(LAT_RANGE[0] + 0.002, LAT_RANGE[1] - 0.002, n_fields)
+  # Every field gets at least one pixel; the rest go to random fields.
+  pixel_field = np.concatenate([np.arange(min(n_fields, n_pixels)),
+                                rng.integers(0, n_fields, max(0, n_pixels - n_fields))])
+  pixel_field = np.sort(pixel_field)
+  offsets = rng.integers(-15, 16, (n_pixels, 2)) * PIXEL_DEG
+  lon = np.round(field_lon[pixel_field] + offsets[:, 0], 6)
+  lat = np.round(field_lat[pixel_field] + offsets[:, 1], 6)
+  return {
+      'n_fields': n_fields, 'type': field_type, 'pixel_field': pixel_field,
+      'lon': lon, 'lat': lat,
+      'timing': rng.normal(0.0, 7.0, n_fields),  # planting date jitter, days
+      'amp': rng.uniform(0.9, 1.05, n_fields),
+      'soil': rng.uniform(0.8, 1.2, (n_fields, 12)) ** 0.3 * rng.uniform(0.75, 1.25, (n_fields, 1)),
+  }
+
+
+def _tiles_of(lon: np.ndarray, lat: np.ndarray) -> List[Tuple[str, ...]]:
+  """Tile keys seeing each pixel: one, or two in an overlap band."""
+  result = []
+  for x, y in zip(lon, lat):
+    ew = 'W' if x < LON_SPLIT else 'E'
+    ns = 'S' if y < LAT_SPLIT else 'N'
+    keys = [(ew, ns)]
+    if abs(y - LAT_SPLIT) < OVERLAP:  # same orbit: duplicate dates
+      keys.append((ew, 'N' if ns == 'S' else 'S'))
+    elif abs(x - LON_SPLIT) < OVERLAP:  # adjacent orbit: a denser series
+      keys.append(('E' if ew == 'W' else 'W', ns))
+    result.append(tuple(sorted(keys)))
+  return result
+
+
+def _bbox_of(lon, lat):
+  col = np.clip(((lon - LON_RANGE[0]) / (LON_RANGE[1] - LON_RANGE[0]) * 3).astype(int), 0, 2)
+  row = np.clip(((lat - LAT_RANGE[0]) / (LAT_RANGE[1] - LAT_RANGE[0]) * 3).astype(int), 0, 2)
+  return BBOX_BASE + 3 * row + col
+
+
+def _observe(rng, refl, water, doy, cover):
+  """Clouds, shadows, snow, no-data and SCL for a [P, N] block of images."""
+  p, n = refl.shape[:2]
+  scl = np.full((p, n), 5, dtype=np.uint8)  # not vegetated
+  ndvi = codec.ndvi(np.clip(refl, 1, None))
+  threshold = 0.42 + rng.normal(0, 0.03, (p, n))
+  scl[ndvi > threshold] = features.SCL_VEGETATION
+  scl[(water > 0.45) & (ndvi < 0.2)] = 6
+  dark = refl[..., features.NIR_BAND] < 900
+  scl[dark & (scl == 5)] = 2
+  scl[rng.random((p, n)) < 0.02] = 7  # unclassified
+  u = rng.random((p, n))
+  f = cover[None, :]
+  opaque_hi = u < 0.45 * f
+  opaque_med = (u >= 0.45 * f) & (u < 0.72 * f)
+  cirrus = (u >= 0.72 * f) & (u < 0.82 * f)
+  shadow = (u >= 0.82 * f) & (u < 0.95 * f)
+  out = refl.copy()
+  brightness = rng.uniform(0.75, 1.35, (p, n, 1))
+  out = np.where((opaque_hi | opaque_med)[..., None], CLOUD * brightness, out)
+  out = np.where(cirrus[..., None], refl + CIRRUS * brightness, out)
+  out = np.where(shadow[..., None], refl * rng.uniform(0.3, 0.5, (p, n, 1)), out)
+  scl[opaque_hi] = 9
+  scl[opaque_med] = 8
+  scl[cirrus] = 10
+  scl[shadow] = 3
+  snowy = (doy[None, :] < 60) & (rng.random((p, n)) < 0.02) & ~(opaque_hi | opaque_med)
+  out = np.where(snowy[..., None], SNOW * rng.uniform(0.85, 1.05, (p, n, 1)), out)
+  scl[snowy] = 11
+  nodata = rng.random((p, n)) < 0.004
+  out[nodata] = 0
+  scl[nodata] = 0
+  saturated = rng.random((p, n)) < 0.002
+  out[saturated] = 16000
+  scl[saturated] = 1
+  return np.clip(np.rint(out), 0, 65535).astype(np.uint16), scl
+
+
+def _cdl_of(field_type: np.ndarray, field_index: np.ndarray, year: int) -> np.ndarray:
+  names = []
+  for t, i in zip(field_type, field_index):
+    cycle = FIELD_TYPES[t][2]
+    names.append(cycle[(year + i) % len(cycle)])
+  return np.array(names, dtype=object)
+
+
+def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
+                   seed: int = 0) -> pa.Table:
+  """Rows for the same `pixels_per_year` pixels in each year, in year order."""
+  if pixels_per_year < 1:
+    raise ValueError('pixels_per_year must be at least 1')
+  years = [int(y) for y in years]
+  rng = np.random.default_rng(seed)
+  layout = _fields(rng, pixels_per_year)
+  tile_keys = _tiles_of(layout['lon'], layout['lat'])
+  bbox = _bbox_of(layout['lon'], layout['lat'])
+  pf = layout['pixel_field']
+  columns: Dict[str, list] = {name: [] for name in features.RAW_COLUMNS}
+  for year in years:
+    yrng = np.random.default_rng([seed, year])
+    cloudiness = YEAR_CLOUDINESS.get(year, 1.0)
+    schedules = {key: _tile_schedule(yrng, year, ORBIT_OFFSET[key[0]], np.array(cloudiness))
+                 for key in sorted(TILES)}
+    cdl = _cdl_of(layout['type'][pf], pf, year)
+    year_shift = YEAR_SHIFT_DAYS.get(year, float(yrng.normal(3.0, 6.0)))
+    rows: Dict[int, Tuple] = {}
+    # Pixels seen by the same tiles share dates: one vectorized block each.
+    for keys in sorted(set(tile_keys)):
+      in_group = np.array([k == keys for k in tile_keys])
+      for class_name in sorted(set(cdl[in_group])):
+        idx = np.flatnonzero(in_group & (cdl == class_name))
+        rows.update(_simulate_block(yrng, idx, keys, schedules, class_name, year, year_shift, layout))
+    jan1 = codec.jan1_days(year)
+    for i in range(pixels_per_year):
+      bands, days, scl, tiles = rows[i]
+      columns[features.LON].append(float(layout['lon'][i]))
+      columns[features.LAT].append(float(layout['lat'][i]))
+      columns[features.NUM_SCENES].append(len(days))
+      columns[features.BANDS].append(codec.encode_bands(bands))
+      columns[features.IMG_DATES].append(codec.encode_dates(days))
+      columns[features.SCL_VALS].append(codec.encode_scl(scl))
+      columns[features.TILES].append(','.join(tiles).encode())
+      columns[features.BBOX].append(int(bbox[i]))
+      columns[features.YEAR].append(year)
+      columns[features.CDL].append(str(cdl[i]))
+      assert days.min() >= jan1 and days.max() < jan1 + codec.days_in_year(year)
+  return pa.table({name: pa.array(columns[name], type=SCHEMA.field(name).type)
+                   for name in features.RAW_COLUMNS}, schema=SCHEMA)
+
+
+SCHEMA = pa.schema([
+    (features.LON, pa.float64()), (features.LAT, pa.float64()),
+    (features.NUM_SCENES, pa.int64()), (features.BANDS, pa.binary()),
+    (features.IMG_DATES, pa.binary()), (features.SCL_VALS, pa.binary()),
+    (features.TILES, pa.binary()), (features.BBOX, pa.int64()),
+    (features.YEAR, pa.int64()), (features.CDL, pa.string()),
+])
+
+
+def _simulate_block(rng, idx, keys, schedules, class_name, year, year_shift, layout):
+  """Images of the pixels `idx` (same tiles, same class) in one year."""
+  profile = PROFILES[class_name]
+  parts = [(TILES[k], schedules[k]) for k in keys]
+  days = np.concatenate([s['days'] for _, s in parts])
+  cover = np.concatenate([s['cover'] for _, s in parts])
+  tile_of = np.concatenate([[t] * len(s['days']) for t, s in parts])
+  order = np.argsort(days, kind='stable')  # interleaved by date
+  days, cover, tile_of = days[order], cover[order], tile_of[order]
+  doy = (days - codec.jan1_days(year)).astype(float)
+  field = layout['pixel_field'][idx]
+  shift = (layout['timing'][field] + (year_shift if profile.shifts else 0.0)
+           + rng.normal(0, 2.0, len(idx)))[:, None]
+  amp = layout['amp'][field][:, None] * rng.uniform(0.97, 1.03, (len(idx), 1))
+  moisture = rng.uniform(0.85, 1.15, (1, len(days))) * rng.uniform(0.95, 1.05, (len(idx), len(days)))
+  refl, water = _surface(profile, doy[None, :], shift, amp, layout['soil'][field], moisture, rng)
+  bands, scl = _observe(rng, refl, water, doy, cover)
+  # Overlapping tiles on the same orbit image the same date twice: the two
+  # L2A products differ slightly (processing, co-registration).
+  dup = np.concatenate([[False], days[1:] == days[:-1]])
+  if dup.any():
+    jitter = rng.normal(1.0, 0.01, (len(idx), int(dup.sum()), 12))
+    bands[:, dup] = np.clip(bands[:, dup] * jitter, 0, 65535).astype(np.uint16)
+  out = {}
+  two_tiles = len(keys) > 1
+  unsorted_rows = rng.random(len(idx)) < (0.3 if two_tiles else 0.05)
+  for j, i in enumerate(idx):
+    perm = np.arange(len(days))
+    if unsorted_rows[j]:
+      if two_tiles:  # tile by tile, as some exports concatenate them
+        perm = np.argsort(tile_of != tile_of[0], kind='stable')
+      else:  # a reprocessed scene appended at the end
+        k = int(rng.integers(0, len(days)))
+        perm = np.concatenate([np.delete(perm, k), [k]])
+    out[int(i)] = (bands[j, perm], days[perm], scl[j, perm], list(tile_of[perm]))
+  return out
+
+
+def write_dataset(out_dir: str, pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
+                  seed: int = 0, layout: str = 'flat',
+                  rows_per_file: int = DEFAULT_ROWS_PER_FILE,
+                  slides_columns: bool = False) -> Dict[str, object]:
+  """Writes the data set as Parquet files; returns a summary of what was written.
+
+  layout='flat': `part-00000.parquet`, ... with a `year` column and the years
+  shuffled across files; layout='hive': `year=YYYY/part-00000.parquet` without
+  the year column, as Spark writes partitioned tables.
+  slides_columns: use the slides' spellings `# scenes` and `img dates`.
+  """
+  if layout not in ('flat', 'hive'):
+    raise ValueError(f"layout must be 'flat' or 'hive', not {layout!r}")
+  if rows_per_file < 1:
+    raise ValueError('rows_per_file must be at least 1')
+  table = generate_table(pixels_per_year, years, seed)
+  if slides_columns:
+    renames = {v: k for k, v in features.COLUMN_ALIASES.items()}
+    table = table.rename_columns([renames.get(n, n) for n in table.column_names])
+  os.makedirs(out_dir, exist_ok=True)
+  files = []
+  if layout == 'flat':
+    order = np.random.default_rng([seed, 1]).permutation(table.num_rows)
+    table = table.take(pa.array(order))
+    parts = [('', table)]
+  else:
+    year_col = np.asarray(table.column(features.YEAR))
+    parts = [(f'{features.YEAR}={y}', table.filter(pa.array(year_col == y)).drop([features.YEAR]))
+             for y in sorted(set(year_col.tolist()))]
+  for subdir, part in parts:
+    target = os.path.join(out_dir, subdir) if subdir else out_dir
+    os.makedirs(target, exist_ok=True)
+    for k, start in enumerate(range(0, part.num_rows, rows_per_file)):
+      path = os.path.join(target, f'part-{k:05d}.parquet')
+      pq.write_table(part.slice(start, rows_per_file), path, compression='snappy')
+      files.append(path)
+  cdl = table.column(features.CDL).to_pylist()
+  return {'rows': table.num_rows, 'files': files,
+          'years': sorted(set(int(y) for y in years)),
+          'cdl_counts': {name: cdl.count(name) for name in sorted(set(cdl))}}

@@ -1,0 +1,145 @@
+"""The synthetic data generator: format, determinism, realism."""
+
+import collections
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from croptfx import codec
+from croptfx import features
+from croptfx import generate
+
+
+@pytest.fixture(scope='module')
+def table():
+  return generate.generate_table(600, seed=3)
+
+
+def _digest(root):
+  out = {}
+  for dirpath, _, files in os.walk(root):
+    for name in files:
+      path = os.path.join(dirpath, name)
+      out[os.path.relpath(path, root)] = hashlib.sha256(open(path, 'rb').read()).hexdigest()
+  return out
+
+
+def test_byte_for_byte_deterministic(tmp_path):
+  a = generate.write_dataset(str(tmp_path / 'a'), 40, seed=11, rows_per_file=50)
+  b = generate.write_dataset(str(tmp_path / 'b'), 40, seed=11, rows_per_file=50)
+  c = generate.write_dataset(str(tmp_path / 'c'), 40, seed=12, rows_per_file=50)
+  assert len(a['files']) == 3  # 120 rows / 50 per file
+  assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
+  assert _digest(tmp_path / 'a') != _digest(tmp_path / 'c')
+
+
+def test_schema_and_row_count(table):
+  assert table.column_names == list(features.RAW_COLUMNS)
+  assert table.num_rows == 1800
+  assert str(table.schema.field('bands').type) == 'binary'
+  assert str(table.schema.field('lon').type) == 'double'
+  assert sorted(set(table.column('year').to_pylist())) == [2019, 2020, 2021]
+
+
+def test_lengths_match_num_scenes_and_dates_inside_year(table):
+  for row in table.to_pylist():
+    n = row['num_scenes']
+    assert n > 0
+    assert len(row['bands']) == n * features.BAND_BYTES_PER_IMAGE
+    assert len(row['img_dates']) == n * features.DATE_BYTES_PER_IMAGE
+    assert len(row['scl_vals']) == n
+    assert len(row['tiles'].split(b',')) == n
+    days = codec.decode_dates(row['img_dates'])
+    jan1 = codec.jan1_days(row['year'])
+    assert days.min() >= jan1 and days.max() < jan1 + codec.days_in_year(row['year'])
+    assert codec.decode_scl(row['scl_vals']).max() <= features.SCL_MAX
+
+
+def test_irregular_revisits_duplicates_and_unsorted(table):
+  rows = table.to_pylist()
+  gaps, unsorted, duplicated = [], 0, 0
+  for row in rows:
+    days = codec.decode_dates(row['img_dates'])
+    unsorted += bool(np.any(np.diff(days) < 0))
+    duplicated += len(days) != len(np.unique(days))
+    gaps.extend(np.diff(np.unique(days)).tolist())
+  gaps = np.array(gaps)
+  # Mostly 5-day revisits (2-3 days where orbits overlap), with longer gaps.
+  assert np.median(gaps) == 5
+  assert (gaps >= 10).mean() > 0.05
+  assert (gaps <= 3).any()
+  assert 0.02 < unsorted / len(rows) < 0.5
+  assert 0.05 < duplicated / len(rows) < 0.6
+
+
+def test_clouds_have_matching_scl_and_reflectance(table):
+  bands = np.concatenate([codec.decode_bands(b) for b in table.column('bands').to_pylist()])
+  scl = np.concatenate([codec.decode_scl(s) for s in table.column('scl_vals').to_pylist()])
+  blue = bands[:, features.BAND_NAMES.index('B02')].astype(float)
+  counts = np.bincount(scl, minlength=12) / len(scl)
+  assert 0.1 < counts[[3, 8, 9, 10]].sum() < 0.4  # cloud and shadow share
+  assert counts[features.SCL_VEGETATION] > 0.15
+  assert np.median(blue[np.isin(scl, (8, 9))]) > 3 * np.median(blue[scl == 4])
+  assert np.median(blue[scl == 3]) < np.median(blue[scl == 5])  # shadows are dark
+  assert (bands[scl == 0] == 0).all()  # no-data pixels
+
+
+def test_every_class_present_at_realistic_share(table):
+  mapping = features.load_label_mapping()
+  shares = collections.Counter()
+  for name in table.column('CDL').to_pylist():
+    class_index, excluded, _ = mapping.lookup(name)
+    shares['excluded' if excluded else features.CLASS_NAMES[class_index]] += 1
+  total = table.num_rows
+  share = {k: v / total for k, v in shares.items()}
+  for name in features.CLASS_NAMES[1:]:
+    assert share[name] >= 0.02, (name, share)
+  assert share['Soybeans'] == max(share.values())  # a Delta county
+  assert 0.15 < share['Uncultivated'] < 0.35
+  assert 0.02 < share['excluded'] < 0.1
+
+
+def test_crop_phenology_is_distinct(table):
+  # Mean clear-sky NDVI in mid-July: corn, soybeans and cotton green;
+  # water not. Corn peaks earlier than soybeans.
+  def mean_ndvi(cdl, doy_range):
+    values = []
+    for row in table.to_pylist():
+      if row['CDL'] != cdl or row['year'] != 2021:
+        continue
+      days = codec.decode_dates(row['img_dates']) - codec.jan1_days(2021)
+      scl = codec.decode_scl(row['scl_vals'])
+      ok = (days >= doy_range[0]) & (days < doy_range[1]) & ~np.isin(scl, features.SCL_NOT_CLEAR)
+      values.extend(codec.ndvi(codec.decode_bands(row['bands'])[ok]).tolist())
+    return float(np.mean(values))
+
+  assert mean_ndvi('Corn', (170, 200)) > 0.6
+  assert mean_ndvi('Soybeans', (200, 230)) > 0.6
+  assert mean_ndvi('Open Water', (170, 230)) < 0.1
+  assert mean_ndvi('Corn', (240, 270)) < mean_ndvi('Soybeans', (240, 270)) - 0.2
+
+
+def test_hive_layout_and_slides_columns(tmp_path):
+  summary = generate.write_dataset(str(tmp_path), 20, layout='hive', slides_columns=True)
+  assert sorted(os.listdir(tmp_path)) == ['year=2019', 'year=2020', 'year=2021']
+  part = pq.read_table(tmp_path / 'year=2020' / 'part-00000.parquet')
+  assert part.num_rows == 20
+  assert 'year' not in part.column_names  # it is in the path, as Spark writes it
+  assert '# scenes' in part.column_names and 'img dates' in part.column_names
+  assert summary['rows'] == 60
+
+
+def test_cli_generate(tmp_path):
+  out = subprocess.run(
+      [sys.executable, '-m', 'croptfx.cli', 'generate', str(tmp_path / 'd'),
+       '--pixels-per-year', '10', '--years', '2020,2021', '--rows-per-file', '7'],
+      capture_output=True, text=True, check=True)
+  assert 'wrote 20 rows' in out.stdout
+  files = sorted(os.listdir(tmp_path / 'd'))
+  assert files == ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
+  assert sum(pq.read_metadata(tmp_path / 'd' / f).num_rows for f in files) == 20
