@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from typing import List, Optional
 
 from croptfx import errors
@@ -146,6 +147,11 @@ def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
   # TensorFlow's C++ start-up chatter is noise for a CLI user.
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  if not getattr(args, 'verbose', False):
+    # Google client libraries warn about Python 3.10 at import; TFX 1.16
+    # needs 3.10, so the warning is noise here.
+    warnings.filterwarnings('ignore', category=FutureWarning)
+    os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
   logging.basicConfig(level=logging.WARNING, format='%(message)s')
   try:
     return args.func(args)

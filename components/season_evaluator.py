@@ -1,0 +1,122 @@
+"""SeasonEvaluator: the in-season curve TFMA does not draw.
+
+For each evaluated split (the eval and test years) and each fixed as-of day,
+runs the trained model's `evaluate_transformed` / `eval_labels` signatures over
+the transformed examples and records accuracy, macro-F1, the confusion matrix
+and per-class precision/recall (`metrics.json`), plus one row per pixel at the
+headline as-of day (`predictions.parquet`: lon, lat, year, bbox, true and
+predicted class, probabilities) for the report's maps.
+"""
+
+import json
+import os
+from typing import Dict, List
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+from tfx.utils import path_utils
+
+from croptfx import features
+from croptfx import metrics
+from trainer import signatures
+
+METRICS_FILE = 'metrics.json'
+PREDICTIONS_FILE = 'predictions.parquet'
+_BATCH = 2048
+
+
+class InSeasonEvaluation(tfx.types.Artifact):
+  """Accuracy/macro-F1 per split and as-of day, and per-pixel predictions."""
+  TYPE_NAME = 'InSeasonEvaluation'
+
+
+def _split_files(examples: tfx.types.Artifact, split: str) -> List[str]:
+  return io_utils.all_files_pattern(artifact_utils.get_split_uri([examples], split))
+
+
+def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
+  """Confusion matrices per as-of day and the headline-day pixel rows."""
+  evaluate = model.signatures[signatures.EVAL_SIGNATURE]
+  labels_of = model.signatures[signatures.EVAL_LABELS_SIGNATURE]
+  passthrough_spec = {
+      features.LON: tf.io.FixedLenFeature([], tf.float32),
+      features.LAT: tf.io.FixedLenFeature([], tf.float32),
+      features.YEAR: tf.io.FixedLenFeature([], tf.int64),
+      features.BBOX: tf.io.FixedLenFeature([], tf.int64),
+  }
+  cms = {day: np.zeros((features.NUM_CLASSES,) * 2, np.int64) for day in as_of_days}
+  rows: Dict[str, list] = {k: [] for k in ('lon', 'lat', 'year', 'bbox', 'true', 'predicted',
+                                           'probabilities')}
+  dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type='GZIP').batch(_BATCH)
+  for batch in dataset:
+    probabilities = evaluate(examples=batch)
+    labels = labels_of(examples=batch)
+    keep = labels[signatures.WEIGHT].numpy() > 0
+    for day in as_of_days:
+      y_true = labels[signatures.label_name(day)].numpy()[keep]
+      y_pred = probabilities[signatures.output_name(day)].numpy().argmax(axis=1)[keep]
+      cms[day] += metrics.confusion_matrix(y_true, y_pred)
+    ids = tf.io.parse_example(batch, passthrough_spec)
+    head = probabilities[signatures.output_name(headline_day)].numpy()[keep]
+    rows['lon'].append(ids[features.LON].numpy()[keep])
+    rows['lat'].append(ids[features.LAT].numpy()[keep])
+    rows['year'].append(ids[features.YEAR].numpy()[keep])
+    rows['bbox'].append(ids[features.BBOX].numpy()[keep])
+    rows['true'].append(labels[signatures.label_name(headline_day)].numpy()[keep])
+    rows['predicted'].append(head.argmax(axis=1))
+    rows['probabilities'].append(head)
+  return {'confusion': cms,
+          'rows': {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}}
+
+
+@tfx.dsl.components.component
+def SeasonEvaluator(  # pylint: disable=invalid-name
+    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
+    model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
+    evaluation: tfx.dsl.components.OutputArtifact[InSeasonEvaluation],
+    splits: tfx.dsl.components.Parameter[str] = 'eval,test',
+    as_of_days: tfx.dsl.components.Parameter[str] = ','.join(
+        str(d) for d in features.EVAL_AS_OF_DAYS),
+    headline_day: tfx.dsl.components.Parameter[int] = features.HEADLINE_AS_OF_DAY,
+) -> None:
+  """Evaluates the model on each split at each fixed as-of day."""
+  days = [int(d) for d in as_of_days.split(',') if d.strip()]
+  available = set(artifact_utils.decode_split_names(examples.split_names))
+  loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
+  result = {'as_of_days': days, 'headline_day': headline_day, 'splits': {}}
+  tables = []
+  for split in [s.strip() for s in splits.split(',') if s.strip()]:
+    if split not in available:
+      continue
+    out = evaluate_split(loaded, _split_files(examples, split), days, headline_day)
+    result['splits'][split] = {str(day): metrics.summarize(out['confusion'][day])
+                               for day in days}
+    rows = out['rows']
+    tables.append(pa.table({
+        'split': [split] * len(rows['true']),
+        'lon': rows['lon'].astype(np.float64), 'lat': rows['lat'].astype(np.float64),
+        'year': rows['year'].astype(np.int64), 'bbox': rows['bbox'].astype(np.int64),
+        'true': rows['true'].astype(np.int64), 'predicted': rows['predicted'].astype(np.int64),
+        'probabilities': pa.array(rows['probabilities'].astype(np.float32).tolist(),
+                                  pa.list_(pa.float32())),
+    }))
+  with tf.io.gfile.GFile(os.path.join(evaluation.uri, METRICS_FILE), 'w') as f:
+    json.dump(result, f, indent=1)
+  if tables:
+    with tf.io.gfile.GFile(os.path.join(evaluation.uri, PREDICTIONS_FILE), 'wb') as f:
+      pq.write_table(pa.concat_tables(tables), f)
+  for split, by_day in result['splits'].items():
+    head = by_day.get(str(headline_day))
+    if head:
+      evaluation.set_float_custom_property(f'{split}_accuracy', head['accuracy'])
+      evaluation.set_float_custom_property(f'{split}_macro_f1', head['macro_f1'])
+
+
+def read_evaluation(uri: str) -> Dict[str, object]:
+  with tf.io.gfile.GFile(os.path.join(uri, METRICS_FILE)) as f:
+    return json.load(f)

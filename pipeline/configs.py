@@ -1,0 +1,41 @@
+"""Pipeline configuration, in the style of TFX's taxi template.
+
+Components name their code by module path (not `module_file`), so the same
+pipeline compiles for Kubeflow Pipelines without packaging or uploading code:
+the project is installed in the container image (see the Dockerfile).
+"""
+
+import os
+
+from croptfx import features
+
+PIPELINE_NAME = 'croptfx'
+
+# Code the Transform and Trainer components import by module path.
+PREPROCESSING_FN = 'preprocessing.preprocessing.preprocessing_fn'
+RUN_FN = 'trainer.model.run_fn'
+
+# Splits by season year (DESIGN.md section 4).
+YEAR_SPLITS = dict(features.DEFAULT_YEAR_SPLITS)
+
+# Training: small defaults that keep the demo and CI fast on 2 CPU cores.
+TRAIN_NUM_STEPS = 1500
+EVAL_NUM_STEPS = 20
+TRAINER_CONFIG = {'epochs': 15, 'batch_size': 128}
+
+# Fixed as-of days of year for evaluation; the Evaluator blesses a model when
+# the eval year's accuracy at the headline day reaches the threshold.
+AS_OF_DAYS = list(features.EVAL_AS_OF_DAYS)
+HEADLINE_AS_OF_DAY = features.HEADLINE_AS_OF_DAY
+EVAL_ACCURACY_THRESHOLD = 0.6
+
+# Container image with the project installed (Kubeflow / Dataflow workers).
+GOOGLE_CLOUD_PROJECT = os.environ.get('GOOGLE_CLOUD_PROJECT', '')
+PIPELINE_IMAGE = os.environ.get(
+    'CROPTFX_IMAGE', f'gcr.io/{GOOGLE_CLOUD_PROJECT or "your-project"}/{PIPELINE_NAME}:latest')
+
+# DirectRunner in multi-processing mode for the components' Beam jobs.
+def direct_runner_args(workers: int):
+  if workers <= 1:
+    return ['--direct_num_workers=1']
+  return ['--direct_running_mode=multi_processing', f'--direct_num_workers={workers}']

@@ -1,0 +1,144 @@
+"""The croptfx TFX pipeline definition.
+
+ParquetExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator ->
+Transform -> Trainer -> Evaluator -> Pusher, plus SeasonEvaluator (accuracy
+against the as-of date for the report). Runners: `local_runner.py`,
+`beam_runner.py`, `kubeflow_v2_runner.py`.
+"""
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from components import season_evaluator
+from components.parquet_example_gen import component as parquet_example_gen
+from croptfx import features
+from ml_metadata.proto import metadata_store_pb2
+from trainer import signatures
+
+
+def split_names(year_splits: Mapping[int, str]) -> List[str]:
+  """Output split names in the conventional order (train, eval, test, others)."""
+  order = [features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT]
+  names = list(dict.fromkeys(year_splits.values()))
+  return sorted(names, key=lambda s: (order.index(s) if s in order else len(order), s))
+
+
+def make_eval_config(as_of_days: Sequence[int], headline_day: int,
+                     accuracy_threshold: float) -> tfma.EvalConfig:
+  """TFMA config: one model output per fixed as-of day, labels from the model.
+
+  The model's `eval_labels` signature (a TFMA preprocessing function) gives
+  the gated label at each as-of day and a weight that is 0 for double crops.
+  """
+  outputs = [signatures.output_name(d) for d in as_of_days]
+  metrics_specs = []
+  for day, output in zip(as_of_days, outputs):
+    accuracy = tfma.MetricConfig(class_name='SparseCategoricalAccuracy')
+    if day == headline_day:
+      accuracy.threshold.CopyFrom(tfma.MetricThreshold(
+          value_threshold=tfma.GenericValueThreshold(
+              lower_bound={'value': accuracy_threshold})))
+    metrics_specs.append(tfma.MetricsSpec(
+        output_names=[output],
+        metrics=[accuracy,
+                 tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot')]))
+  # Per-class precision and recall (recall = the class's accuracy).
+  metrics_specs.append(tfma.MetricsSpec(
+      output_names=outputs,
+      binarize=tfma.BinarizationOptions(class_ids={'values': list(range(features.NUM_CLASSES))}),
+      metrics=[tfma.MetricConfig(class_name='Precision'),
+               tfma.MetricConfig(class_name='Recall')]))
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name=signatures.EVAL_SIGNATURE,
+          preprocessing_function_names=[signatures.EVAL_LABELS_SIGNATURE],
+          label_keys={o: signatures.label_name(d) for o, d in zip(outputs, as_of_days)},
+          example_weight_keys={o: signatures.WEIGHT for o in outputs})],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=metrics_specs)
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_path: str,
+    preprocessing_fn: str,
+    run_fn: str,
+    train_args: tfx.proto.TrainArgs,
+    eval_args: tfx.proto.EvalArgs,
+    eval_accuracy_threshold: float,
+    serving_model_dir: str,
+    year_splits: Mapping[int, str],
+    as_of_days: Sequence[int],
+    headline_day: int,
+    trainer_config: Optional[Dict[str, Any]] = None,
+    label_mapping: Optional[str] = None,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Implements the in-season crop-type pipeline with TFX."""
+  splits = split_names(year_splits)
+  as_of_days = [int(d) for d in as_of_days]
+  if headline_day not in as_of_days:
+    raise ValueError(f'headline day {headline_day} must be one of the as-of days {as_of_days}')
+  eval_split = features.EVAL_SPLIT if features.EVAL_SPLIT in splits else splits[-1]
+
+  # Reads the Parquet (binary columns, Hive layouts, cloud URIs), splits by
+  # year and quarantines bad rows with a reason.
+  example_gen = parquet_example_gen.ParquetExampleGen(
+      input_base=data_path, year_splits=dict(year_splits), label_mapping=label_mapping)
+
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = tfx.components.SchemaGen(
+      statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+
+  # Band statistics from the train year only; every split is transformed.
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs['examples'],
+      schema=schema_gen.outputs['schema'],
+      preprocessing_fn=preprocessing_fn,
+      splits_config=tfx.proto.SplitsConfig(analyze=[features.TRAIN_SPLIT], transform=splits),
+      custom_config={'label_mapping': label_mapping} if label_mapping else None)
+
+  trainer = tfx.components.Trainer(
+      run_fn=run_fn,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      train_args=train_args,
+      eval_args=eval_args,
+      custom_config={**(trainer_config or {}), 'as_of_days': as_of_days})
+
+  evaluator = tfx.components.Evaluator(
+      examples=transform.outputs['transformed_examples'],
+      model=trainer.outputs['model'],
+      example_splits=[eval_split],
+      eval_config=make_eval_config(as_of_days, headline_day, eval_accuracy_threshold))
+
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+
+  # Accuracy and macro-F1 against the as-of date, for the eval and test years.
+  season = season_evaluator.SeasonEvaluator(
+      examples=transform.outputs['transformed_examples'],
+      model=trainer.outputs['model'],
+      splits=','.join(s for s in splits if s != features.TRAIN_SPLIT),
+      as_of_days=','.join(str(d) for d in as_of_days),
+      headline_day=headline_day)
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
+                  trainer, evaluator, pusher, season],
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args)

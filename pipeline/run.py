@@ -1,0 +1,230 @@
+"""`croptfx run`: the whole pipeline on one machine, with progress and a summary.
+
+Lays out the output directory, runs the pipeline under LocalDagRunner (or
+BeamDagRunner), prints which component is running and how long each took,
+keeps the full TFX/Beam/TF logs in `logs/run.log`, then writes
+`run_summary.json` and the HTML report.
+"""
+
+import dataclasses
+import logging
+import os
+import sys
+import time
+from typing import Dict, List, Optional
+
+from croptfx import errors
+from croptfx import features
+
+_RUNNING = ('Component %s is running.', 'node %s is running.')
+_FINISHED = ('Component %s is finished.', 'node %s is finished.')
+_CACHED = 'A cached execution %d is used.'
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLayout:
+  """Where a run keeps its files, under one output directory."""
+  output: str
+
+  @property
+  def pipeline_root(self):
+    return os.path.join(self.output, 'pipeline')
+
+  @property
+  def metadata_path(self):
+    return os.path.join(self.output, 'metadata.db')
+
+  @property
+  def serving_model_dir(self):
+    return os.path.join(self.output, 'serving_model')
+
+  @property
+  def summary_path(self):
+    return os.path.join(self.output, 'run_summary.json')
+
+  @property
+  def log_path(self):
+    return os.path.join(self.output, 'logs', 'run.log')
+
+
+class ProgressReporter(logging.Handler):
+  """Turns the orchestrator's log lines into one console line per component."""
+
+  def __init__(self, components: List[str], stream=None):
+    super().__init__(level=logging.INFO)
+    self._components = components
+    self._stream = stream or sys.stdout
+    self._started: Dict[str, float] = {}
+    self._current: Optional[str] = None
+    self.seconds: Dict[str, float] = {}
+    self.cached: List[str] = []
+
+  def emit(self, record: logging.LogRecord) -> None:
+    if record.msg in _RUNNING and record.args:
+      node = str(record.args[0])
+      self._current = node
+      self._started[node] = time.monotonic()
+      position = self._components.index(node) + 1 if node in self._components else '?'
+      self._stream.write(f'[{position}/{len(self._components)}] {node} ... ')
+      self._stream.flush()
+    elif record.msg == _CACHED and self._current:
+      self.cached.append(self._current)
+    elif record.msg in _FINISHED and record.args:
+      node = str(record.args[0])
+      seconds = time.monotonic() - self._started.get(node, time.monotonic())
+      self.seconds[node] = round(seconds, 2)
+      note = ' (cached)' if node in self.cached else ''
+      self._stream.write(f'done in {seconds:.1f}s{note}\n')
+      self._stream.flush()
+
+
+def _configure_logging(log_path: str, verbose: bool) -> logging.Handler:
+  """Full logs to a file; the console only gets progress (or all, verbose)."""
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  root = logging.getLogger()
+  for handler in list(root.handlers):
+    root.removeHandler(handler)
+  file_handler = logging.FileHandler(log_path, mode='a', encoding='utf-8')
+  file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+  root.addHandler(file_handler)
+  if verbose:
+    root.addHandler(logging.StreamHandler(sys.stderr))
+  root.setLevel(logging.INFO)
+  absl_logging.set_verbosity(absl_logging.INFO)
+  absl_logging.use_python_logging(quiet=True)
+  logging.getLogger('absl').propagate = True
+  return file_handler
+
+
+def _check_data_path(data: str) -> None:
+  """Fail early on a local path that does not exist (cloud URIs: ExampleGen)."""
+  if '://' in data or any(ch in data for ch in '*?['):
+    return
+  if not os.path.exists(data):
+    raise errors.InputDataError(data, 'no such file or directory')
+
+
+def resolve_year_splits(year_splits: Optional[Dict[int, str]],
+                        years: Optional[List[int]]) -> Dict[int, str]:
+  """--year-splits wins; --years 2021,2020,2019 means train,eval,test."""
+  if year_splits:
+    return dict(year_splits)
+  if years:
+    names = [features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT]
+    if len(years) > len(names):
+      raise errors.CroptfxError('--years takes at most three years: train,eval,test')
+    return dict(zip(years, names))
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  return dict(configs.YEAR_SPLITS)
+
+
+def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, str],
+                          train_steps: Optional[int] = None,
+                          epochs: Optional[int] = None,
+                          label_mapping: Optional[str] = None,
+                          beam_pipeline_args: Optional[List[str]] = None):
+  """The pipeline with a local output directory and SQLite ML Metadata."""
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  trainer_config = dict(configs.TRAINER_CONFIG)
+  if epochs:
+    trainer_config['epochs'] = epochs
+  return pipeline_lib.create_pipeline(
+      pipeline_name=configs.PIPELINE_NAME,
+      pipeline_root=os.path.abspath(layout.pipeline_root),
+      data_path=data if '://' in data else os.path.abspath(data),
+      preprocessing_fn=configs.PREPROCESSING_FN,
+      run_fn=configs.RUN_FN,
+      train_args=tfx.proto.TrainArgs(num_steps=train_steps or configs.TRAIN_NUM_STEPS),
+      eval_args=tfx.proto.EvalArgs(num_steps=configs.EVAL_NUM_STEPS),
+      eval_accuracy_threshold=configs.EVAL_ACCURACY_THRESHOLD,
+      serving_model_dir=os.path.abspath(layout.serving_model_dir),
+      year_splits=year_splits,
+      as_of_days=configs.AS_OF_DAYS,
+      headline_day=configs.HEADLINE_AS_OF_DAY,
+      trainer_config=trainer_config,
+      label_mapping=os.path.abspath(label_mapping) if label_mapping else None,
+      metadata_connection_config=tfx.orchestration.metadata
+      .sqlite_metadata_connection_config(os.path.abspath(layout.metadata_path)),
+      beam_pipeline_args=beam_pipeline_args)
+
+
+def run_pipeline(data: str, output: str, runner: str = 'local', workers: int = 1,
+                 year_splits: Optional[Dict[int, str]] = None,
+                 train_steps: Optional[int] = None, epochs: Optional[int] = None,
+                 label_mapping: Optional[str] = None, verbose: bool = False,
+                 report: bool = True, stream=None) -> Dict[str, object]:
+  """Runs the pipeline and returns the run summary (also written to disk)."""
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
+  stream = stream or sys.stdout
+  _check_data_path(data)
+  layout = RunLayout(output)
+  os.makedirs(output, exist_ok=True)
+  file_handler = _configure_logging(layout.log_path, verbose)
+  dsl_pipeline = create_local_pipeline(
+      data, layout, year_splits or dict(configs.YEAR_SPLITS), train_steps, epochs,
+      label_mapping, configs.direct_runner_args(workers))
+  components = [c.id for c in dsl_pipeline.components]
+  progress = ProgressReporter(components, stream)
+  root = logging.getLogger()
+  root.addHandler(progress)
+  stream.write(f'croptfx run: {len(components)} components, {runner} runner; '
+               f'logs in {layout.log_path}\n')
+  start = time.monotonic()
+  try:
+    if runner == 'beam':
+      from pipeline import beam_runner  # pylint: disable=g-import-not-at-top
+      beam_runner.run(dsl_pipeline)
+    else:
+      from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+      local_runner.run(dsl_pipeline)
+  except errors.CroptfxError:
+    stream.write('failed\n')
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    stream.write('failed\n')
+    logging.exception('Pipeline failed')
+    cause = _user_error_in(e)
+    if cause is not None:
+      raise cause from None
+    raise errors.CroptfxError(
+        f'{type(e).__name__}: {e} (full log: {layout.log_path})') from None
+  finally:
+    root.removeHandler(progress)
+    file_handler.flush()
+  summary = summary_lib.build_summary(
+      dsl_pipeline.metadata_connection_config, configs.PIPELINE_NAME,
+      progress.seconds, progress.cached)
+  summary['wall_seconds'] = round(time.monotonic() - start, 2)
+  summary['runner'] = runner
+  summary_lib.write_summary(layout.summary_path, summary)
+  stream.write(f'croptfx run: finished in {summary["wall_seconds"]:.0f}s\n'
+               f'  summary: {layout.summary_path}\n'
+               f'  model:   {summary.get("model_dir") or "not pushed (not blessed)"}\n')
+  if report:
+    from report import build as report_build  # pylint: disable=g-import-not-at-top
+    stream.write(f'  report:  {report_build.write_report(output)}\n')
+  return summary
+
+
+def _user_error_in(exc: BaseException) -> Optional[errors.CroptfxError]:
+  """A CroptfxError raised inside a component, however the runner wrapped it."""
+  seen = set()
+  while exc is not None and id(exc) not in seen:
+    seen.add(id(exc))
+    if isinstance(exc, errors.CroptfxError):
+      return exc
+    exc = exc.__cause__ or exc.__context__
+  return None
+
+
+def run_from_args(args) -> None:
+  run_pipeline(
+      data=args.data, output=args.output, runner=args.runner, workers=args.workers,
+      year_splits=resolve_year_splits(args.year_splits, args.years),
+      train_steps=args.train_steps, epochs=args.epochs,
+      label_mapping=args.label_mapping, verbose=args.verbose,
+      report=not args.no_report)

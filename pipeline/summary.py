@@ -1,0 +1,115 @@
+"""`run_summary.json`: what a run produced, read back from ML Metadata.
+
+The latest execution of every component in the pipeline (a cached one too)
+points at its output artifacts; the summary gathers the numbers a user asks
+for first (counts, band statistics, metrics) and the paths of everything else.
+"""
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from components import season_evaluator
+from components.parquet_example_gen import counts as example_gen_counts
+from preprocessing import band_stats
+
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+
+
+def latest_outputs(connection_config: metadata_store_pb2.ConnectionConfig,
+                   pipeline_name: str) -> Dict[str, Dict[str, Any]]:
+  """{component id: {'execution': Execution, 'outputs': {key: [Artifact]}}}."""
+  store = metadata_store.MetadataStore(connection_config)
+  result = {}
+  for context in store.get_contexts_by_type('node'):
+    prefix = f'{pipeline_name}.'
+    if not context.name.startswith(prefix):
+      continue
+    component_id = context.name[len(prefix):]
+    executions = store.get_executions_by_context(context.id)
+    if not executions:
+      continue
+    execution = max(executions, key=lambda e: e.id)
+    events = [e for e in store.get_events_by_execution_ids([execution.id])
+              if e.type in _OUTPUT_EVENTS]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    for event in events:
+      key = event.path.steps[0].key if event.path.steps else ''
+      outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    result[component_id] = {'execution': execution, 'outputs': outputs}
+  return result
+
+
+def _uri(nodes, component_id: str, key: str) -> Optional[str]:
+  artifacts = nodes.get(component_id, {}).get('outputs', {}).get(key)
+  return artifacts[0].uri if artifacts else None
+
+
+def _property(artifact, name):
+  value = artifact.custom_properties.get(name) or artifact.properties.get(name)
+  if value is None:
+    return None
+  return value.string_value or value.int_value or value.double_value
+
+
+def build_summary(connection_config, pipeline_name: str,
+                  component_seconds: Dict[str, float],
+                  cached: List[str]) -> Dict[str, Any]:
+  """The summary dictionary of the latest run of `pipeline_name`."""
+  nodes = latest_outputs(connection_config, pipeline_name)
+  summary: Dict[str, Any] = {}
+  examples_uri = _uri(nodes, 'ParquetExampleGen', 'examples')
+  if examples_uri:
+    counts = example_gen_counts.read_counts(examples_uri)
+    summary.update({
+        'rows_read': counts['rows_read'],
+        'examples': counts['examples'],
+        'quarantined': counts['quarantined'],
+        'notes': counts.get('notes', {}),
+        'quarantine_dir': counts.get('quarantine_dir'),
+    })
+  transform_uri = _uri(nodes, 'Transform', 'transform_graph')
+  if transform_uri:
+    summary.update(band_stats.read_band_statistics(transform_uri))
+  season_uri = _uri(nodes, 'SeasonEvaluator', 'evaluation')
+  if season_uri:
+    evaluation = season_evaluator.read_evaluation(season_uri)
+    summary['metrics'] = {
+        split: {day: {'accuracy': m['accuracy'], 'macro_f1': m['macro_f1'],
+                      'examples': m['examples']} for day, m in by_day.items()}
+        for split, by_day in evaluation['splits'].items()}
+    summary['headline_as_of_day'] = evaluation['headline_day']
+  blessing = nodes.get('Evaluator', {}).get('outputs', {}).get('blessing')
+  if blessing:
+    summary['blessed'] = bool(_property(blessing[0], 'blessed'))
+  pushed = nodes.get('Pusher', {}).get('outputs', {}).get('pushed_model')
+  if pushed and _property(pushed[0], 'pushed'):
+    summary['model_dir'] = _property(pushed[0], 'pushed_destination')
+  else:
+    summary['model_dir'] = None
+  summary['component_seconds'] = component_seconds
+  summary['cached_components'] = cached
+  summary['artifacts'] = {
+      'examples': examples_uri,
+      'statistics': _uri(nodes, 'StatisticsGen', 'statistics'),
+      'schema': _uri(nodes, 'SchemaGen', 'schema'),
+      'anomalies': _uri(nodes, 'ExampleValidator', 'anomalies'),
+      'transform_graph': transform_uri,
+      'transformed_examples': _uri(nodes, 'Transform', 'transformed_examples'),
+      'model': _uri(nodes, 'Trainer', 'model'),
+      'model_run': _uri(nodes, 'Trainer', 'model_run'),
+      'evaluation': _uri(nodes, 'Evaluator', 'evaluation'),
+      'season_evaluation': season_uri,
+  }
+  return summary
+
+
+def write_summary(path: str, summary: Dict[str, Any]) -> None:
+  tmp = path + '.tmp'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    json.dump(summary, f, indent=1, sort_keys=False)
+  os.replace(tmp, path)  # never a half-written summary

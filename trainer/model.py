@@ -1,0 +1,161 @@
+"""The in-season crop model: `run_fn` and `input_fn` for the TFX Trainer.
+
+The Trainer reads the Transform output (whole-season calendar grids) through
+the standard `input_fn`, drops double crops, draws a random prediction date per
+example and epoch (the slides' augmentation), cuts the 180-day window ending
+there and gates the label (`trainer.window`), and trains a 1D-CNN (Part 3 of
+the training). The exported model serves raw examples (`trainer.signatures`).
+"""
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras  # TFT's transform layer is a Keras 2 (tf_keras) layer.
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from croptfx import features
+from trainer import signatures
+from trainer import window
+
+
+@dataclasses.dataclass
+class HParams:
+  """Training knobs; the pipeline passes them as Trainer `custom_config`."""
+  epochs: int = 10
+  batch_size: int = 128
+  learning_rate: float = 2e-3
+  filters: int = 64
+  dense_units: int = 128
+  dropout: float = 0.2
+  as_of_days: List[int] = dataclasses.field(
+      default_factory=lambda: list(features.EVAL_AS_OF_DAYS))
+  seed: int = 42
+
+  @classmethod
+  def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
+    known = {f.name for f in dataclasses.fields(cls)}
+    config = dict(custom_config or {})
+    unknown = set(config) - known
+    if unknown:
+      logging.warning('Ignoring unknown Trainer custom_config keys: %s', sorted(unknown))
+    return cls(**{k: v for k, v in config.items() if k in known})
+
+
+def _drop_excluded(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  """Removes double crops (excluded rows) from a batch."""
+  keep = tf.reshape(tf.equal(batch[features.EXCLUDED], 0), [-1])
+  return {k: tf.boolean_mask(v, keep) for k, v in batch.items()}
+
+
+def input_fn(file_pattern: List[str],
+             data_accessor: tfx.components.DataAccessor,
+             tf_transform_output: tft.TFTransformOutput,
+             batch_size: int,
+             as_of_day: Optional[int] = None,
+             shuffle: bool = True,
+             num_epochs: Optional[int] = None,
+             seed: Optional[int] = None) -> tf.data.Dataset:
+  """(window inputs, gated label) batches from transformed examples.
+
+  Args:
+    file_pattern: transformed example files (fn_args.train_files / eval_files).
+    data_accessor: the Trainer's DataAccessor.
+    tf_transform_output: the Transform output (its transformed schema).
+    batch_size: examples per batch before double crops are dropped.
+    as_of_day: a fixed as-of day of year (1-based) for evaluation; None draws a
+      random as-of bin per example every time it is read (training).
+    shuffle: shuffle the examples.
+    num_epochs: passes over the data; None repeats forever.
+    seed: shuffle and as-of draw seed.
+  """
+  dataset = data_accessor.tf_dataset_factory(
+      file_pattern,
+      tfxio.TensorFlowDatasetOptions(
+          batch_size=batch_size, shuffle=shuffle, num_epochs=num_epochs,
+          shuffle_seed=seed, shuffle_buffer_size=max(1000, 8 * batch_size)),
+      tf_transform_output.transformed_metadata.schema)
+  dataset = dataset.map(_drop_excluded, num_parallel_calls=tf.data.AUTOTUNE)
+
+  def to_model_inputs(batch):
+    if as_of_day is None:
+      as_of_bin = window.draw_as_of_bins(batch[features.FIRST_BIN], batch[features.LAST_BIN])
+    else:
+      as_of_bin = window.as_of_bins_for_day(as_of_day, batch[features.LABEL])
+    return window.apply_window(batch, as_of_bin)
+
+  # Random draws happen here, per example and per epoch, vectorized per batch.
+  return dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+      tf.data.AUTOTUNE)
+
+
+def build_keras_model(hparams: HParams) -> keras.Model:
+  """1D-CNN over the 36-bin window (+ observed/vegetation masks) and as-of day."""
+  window_in = keras.Input((features.WINDOW_BINS, features.NUM_BANDS), name=features.WINDOW)
+  observed_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_OBSERVED)
+  vegetation_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_VEGETATION)
+  day_in = keras.Input((), name=features.AS_OF_DAY)
+
+  def as_channel(mask):
+    return keras.layers.Reshape((features.WINDOW_BINS, 1))(mask)
+
+  # The masks tell a real zero (a bin at the band mean) from an empty bin.
+  x = keras.layers.Concatenate(axis=-1)(
+      [window_in, as_channel(observed_in), as_channel(vegetation_in)])
+  f = hparams.filters
+  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu')(x)
+  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu')(x)
+  x = keras.layers.MaxPooling1D(2)(x)
+  x = keras.layers.Conv1D(2 * f, 3, padding='same', activation='relu')(x)
+  x = keras.layers.MaxPooling1D(2)(x)
+  x = keras.layers.Flatten()(x)
+  # Where the window sits in the season matters (corn greens before soybeans).
+  day = keras.layers.Reshape((1,))(keras.layers.Rescaling(1.0 / 366.0)(day_in))
+  x = keras.layers.Concatenate()([x, day])
+  x = keras.layers.Dense(hparams.dense_units, activation='relu')(x)
+  x = keras.layers.Dropout(hparams.dropout)(x)
+  outputs = keras.layers.Dense(features.NUM_CLASSES, activation='softmax',
+                               name='probabilities')(x)
+  model = keras.Model(inputs=[window_in, observed_in, vegetation_in, day_in],
+                      outputs=outputs)
+  model.compile(
+      optimizer=keras.optimizers.Adam(hparams.learning_rate),
+      loss=keras.losses.SparseCategoricalCrossentropy(),
+      metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')])
+  return model
+
+
+# TFX Trainer will call this function.
+def run_fn(fn_args: tfx.components.FnArgs):
+  """Trains the model and exports it with its serving signatures."""
+  hparams = HParams.from_custom_config(fn_args.custom_config)
+  logging.info('Trainer hyperparameters: %s', json.dumps(dataclasses.asdict(hparams)))
+  keras.utils.set_random_seed(hparams.seed)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+
+  train_dataset = input_fn(fn_args.train_files, fn_args.data_accessor,
+                           tf_transform_output, hparams.batch_size, seed=hparams.seed)
+  eval_dataset = input_fn(fn_args.eval_files, fn_args.data_accessor,
+                          tf_transform_output, hparams.batch_size,
+                          as_of_day=features.HEADLINE_AS_OF_DAY, shuffle=False)
+
+  model = build_keras_model(hparams)
+  model.summary(print_fn=logging.info)
+  epochs = max(1, min(hparams.epochs, fn_args.train_steps))
+  model.fit(
+      train_dataset,
+      epochs=epochs,
+      steps_per_epoch=max(1, fn_args.train_steps // epochs),
+      validation_data=eval_dataset,
+      validation_steps=fn_args.eval_steps,
+      callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
+                                             update_freq='epoch')],
+      verbose=2)
+
+  model.save(fn_args.serving_model_dir, save_format='tf',
+             signatures=signatures.make_signatures(model, tf_transform_output,
+                                                   hparams.as_of_days))
