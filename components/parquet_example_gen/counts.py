@@ -1,0 +1,112 @@
+"""Row accounting of a ParquetExampleGen run, and where it is stored.
+
+Inside the output Examples artifact (downstream components read only the
+`Split-*` directories):
+  <uri>/Split-<name>/data_tfrecord-*.gz  the examples of one split
+  <uri>/quarantine/quarantine-*.parquet  the quarantined rows: the normalized
+                                         input columns plus `source_file` and
+                                         `reason`
+  <uri>/counts.json                      the counts below
+The counts reconcile exactly: rows_read = sum(examples) + sum(quarantined).
+
+  {"rows_read": 3000, "files": 3,
+   "examples": {"train": 990, "eval": 995, "test": 993},
+   "quarantined": {"null_value": 2, ..., "year_not_in_splits": 0},
+   "notes": {"unsorted_dates": 5, "duplicate_dates": 3, "unknown_cdl": 1}}
+
+The same numbers are custom properties of the artifact (so they are in ML
+Metadata): ints `rows_read`, `files`, `examples_<split>`,
+`quarantined_<reason>`, `<note>`, and the string `counts` with the JSON.
+"""
+
+import json
+import posixpath
+from typing import Any, Dict, Iterable, Mapping, Sequence, Union
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from components.parquet_example_gen import validation
+
+COUNTS_FILE = 'counts.json'
+QUARANTINE_DIR = 'quarantine'
+QUARANTINE_PREFIX = 'quarantine'
+COUNTS_PROPERTY = 'counts'
+
+Counts = Dict[str, Any]
+
+
+def zero_counts(split_names: Sequence[str]) -> Counts:
+  return {
+      'rows_read': 0,
+      'files': 0,
+      'examples': {name: 0 for name in split_names},
+      'quarantined': {reason: 0 for reason in validation.REASONS},
+      'notes': {note: 0 for note in validation.NOTES},
+  }
+
+
+def add_counts(total: Counts, part: Mapping[str, Any]) -> Counts:
+  """Adds `part` into `total` (nested dicts of ints), returning `total`."""
+  for key, value in part.items():
+    if isinstance(value, Mapping):
+      add_counts(total.setdefault(key, {}), value)
+    else:
+      total[key] = total.get(key, 0) + value
+  return total
+
+
+def merge_counts(parts: Iterable[Mapping[str, Any]]) -> Counts:
+  """Sums partial counts; associative, so usable as a Beam combine fn."""
+  total = {}
+  for part in parts:
+    add_counts(total, part)
+  return total
+
+
+def complete_counts(partial: Mapping[str, Any],
+                    split_names: Sequence[str]) -> Counts:
+  """Adds the missing keys (as 0) so every run reports the same keys."""
+  return add_counts(zero_counts(split_names), partial)
+
+
+def check_reconciled(counts: Counts) -> None:
+  read = counts['rows_read']
+  accounted = (sum(counts['examples'].values()) +
+               sum(counts['quarantined'].values()))
+  if read != accounted:
+    raise RuntimeError(f'row counts do not reconcile: {read} read, '
+                       f'{accounted} emitted or quarantined: {counts}')
+
+
+def counts_path(examples_uri: str) -> str:
+  return posixpath.join(examples_uri, COUNTS_FILE)
+
+
+def quarantine_prefix(examples_uri: str) -> str:
+  return posixpath.join(examples_uri, QUARANTINE_DIR, QUARANTINE_PREFIX)
+
+
+def write_counts(counts: Counts, examples_uri: str) -> None:
+  with FileSystems.create(counts_path(examples_uri), 'application/json',
+                          CompressionTypes.UNCOMPRESSED) as f:
+    f.write(json.dumps(counts, indent=1).encode('utf-8'))
+
+
+def read_counts(examples_uri: str) -> Counts:
+  """The counts of the ExampleGen run that wrote the artifact at this URI."""
+  with FileSystems.open(counts_path(examples_uri), 'application/json',
+                        CompressionTypes.UNCOMPRESSED) as f:
+    return json.loads(f.read().decode('utf-8'))
+
+
+def to_custom_properties(counts: Counts) -> Dict[str, Union[int, str]]:
+  """Flat artifact custom properties holding the same numbers."""
+  properties = {'rows_read': counts['rows_read'], 'files': counts['files']}
+  for split, n in counts['examples'].items():
+    properties[f'examples_{split}'] = n
+  for reason, n in counts['quarantined'].items():
+    properties[f'quarantined_{reason}'] = n
+  properties.update(counts['notes'])
+  properties[COUNTS_PROPERTY] = json.dumps(counts)
+  return properties

@@ -1,0 +1,73 @@
+"""Normalized record batches -> serialized raw tf.train.Examples, vectorized.
+
+Feature spec of every example (keys from `croptfx.features`, one value each):
+  lon, lat              bytes_list  8-byte big-endian float64 (exact; see
+                                    `codec.encode_coord`)
+  num_scenes            int64_list
+  bands, img_dates,     bytes_list  the input bytes, unchanged
+  scl_vals
+  tiles                 bytes_list  UTF-8
+  bbox, year            int64_list
+  CDL                   bytes_list  UTF-8
+Nothing is decoded here; Transform does that.
+
+tfx_bsl's C++ RecordBatchToExamplesEncoder turns an Arrow batch of list
+columns into serialized examples about 5x faster than building protos row by
+row in Python (3,000 rows: 8 ms against 44 ms), so each column is wrapped as
+a list column of length-1 lists.
+"""
+
+from typing import List
+
+import numpy as np
+import pyarrow as pa
+from tfx_bsl.coders import example_coder
+
+from croptfx import codec
+from croptfx import features
+
+FEATURE_KEYS = features.RAW_COLUMNS
+
+
+def _coord_bytes(array: pa.Array) -> pa.Array:
+  """float64 array -> binary array of 8-byte big-endian values."""
+  values = array.to_numpy(zero_copy_only=False).astype(codec.COORD_DTYPE)
+  offsets = np.arange(0, features.COORD_BYTES * len(values) + 1,
+                      features.COORD_BYTES, dtype=np.int32)
+  return pa.Array.from_buffers(
+      pa.binary(), len(values),
+      [None, pa.py_buffer(offsets), pa.py_buffer(values.tobytes())])
+
+
+def _one_value_lists(array: pa.Array) -> pa.Array:
+  offsets = pa.array(np.arange(len(array) + 1, dtype=np.int32))
+  return pa.ListArray.from_arrays(offsets, array)
+
+
+def to_example_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+  """The Arrow form of the examples: one length-1 list column per feature."""
+  columns = []
+  for name in FEATURE_KEYS:
+    array = batch.column(name)
+    if name in (features.LON, features.LAT):
+      array = _coord_bytes(array)
+    elif pa.types.is_string(array.type):
+      # The encoder takes binary, not string, values (same buffers).
+      array = array.view(pa.binary())
+    columns.append(_one_value_lists(array))
+  return pa.RecordBatch.from_arrays(columns, list(FEATURE_KEYS))
+
+
+class ExampleEncoder:
+  """Serializes valid normalized rows (no nulls) as tf.Examples.
+
+  Holds the C++ encoder; create it once per worker (e.g. in DoFn.setup).
+  """
+
+  def __init__(self):
+    self._encoder = example_coder.RecordBatchToExamplesEncoder()
+
+  def encode(self, batch: pa.RecordBatch) -> List[bytes]:
+    if not batch.num_rows:
+      return []
+    return self._encoder.encode(to_example_batch(batch))

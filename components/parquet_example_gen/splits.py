@@ -1,0 +1,48 @@
+"""The year -> split mapping: parsing, JSON form, output split names."""
+
+import json
+import re
+from typing import Any, Dict, List, Mapping, Union
+
+from croptfx import features
+
+_SPLIT_ORDER = (features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT)
+
+
+def parse_year_splits(
+    value: Union[None, str, Mapping[Any, str]]) -> Dict[int, str]:
+  """Year -> split name from a mapping or its JSON; None gives the default.
+
+  Raises:
+    ValueError: a key is not a year or a name is not a valid split name.
+  """
+  if value is None or value == '':
+    return dict(features.DEFAULT_YEAR_SPLITS)
+  if isinstance(value, str):
+    value = json.loads(value)
+  result = {}
+  for year, name in value.items():
+    try:
+      year = int(year)
+    except (TypeError, ValueError):
+      raise ValueError(f'year_splits: {year!r} is not a year') from None
+    # Split names become directory names (Split-<name>).
+    if not isinstance(name, str) or not re.fullmatch(r'[\w.-]+', name):
+      raise ValueError(f'year_splits: split name {name!r} for {year} must be '
+                       'letters, digits, "_", "-" or "."')
+    result[year] = name
+  if not result:
+    raise ValueError('year_splits is empty')
+  return result
+
+
+def split_names(year_splits: Mapping[int, str]) -> List[str]:
+  """The distinct split names: train, eval, test first, then the others."""
+  names = list(dict.fromkeys(year_splits.values()))
+  return ([n for n in _SPLIT_ORDER if n in names] +
+          [n for n in names if n not in _SPLIT_ORDER])
+
+
+def year_splits_json(year_splits: Mapping[int, str]) -> str:
+  """The exec-property form: {"2021": "train", ...}."""
+  return json.dumps({str(year): name for year, name in year_splits.items()})
