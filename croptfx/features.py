@@ -128,7 +128,8 @@ def date_from_days(days: int) -> datetime.date:
 
 
 # Runs of these characters are one separator in CDL names ('Non-Alfalfa').
-CDL_SEPARATORS_PATTERN = r'[\s_-]+'
+# ASCII whitespace spelled out: Python's \s and TF's (RE2) differ beyond it.
+CDL_SEPARATORS_PATTERN = r'[ \t\n\v\f\r_-]+'
 
 
 def normalize_cdl_name(name: str) -> str:
@@ -136,7 +137,7 @@ def normalize_cdl_name(name: str) -> str:
 
   `preprocessing.labels` applies the same rule in the TF graph.
   """
-  return re.sub(CDL_SEPARATORS_PATTERN, ' ', name.lower()).strip()
+  return re.sub(CDL_SEPARATORS_PATTERN, ' ', name.lower()).strip(' ')
 
 
 DEFAULT_LABEL_MAPPING_PATH = os.path.join(
