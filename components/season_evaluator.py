@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tensorflow as tf
 from tfx import v1 as tfx
+from tfx.types import artifact
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 from tfx.utils import path_utils
@@ -30,12 +31,12 @@ PREDICTIONS_FILE = 'predictions.parquet'
 _BATCH = 2048
 
 
-class InSeasonEvaluation(tfx.types.Artifact):
+class InSeasonEvaluation(artifact.Artifact):
   """Accuracy/macro-F1 per split and as-of day, and per-pixel predictions."""
   TYPE_NAME = 'InSeasonEvaluation'
 
 
-def _split_files(examples: tfx.types.Artifact, split: str) -> List[str]:
+def _split_files(examples: artifact.Artifact, split: str) -> List[str]:
   return io_utils.all_files_pattern(artifact_utils.get_split_uri([examples], split))
 
 
@@ -108,8 +109,10 @@ def SeasonEvaluator(  # pylint: disable=invalid-name
   with tf.io.gfile.GFile(os.path.join(evaluation.uri, METRICS_FILE), 'w') as f:
     json.dump(result, f, indent=1)
   if tables:
+    buffer = pa.BufferOutputStream()  # GFile is not a file pyarrow can write to
+    pq.write_table(pa.concat_tables(tables), buffer)
     with tf.io.gfile.GFile(os.path.join(evaluation.uri, PREDICTIONS_FILE), 'wb') as f:
-      pq.write_table(pa.concat_tables(tables), f)
+      f.write(buffer.getvalue().to_pybytes())
   for split, by_day in result['splits'].items():
     head = by_day.get(str(headline_day))
     if head:

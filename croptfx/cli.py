@@ -145,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
-  # TensorFlow's C++ start-up chatter is noise for a CLI user.
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  # TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) is
+  # noise for a CLI user.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1' if getattr(args, 'verbose', False) else '3')
   if not getattr(args, 'verbose', False):
     # Google client libraries warn about Python 3.10 at import; TFX 1.16
     # needs 3.10, so the warning is noise here.

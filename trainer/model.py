@@ -152,9 +152,14 @@ def run_fn(fn_args: tfx.components.FnArgs):
       steps_per_epoch=max(1, fn_args.train_steps // epochs),
       validation_data=eval_dataset,
       validation_steps=fn_args.eval_steps,
-      callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
-                                             update_freq='epoch')],
-      verbose=2)
+      callbacks=[
+          keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq='epoch'),
+          # Epoch lines go to the run log, not the console of `croptfx run`.
+          keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logging.info(
+              'epoch %d/%d: %s', epoch + 1, epochs,
+              ', '.join(f'{k}={v:.4f}' for k, v in (logs or {}).items()))),
+      ],
+      verbose=0)
 
   model.save(fn_args.serving_model_dir, save_format='tf',
              signatures=signatures.make_signatures(model, tf_transform_output,
