@@ -50,7 +50,9 @@ install_browser() {
 
 if [ "$WANT_BROWSER" -eq 1 ]; then install_browser; fi
 
-lock_hash="$( (cat "$LOCK" "$ROOT/pyproject.toml") | sha256sum | cut -d' ' -f1)"
+# The editable install lists the top-level packages when it is made, so a new
+# package directory needs a reinstall too.
+lock_hash="$( (cat "$LOCK" "$ROOT/pyproject.toml"; cd "$ROOT" && ls -d */__init__.py) | sha256sum | cut -d' ' -f1)"
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$lock_hash" ]; then
   echo "setup: .venv is up to date (Python $("$VENV/bin/python" -c 'import platform; print(platform.python_version())'), requirements.lock unchanged)"
   exit 0

@@ -84,8 +84,13 @@ def SeasonEvaluator(  # pylint: disable=invalid-name
     as_of_days: tfx.dsl.components.Parameter[str] = ','.join(
         str(d) for d in features.EVAL_AS_OF_DAYS),
     headline_day: tfx.dsl.components.Parameter[int] = features.HEADLINE_AS_OF_DAY,
+    code_fingerprint: tfx.dsl.components.Parameter[str] = '',
 ) -> None:
-  """Evaluates the model on each split at each fixed as-of day."""
+  """Evaluates the model on each split at each fixed as-of day.
+
+  `code_fingerprint` is only part of the cache key (see croptfx.fingerprint).
+  """
+  del code_fingerprint
   days = [int(d) for d in as_of_days.split(',') if d.strip()]
   available = set(artifact_utils.decode_split_names(examples.split_names))
   loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))

@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--data', required=True, help='directory, glob, Hive tree or gs:// / s3:// URI')
   p.add_argument('--output', required=True, help='output directory (pipeline root, metadata, summary)')
   p.add_argument('--runner', choices=('local', 'beam'), default='local')
-  p.add_argument('--workers', type=int, default=2, help='DirectRunner workers (multi-processing)')
+  p.add_argument('--workers', type=int, default=None,
+                 help='DirectRunner workers for the Beam jobs: 1 runs in memory (default for '
+                      'the local runner), more use multi-processing (default 2 for the beam runner)')
   p.add_argument('--year-splits', type=_year_splits, default=None,
                  help='YEAR=SPLIT pairs (default 2021=train,2020=eval,2019=test)')
   p.add_argument('--years', type=_years, default=None,
@@ -108,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--train-steps', type=int, default=None)
   p.add_argument('--epochs', type=int, default=None)
   p.add_argument('--label-mapping', default=None, help='CDL -> class mapping JSON')
+  p.add_argument('--blessing-threshold', type=float, default=None,
+                 help='eval accuracy at the headline as-of day a model needs to be pushed '
+                      '(default pipeline/configs.py)')
   p.add_argument('--no-report', action='store_true', help='skip the HTML report')
   p.add_argument('--verbose', action='store_true', help='show TFX/Beam logs on the console')
   p.set_defaults(func=_cmd_run)

@@ -13,16 +13,11 @@ from tfx import v1 as tfx
 
 from components import season_evaluator
 from components.parquet_example_gen import component as parquet_example_gen
+from components.parquet_example_gen import splits as splits_lib
 from croptfx import features
+from croptfx import fingerprint
 from ml_metadata.proto import metadata_store_pb2
 from trainer import signatures
-
-
-def split_names(year_splits: Mapping[int, str]) -> List[str]:
-  """Output split names in the conventional order (train, eval, test, others)."""
-  order = [features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT]
-  names = list(dict.fromkeys(year_splits.values()))
-  return sorted(names, key=lambda s: (order.index(s) if s in order else len(order), s))
 
 
 def make_eval_config(as_of_days: Sequence[int], headline_day: int,
@@ -78,18 +73,33 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
+    last_component: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
-  """Implements the in-season crop-type pipeline with TFX."""
-  splits = split_names(year_splits)
+  """Implements the in-season crop-type pipeline with TFX.
+
+  `last_component` (a component id, e.g. 'Transform') stops the pipeline
+  there: the data part alone, for benchmarks and reliability checks.
+  """
+  splits = splits_lib.split_names(year_splits)
   as_of_days = [int(d) for d in as_of_days]
   if headline_day not in as_of_days:
     raise ValueError(f'headline day {headline_day} must be one of the as-of days {as_of_days}')
   eval_split = features.EVAL_SPLIT if features.EVAL_SPLIT in splits else splits[-1]
 
+  # Code named by module path is not in TFX's cache key: fingerprint it.
+  shared = ['croptfx.features', 'croptfx.codec']
+  example_gen_code = fingerprint.code_fingerprint(
+      shared + ['components.parquet_example_gen'], [label_mapping])
+  transform_code = fingerprint.code_fingerprint(shared + ['preprocessing'], [label_mapping])
+  trainer_code = fingerprint.code_fingerprint(shared + ['trainer'])
+  season_code = fingerprint.code_fingerprint(
+      shared + ['trainer', 'croptfx.metrics', 'components.season_evaluator'])
+
   # Reads the Parquet (binary columns, Hive layouts, cloud URIs), splits by
   # year and quarantines bad rows with a reason.
   example_gen = parquet_example_gen.ParquetExampleGen(
-      input_base=data_path, year_splits=dict(year_splits), label_mapping=label_mapping)
+      input_base=data_path, year_splits=dict(year_splits), label_mapping=label_mapping,
+      code_fingerprint=example_gen_code)
 
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(
@@ -103,7 +113,7 @@ def create_pipeline(
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=preprocessing_fn,
       splits_config=tfx.proto.SplitsConfig(analyze=[features.TRAIN_SPLIT], transform=splits),
-      custom_config={'label_mapping': label_mapping} if label_mapping else None)
+      custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code})
 
   trainer = tfx.components.Trainer(
       run_fn=run_fn,
@@ -112,7 +122,8 @@ def create_pipeline(
       schema=schema_gen.outputs['schema'],
       train_args=train_args,
       eval_args=eval_args,
-      custom_config={**(trainer_config or {}), 'as_of_days': as_of_days})
+      custom_config={**(trainer_config or {}), 'as_of_days': as_of_days,
+                     'code_fingerprint': trainer_code})
 
   evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
@@ -132,13 +143,20 @@ def create_pipeline(
       model=trainer.outputs['model'],
       splits=','.join(s for s in splits if s != features.TRAIN_SPLIT),
       as_of_days=','.join(str(d) for d in as_of_days),
-      headline_day=headline_day)
+      headline_day=headline_day,
+      code_fingerprint=season_code)
 
+  components = [example_gen, statistics_gen, schema_gen, example_validator, transform,
+                trainer, evaluator, pusher, season]
+  if last_component:
+    ids = [c.id for c in components]
+    if last_component not in ids:
+      raise ValueError(f'unknown component {last_component!r}; one of {ids}')
+    components = components[:ids.index(last_component) + 1]
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                  trainer, evaluator, pusher, season],
+      components=components,
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=beam_pipeline_args)

@@ -64,8 +64,7 @@ class ProgressReporter(logging.Handler):
       node = str(record.args[0])
       self._current = node
       self._started[node] = time.monotonic()
-      position = self._components.index(node) + 1 if node in self._components else '?'
-      self._stream.write(f'[{position}/{len(self._components)}] {node} ... ')
+      self._stream.write(f'[{len(self._started)}/{len(self._components)}] {node} ... ')
       self._stream.flush()
     elif record.msg == _CACHED and self._current:
       self.cached.append(self._current)
@@ -123,7 +122,9 @@ def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, s
                           train_steps: Optional[int] = None,
                           epochs: Optional[int] = None,
                           label_mapping: Optional[str] = None,
-                          beam_pipeline_args: Optional[List[str]] = None):
+                          beam_pipeline_args: Optional[List[str]] = None,
+                          accuracy_threshold: Optional[float] = None,
+                          last_component: Optional[str] = None):
   """The pipeline with a local output directory and SQLite ML Metadata."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from pipeline import configs  # pylint: disable=g-import-not-at-top
@@ -139,7 +140,8 @@ def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, s
       run_fn=configs.RUN_FN,
       train_args=tfx.proto.TrainArgs(num_steps=train_steps or configs.TRAIN_NUM_STEPS),
       eval_args=tfx.proto.EvalArgs(num_steps=configs.EVAL_NUM_STEPS),
-      eval_accuracy_threshold=configs.EVAL_ACCURACY_THRESHOLD,
+      eval_accuracy_threshold=(configs.EVAL_ACCURACY_THRESHOLD if accuracy_threshold is None
+                               else accuracy_threshold),
       serving_model_dir=os.path.abspath(layout.serving_model_dir),
       year_splits=year_splits,
       as_of_days=configs.AS_OF_DAYS,
@@ -148,25 +150,32 @@ def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, s
       label_mapping=os.path.abspath(label_mapping) if label_mapping else None,
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(os.path.abspath(layout.metadata_path)),
-      beam_pipeline_args=beam_pipeline_args)
+      beam_pipeline_args=beam_pipeline_args,
+      last_component=last_component)
 
 
-def run_pipeline(data: str, output: str, runner: str = 'local', workers: int = 1,
+def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optional[int] = None,
                  year_splits: Optional[Dict[int, str]] = None,
                  train_steps: Optional[int] = None, epochs: Optional[int] = None,
                  label_mapping: Optional[str] = None, verbose: bool = False,
-                 report: bool = True, stream=None) -> Dict[str, object]:
+                 report: bool = True, stream=None,
+                 accuracy_threshold: Optional[float] = None,
+                 last_component: Optional[str] = None) -> Dict[str, object]:
   """Runs the pipeline and returns the run summary (also written to disk)."""
   from pipeline import configs  # pylint: disable=g-import-not-at-top
   from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
   stream = stream or sys.stdout
   _check_data_path(data)
+  if workers is None:
+    # In-memory is fastest for a laptop-sized run; the Beam runner shows off
+    # (and tests) multi-processing.
+    workers = 2 if runner == 'beam' else 1
   layout = RunLayout(output)
   os.makedirs(output, exist_ok=True)
   file_handler = _configure_logging(layout.log_path, verbose)
   dsl_pipeline = create_local_pipeline(
       data, layout, year_splits or dict(configs.YEAR_SPLITS), train_steps, epochs,
-      label_mapping, configs.direct_runner_args(workers))
+      label_mapping, configs.direct_runner_args(workers), accuracy_threshold, last_component)
   components = [c.id for c in dsl_pipeline.components]
   progress = ProgressReporter(components, stream)
   root = logging.getLogger()
@@ -197,14 +206,15 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: int = 1
     file_handler.flush()
   summary = summary_lib.build_summary(
       dsl_pipeline.metadata_connection_config, configs.PIPELINE_NAME,
-      progress.seconds, progress.cached)
+      progress.seconds, progress.cached,
+      os.path.abspath(label_mapping) if label_mapping else None)
   summary['wall_seconds'] = round(time.monotonic() - start, 2)
   summary['runner'] = runner
   summary_lib.write_summary(layout.summary_path, summary)
   stream.write(f'croptfx run: finished in {summary["wall_seconds"]:.0f}s\n'
                f'  summary: {layout.summary_path}\n'
                f'  model:   {summary.get("model_dir") or "not pushed (not blessed)"}\n')
-  if report:
+  if report and not last_component:
     from report import build as report_build  # pylint: disable=g-import-not-at-top
     stream.write(f'  report:  {report_build.write_report(output)}\n')
   return summary
@@ -227,4 +237,4 @@ def run_from_args(args) -> None:
       year_splits=resolve_year_splits(args.year_splits, args.years),
       train_steps=args.train_steps, epochs=args.epochs,
       label_mapping=args.label_mapping, verbose=args.verbose,
-      report=not args.no_report)
+      report=not args.no_report, accuracy_threshold=args.blessing_threshold)

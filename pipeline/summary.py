@@ -58,10 +58,11 @@ def _property(artifact, name):
 
 def build_summary(connection_config, pipeline_name: str,
                   component_seconds: Dict[str, float],
-                  cached: List[str]) -> Dict[str, Any]:
+                  cached: List[str],
+                  label_mapping: Optional[str] = None) -> Dict[str, Any]:
   """The summary dictionary of the latest run of `pipeline_name`."""
   nodes = latest_outputs(connection_config, pipeline_name)
-  summary: Dict[str, Any] = {}
+  summary: Dict[str, Any] = {'label_mapping': label_mapping}
   examples_uri = _uri(nodes, 'ParquetExampleGen', 'examples')
   if examples_uri:
     counts = example_gen_counts.read_counts(examples_uri)
@@ -70,7 +71,7 @@ def build_summary(connection_config, pipeline_name: str,
         'examples': counts['examples'],
         'quarantined': counts['quarantined'],
         'notes': counts.get('notes', {}),
-        'quarantine_dir': counts.get('quarantine_dir'),
+        'quarantine_dir': os.path.dirname(example_gen_counts.quarantine_prefix(examples_uri)),
     })
   transform_uri = _uri(nodes, 'Transform', 'transform_graph')
   if transform_uri:

@@ -31,6 +31,9 @@ from components.parquet_example_gen import executor
 from components.parquet_example_gen import splits
 
 
+CODE_FINGERPRINT_KEY = 'code_fingerprint'
+
+
 class ParquetExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
   """FileBasedExampleGen's spec plus the year split and label mapping."""
 
@@ -41,6 +44,9 @@ class ParquetExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
       # CDL mapping file for the unknown_cdl count; default the bundled one.
       executor.LABEL_MAPPING_KEY: ExecutionParameter(type=str, optional=True),
       executor.BATCH_ROWS_KEY: ExecutionParameter(type=int, optional=True),
+      # Fingerprint of the reading code: part of the cache key, so a code
+      # change re-runs the component (the executor does not read it).
+      CODE_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
   }
 
 
@@ -60,7 +66,8 @@ class ParquetExampleGen(component.FileBasedExampleGen):
                input_base: str,
                year_splits: Optional[Union[Mapping[int, str], str]] = None,
                label_mapping: Optional[str] = None,
-               batch_rows: Optional[int] = None):
+               batch_rows: Optional[int] = None,
+               code_fingerprint: Optional[str] = None):
     """Constructs a ParquetExampleGen.
 
     Args:
@@ -74,6 +81,8 @@ class ParquetExampleGen(component.FileBasedExampleGen):
         unknown CDL names; default the bundled mapping.
       batch_rows: rows per record batch read (bounds worker memory); default
         `reader.DEFAULT_BATCH_ROWS`.
+      code_fingerprint: changes when the code reading the data changes, so
+        that TFX's cache does not serve results of older code.
     """
     year_splits = splits.parse_year_splits(year_splits)
     names = splits.split_names(year_splits)
@@ -95,6 +104,7 @@ class ParquetExampleGen(component.FileBasedExampleGen):
         year_splits=splits.year_splits_json(year_splits),
         label_mapping=label_mapping,
         batch_rows=batch_rows,
+        code_fingerprint=code_fingerprint,
         examples=types.Channel(type=standard_artifacts.Examples))
     # FileBasedExampleGen.__init__ would build its own spec without our
     # parameters, so initialize the Beam component directly.

@@ -1,0 +1,150 @@
+"""`write_report(run_dir)`: the run's single-file HTML report.
+
+Reads `run_dir/run_summary.json` and what it points at, draws the figures
+with matplotlib (Agg) and writes `run_dir/report.html`: inline CSS, inline
+SVG/PNG figures, no scripts and no external resources, so it opens offline
+and can be mailed or attached as it is.
+"""
+
+import datetime
+import logging
+import os
+import time
+from typing import Callable, Dict, List, Optional
+
+from croptfx import errors
+from croptfx import features
+from report import load
+from report import page
+from report import run_section
+from report import sections
+
+REPORT_FILE = 'report.html'
+
+# Section id (sections.TITLES) -> builder, in page order.
+_SECTIONS: Dict[str, Callable[[sections.Inputs], page.Section]] = {
+    'data': sections.data_section,
+    'season': sections.season_section,
+    'model': sections.model_section,
+    'maps': sections.maps_section,
+    'run': run_section.run_section,
+}
+
+
+def load_inputs(run_dir: str, summary, sample_rows: int,
+                problems: Optional[List[str]] = None) -> sections.Inputs:
+  """Reads the samples and evaluation files the summary points at.
+
+  An unreadable input is logged and described in `problems` (when given),
+  and left out: it must not hide the rest of the report.
+  """
+  artifacts = summary.get('artifacts') or {}
+  problems = [] if problems is None else problems
+
+  def attempt(what, read, *args):
+    try:
+      return read(*args)
+    except Exception as e:  # pylint: disable=broad-except
+      logging.exception('report: cannot read %s', what)
+      problems.append(f'{what} could not be read ({type(e).__name__}: {e})')
+      return None
+
+  def read_splits(name, reader):
+    result = {}
+    for split, path in (attempt(f'artifacts.{name}', load.split_dirs,
+                                artifacts.get(name)) or {}).items():
+      value = attempt(f'the {split} split of artifacts.{name}', reader, path, sample_rows)
+      if value is not None:
+        result[split] = value
+    return result
+
+  season_uri = artifacts.get('season_evaluation')
+  return sections.Inputs(
+      run_dir=run_dir, summary=summary,
+      raw=read_splits('examples', load.read_raw),
+      transformed=read_splits('transformed_examples', load.read_transformed),
+      season=attempt('the season evaluation metrics', load.read_season_metrics, season_uri),
+      anomalies=attempt('the ExampleValidator anomalies', load.read_anomalies,
+                        artifacts.get('anomalies')),
+      predictions=attempt('the season evaluation predictions', load.read_predictions,
+                          season_uri),
+      sample_rows=sample_rows,
+      mapping=features.load_label_mapping(summary.get('label_mapping')))
+
+
+def _section(section_id: str, inputs: sections.Inputs) -> page.Section:
+  try:
+    return _SECTIONS[section_id](inputs)
+  except Exception as e:  # pylint: disable=broad-except
+    # Show the failure where the section would be, and keep the other ones.
+    logging.exception('report: section %s failed', section_id)
+    return page.Section(section_id, sections.TITLES[section_id], '', missing=[
+        f'this section could not be drawn ({type(e).__name__}: {e})'])
+
+
+def _cards(inputs: sections.Inputs) -> page.Markup:
+  s = inputs.summary
+  cards = []
+
+  def card(label, value, card_id, cls=''):
+    cards.append(page.Markup('<div class="card"><div class="value {}" id="{}">{}</div>'
+                        '<div class="label">{}</div></div>').format(cls, card_id, value, label))
+
+  if 'rows_read' in s:
+    card('rows read', page.fmt_int(s['rows_read']), 'card-rows-read')
+  if s.get('examples'):
+    card('examples', page.fmt_int(sum(s['examples'].values())), 'card-examples')
+  if s.get('quarantined') is not None:
+    card('quarantined', page.fmt_int(sum(s['quarantined'].values())), 'card-quarantined')
+  metrics = s.get('metrics') or {}
+  day = inputs.headline_day()
+  split = next((x for x in (features.TEST_SPLIT, features.EVAL_SPLIT) if x in metrics), None)
+  head = (metrics.get(split) or {}).get(str(day)) if split else None
+  if head:
+    card(f'{split} accuracy, day {day}', page.fmt_float(head['accuracy']), 'card-accuracy')
+    card(f'{split} macro-F1, day {day}', page.fmt_float(head['macro_f1']), 'card-macro-f1')
+  if 'blessed' in s:
+    card('blessed', 'yes' if s['blessed'] else 'no', 'card-blessed',
+         'good' if s['blessed'] else 'bad')
+  return page.Markup('<div class="cards">') + page.Markup('').join(cards) + page.Markup('</div>')
+
+
+def render_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> str:
+  """The report's HTML text for the run in `run_dir`."""
+  if not os.path.isdir(run_dir):
+    raise errors.CroptfxError(f'{run_dir}: no such run directory')
+  summary = load.read_summary(run_dir)
+  run_name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
+  title = f'croptfx run report: {run_name}'
+  generated = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
+  if summary is None:
+    section = page.Section('run', 'Run', 'Nothing to show yet.', missing=[
+        f'{load.SUMMARY_FILE} is not in the run directory: the run did not finish '
+        '(see logs/run.log), or this is not a `croptfx run --output` directory'])
+    return page.render(title, f'report generated {generated}', page.Markup(''), [section], '')
+  problems: List[str] = []
+  inputs = load_inputs(run_dir, summary, sample_rows, problems)
+  built = [_section(section_id, inputs) for section_id in _SECTIONS]
+  parts = [f'run directory {run_name}']
+  if 'runner' in summary:
+    parts.append(f'{summary["runner"]} runner')
+  if 'wall_seconds' in summary:
+    parts.append(f'{summary["wall_seconds"]:.0f} s wall time')
+  parts.append(f'report generated {generated}')
+  footer = ('Made by croptfx report from run_summary.json and the pipeline artifacts it names. '
+            'Class colours follow the Cropland Data Layer legend and are the same in every '
+            'figure.')
+  return page.render(title, ' · '.join(parts), _cards(inputs), built, footer, problems)
+
+
+def write_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> str:
+  """Writes `run_dir/report.html` and returns its path."""
+  start = time.monotonic()
+  html = render_report(run_dir, sample_rows)
+  path = os.path.join(run_dir, REPORT_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    f.write(html)
+  os.replace(tmp, path)  # never a half-written report
+  logging.info('report: wrote %s in %.1fs', path, time.monotonic() - start)
+  return path

@@ -1,0 +1,115 @@
+"""The report's last section: run status, timings and where to look deeper.
+
+The commands that open the TFX outputs (TensorBoard, TFDV, TFMA) use paths
+relative to the run directory, so the page stays valid when it is moved
+together with the run.
+"""
+
+from typing import List, Optional
+
+from croptfx import features
+from report import figures
+from report import load
+from report import page
+from report import sections
+
+
+def _split_names(uri: Optional[str]) -> List[str]:
+  return list(load.split_dirs(uri)) if uri else []
+
+
+def run_section(inputs: sections.Inputs) -> page.Section:
+  s = inputs.summary
+  sec = page.Section('run', sections.TITLES['run'],
+                     'Timings, the pushed model, and the commands that open the full TFX '
+                     'outputs (paths are relative to the run directory; run the commands '
+                     'from there).')
+  body: List[page.Markup] = []
+  rows = [['runner', page.Cell(str(s.get('runner', 'n/a')), id='runner')],
+          ['wall time (s)', page.Cell(page.fmt_float(s['wall_seconds'], 1) if 'wall_seconds' in s
+                                 else 'n/a', id='wall-seconds')]]
+  if 'blessed' in s:
+    rows.append(['blessed by the Evaluator',
+                 page.Cell('yes' if s['blessed'] else 'no', id='blessed',
+                      cls='good' if s['blessed'] else 'bad')])
+  model_dir = s.get('model_dir')
+  rows.append(['pushed model', page.Cell(page.link(inputs.rel(model_dir)) if model_dir else
+                                    'not pushed', id='model-dir')])
+  status = page.table(None, rows, table_id='run-table', numeric=[])
+  seconds = s.get('component_seconds') or {}
+  cached = s.get('cached_components') or []
+  if seconds:
+    timing = page.svg_figure(figures.timings(seconds, cached))
+    status += page.table(
+        ['component', 'seconds'],
+        [[name + (' (cached)' if name in cached else ''),
+          page.Cell(page.fmt_float(v, 1), id=f'seconds-{page.slug(name)}')]
+         for name, v in seconds.items()], table_id='timings-table')
+  else:
+    timing = page.Markup('')
+    sec.missing.append('component timings: component_seconds is not in run_summary.json')
+  body.append(page.grid(status, timing))
+  body.append(page.Markup('<h3>Tools</h3>'))
+  body.append(_tool_links(inputs, sec))
+  sec.body = page.Markup('').join(body)
+  return sec
+
+
+def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
+  out: List[page.Markup] = []
+  logdir = inputs.rel(inputs.artifact('model_run'))
+  if logdir:
+    out.append(page.Markup('<p><strong>TensorBoard</strong> (training curves): {}</p>').format(
+        page.link(logdir)))
+    out.append(page.code(f'tensorboard --logdir {logdir}'))
+  else:
+    sec.missing.append('TensorBoard logs: artifacts.model_run is not in run_summary.json')
+  stats = inputs.rel(inputs.artifact('statistics'))
+  anomalies = inputs.rel(inputs.artifact('anomalies'))
+  schema = inputs.rel(inputs.artifact('schema'))
+  if stats or anomalies or schema:
+    out.append(page.Markup('<p><strong>TensorFlow Data Validation</strong> (in a notebook): '
+                      'statistics {}, schema {}, anomalies {}</p>').format(
+                          page.link(stats), page.link(schema), page.link(anomalies)))
+    splits = (_split_names(inputs.artifact('statistics'))
+              or list((inputs.summary.get('examples') or {}))
+              or [features.TRAIN_SPLIT, features.EVAL_SPLIT])
+    lines = ['import tensorflow_data_validation as tfdv']
+    if stats:
+      names = {split: f'stats_{page.slug(split).replace("-", "_")}' for split in splits}
+      for split in splits:
+        lines.append(f"{names[split]} = tfdv.load_stats_binary("
+                     f"'{stats}/Split-{split}/FeatureStats.pb')")
+      if len(splits) > 1:
+        a, b = splits[0], splits[1]
+        lines.append(f"tfdv.visualize_statistics(lhs_statistics={names[a]}, "
+                     f"rhs_statistics={names[b]}, lhs_name='{a}', rhs_name='{b}')")
+      else:
+        lines.append(f'tfdv.visualize_statistics({names[splits[0]]})')
+    if schema:
+      lines.append(f"tfdv.display_schema(tfdv.load_schema_text('{schema}/schema.pbtxt'))")
+    if anomalies:
+      anomaly_splits = _split_names(inputs.artifact('anomalies')) or splits
+      for split in anomaly_splits:
+        lines.append(f"tfdv.display_anomalies(tfdv.load_anomalies_binary("
+                     f"'{anomalies}/Split-{split}/SchemaDiff.pb'))")
+    out.append(page.code('\n'.join(lines)))
+  else:
+    sec.missing.append('TFDV statistics, schema and anomalies: not in run_summary.json artifacts')
+  evaluation = inputs.rel(inputs.artifact('evaluation'))
+  if evaluation:
+    out.append(page.Markup('<p><strong>TensorFlow Model Analysis</strong> (in a notebook; '
+                      'the Evaluator\'s per-class metrics): {}</p>').format(page.link(evaluation)))
+    out.append(page.code('import tensorflow_model_analysis as tfma\n'
+                         f"result = tfma.load_eval_result('{evaluation}')\n"
+                         'tfma.view.render_slicing_metrics(result)'))
+  else:
+    sec.missing.append('TFMA results: artifacts.evaluation is not in run_summary.json')
+  season = inputs.rel(inputs.artifact('season_evaluation'))
+  if season:
+    out.append(page.Markup('<p><strong>In-season evaluation</strong> (this page\'s model numbers): '
+                      '{}</p>').format(page.link(season)))
+    out.append(page.code('import json, pandas as pd\n'
+                         f"metrics = json.load(open('{season}/{load.SEASON_METRICS_FILE}'))\n"
+                         f"predictions = pd.read_parquet('{season}/{load.PREDICTIONS_FILE}')"))
+  return page.Markup('').join(out)

@@ -1,0 +1,92 @@
+"""`croptfx predict`: raw Part-1 Parquet -> class per pixel, as of a date.
+
+Reads the rows with ParquetExampleGen's reader (same column spellings, Hive
+years, cloud URIs), checks them with its validation (bad rows are skipped and
+counted by reason, not a crash), encodes them as the raw tf.Examples the
+pipeline emits and calls the pushed model's `serving_default` signature in
+batches. Writes one row per predicted pixel: lon, lat, year, class,
+class_index, probabilities.
+"""
+
+import collections
+import datetime
+import os
+import sys
+from typing import Dict, List
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tensorflow as tf
+import tqdm
+
+from components.parquet_example_gen import encoding
+from components.parquet_example_gen import reader
+from components.parquet_example_gen import validation
+from croptfx import errors
+from croptfx import features
+from trainer import signatures
+
+OUTPUT_SCHEMA = pa.schema([
+    ('lon', pa.float64()), ('lat', pa.float64()), ('year', pa.int64()),
+    ('class', pa.string()), ('class_index', pa.int64()),
+    ('probabilities', pa.list_(pa.float32())),
+])
+
+
+def _load_serving_fn(model_dir: str):
+  if not tf.saved_model.contains_saved_model(model_dir):
+    raise errors.InputDataError(model_dir, 'is not a SavedModel directory (use run_summary.json model_dir)')
+  loaded = tf.saved_model.load(model_dir)
+  if signatures.SERVING_SIGNATURE not in loaded.signatures:
+    raise errors.InputDataError(model_dir, f'has no {signatures.SERVING_SIGNATURE!r} signature')
+  return loaded, loaded.signatures[signatures.SERVING_SIGNATURE]
+
+
+def predict(model_dir: str, data: str, as_of: datetime.date, output: str,
+            batch_size: int = 1024, progress: bool = True) -> Dict[str, object]:
+  """Predicts every valid row of `data`; returns counts (predicted, skipped)."""
+  loaded, serve = _load_serving_fn(model_dir)  # keep `loaded` alive while serving
+  layouts = reader.check_input_files(reader.list_input_files(data))
+  encoder = encoding.ExampleEncoder()
+  as_of_date = tf.constant([as_of.isoformat()])
+  columns: Dict[str, List] = {name: [] for name in OUTPUT_SCHEMA.names}
+  skipped = collections.Counter()
+  total = sum(layout.num_rows for layout in layouts)
+  bar = tqdm.tqdm(total=total, unit='rows', disable=not progress, file=sys.stderr,
+                  desc='croptfx predict')
+  for layout in layouts:
+    for batch in reader.read_batches(layout.path, batch_size, layout):
+      checks = validation.check_rows(batch, path_year=layout.path_year)
+      skipped.update(checks.reason_counts())
+      rows = np.flatnonzero(checks.valid)
+      if rows.size:
+        good = batch.take(pa.array(rows))
+        out = serve(examples=tf.constant(encoder.encode(good)), as_of_date=as_of_date)
+        columns['lon'].extend(good.column(features.LON).to_pylist())
+        columns['lat'].extend(good.column(features.LAT).to_pylist())
+        columns['year'].extend(good.column(features.YEAR).to_pylist())
+        columns['class'].extend(v.decode() for v in out[signatures.CLASS_NAME].numpy())
+        columns['class_index'].extend(out[signatures.CLASS_INDEX].numpy().tolist())
+        columns['probabilities'].extend(out[signatures.PROBABILITIES].numpy().tolist())
+      bar.update(batch.num_rows)
+  bar.close()
+  del loaded
+  table = pa.table(columns, schema=OUTPUT_SCHEMA)
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  pq.write_table(table, output)
+  return {'rows_read': total, 'predicted': table.num_rows,
+          'skipped': {reason: n for reason, n in skipped.items() if n}}
+
+
+def predict_from_args(args) -> None:
+  try:
+    as_of = datetime.date.fromisoformat(args.as_of)
+  except ValueError:
+    raise errors.CroptfxError(f'--as-of must be a date YYYY-MM-DD, got {args.as_of!r}') from None
+  result = predict(args.model, args.data, as_of, args.output, args.batch_size)
+  skipped = result['skipped']
+  detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
+  print(f"croptfx predict: {result['predicted']} of {result['rows_read']} rows predicted "
+        f'as of {as_of} -> {args.output}'
+        + (f"; skipped {sum(skipped.values())} bad rows ({detail})" if skipped else ''))
