@@ -33,7 +33,8 @@ _BATCH = 2048
 
 class InSeasonEvaluation(artifact.Artifact):
   """Accuracy/macro-F1 per split and as-of day, and per-pixel predictions."""
-  TYPE_NAME = 'InSeasonEvaluation'
+  # Namespaced as Kubeflow v2 requires of custom artifact types.
+  TYPE_NAME = 'croptfx.InSeasonEvaluation'
 
 
 def _split_files(examples: artifact.Artifact, split: str) -> List[str]:

@@ -8,6 +8,8 @@ against the as-of date for the report). Runners: `local_runner.py`,
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from google.protobuf import wrappers_pb2
+
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
@@ -52,7 +54,10 @@ def make_eval_config(as_of_days: Sequence[int], headline_day: int,
           label_keys={o: signatures.label_name(d) for o, d in zip(outputs, as_of_days)},
           example_weight_keys={o: signatures.WEIGHT for o in outputs})],
       slicing_specs=[tfma.SlicingSpec()],
-      metrics_specs=metrics_specs)
+      metrics_specs=metrics_specs,
+      # The Keras model's compiled metrics score its own single output, not
+      # the per-day outputs of the evaluation signature.
+      options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)))
 
 
 def create_pipeline(

@@ -85,11 +85,18 @@ def input_fn(file_pattern: List[str],
     num_epochs: passes over the data; None repeats forever.
     seed: shuffle and as-of draw seed.
   """
+  # A parallel interleave over a single file (what the DirectRunner writes)
+  # only adds a hand-off per record: it cut the read rate by a third in
+  # `croptfx bench`. None reads sequentially, in the same order.
+  patterns = [file_pattern] if isinstance(file_pattern, str) else file_pattern
+  num_files = sum(len(tf.io.gfile.glob(p)) for p in patterns)
+  reader_num_threads = tf.data.AUTOTUNE if num_files > 1 else None
   dataset = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
           batch_size=batch_size, shuffle=shuffle, num_epochs=num_epochs,
-          shuffle_seed=seed, shuffle_buffer_size=max(1000, 8 * batch_size)),
+          shuffle_seed=seed, shuffle_buffer_size=max(1000, 8 * batch_size),
+          reader_num_threads=reader_num_threads),
       tf_transform_output.transformed_metadata.schema)
   dataset = dataset.map(_drop_excluded, num_parallel_calls=tf.data.AUTOTUNE)
 

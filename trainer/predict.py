@@ -47,7 +47,8 @@ def predict(model_dir: str, data: str, as_of: datetime.date, output: str,
             batch_size: int = 1024, progress: bool = True) -> Dict[str, object]:
   """Predicts every valid row of `data`; returns counts (predicted, skipped)."""
   loaded, serve = _load_serving_fn(model_dir)  # keep `loaded` alive while serving
-  layouts = reader.check_input_files(reader.list_input_files(data))
+  layouts = reader.check_input_files(reader.list_input_files(data),
+                                     optional=validation.PREDICTION_OPTIONAL_COLUMNS)
   encoder = encoding.ExampleEncoder()
   as_of_date = tf.constant([as_of.isoformat()])
   columns: Dict[str, List] = {name: [] for name in OUTPUT_SCHEMA.names}
@@ -57,7 +58,7 @@ def predict(model_dir: str, data: str, as_of: datetime.date, output: str,
                   desc='croptfx predict')
   for layout in layouts:
     for batch in reader.read_batches(layout.path, batch_size, layout):
-      checks = validation.check_rows(batch, path_year=layout.path_year)
+      checks = validation.check_rows(batch, path_year=layout.path_year, for_prediction=True)
       skipped.update(checks.reason_counts())
       rows = np.flatnonzero(checks.valid)
       if rows.size:

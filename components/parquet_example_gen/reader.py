@@ -207,7 +207,8 @@ def path_year(path: str) -> Optional[int]:
 
 
 def resolve_columns(schema: pa.Schema, path: str,
-                    year_from_path: Optional[int] = None) -> Dict[str, str]:
+                    year_from_path: Optional[int] = None,
+                    optional: Sequence[str] = ()) -> Dict[str, str]:
   """Maps normalized column names to the names in `schema`, checking types.
 
   Args:
@@ -215,6 +216,8 @@ def resolve_columns(schema: pa.Schema, path: str,
     path: names the data in error messages.
     year_from_path: the Hive partition year; makes the `year` column
       optional.
+    optional: columns that may be absent (`normalize` fills them with
+      nulls), e.g. the CDL label when predicting a season not yet mapped.
 
   Returns:
     Normalized name -> name in `schema`, for the columns present.
@@ -234,7 +237,7 @@ def resolve_columns(schema: pa.Schema, path: str,
           path, f'spelled twice ({" and ".join(map(repr, present))})',
           column=name)
     if not present:
-      if name == features.YEAR and year_from_path is not None:
+      if (name == features.YEAR and year_from_path is not None) or name in optional:
         continue
       also = f' (or {", ".join(map(repr, spellings[1:]))})' if len(
           spellings) > 1 else ''
@@ -259,7 +262,8 @@ def _open(path: str):
   return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def inspect_file(input_file: Union[InputFile, str]) -> FileLayout:
+def inspect_file(input_file: Union[InputFile, str],
+                 optional: Sequence[str] = ()) -> FileLayout:
   """Reads one file's footer (cheap) and checks its columns.
 
   Raises:
@@ -279,18 +283,19 @@ def inspect_file(input_file: Union[InputFile, str]) -> FileLayout:
     raise InputDataError(
         path, f'not a readable Parquet file (truncated or another format?): '
         f'{_first_line(e)}') from e
-  columns = resolve_columns(schema, path, year_from_path)
+  columns = resolve_columns(schema, path, year_from_path, optional)
   return FileLayout(path, columns, year_from_path, num_rows)
 
 
 def check_input_files(files: Sequence[InputFile],
-                      max_workers: int = 8) -> List[FileLayout]:
+                      max_workers: int = 8,
+                      optional: Sequence[str] = ()) -> List[FileLayout]:
   """`inspect_file` for every file (footers are read in parallel threads).
 
   Raises the error of the first bad file in path order.
   """
   with concurrent.futures.ThreadPoolExecutor(max_workers) as pool:
-    futures = [pool.submit(inspect_file, f) for f in files]
+    futures = [pool.submit(inspect_file, f, optional) for f in files]
   return [future.result() for future in futures]
 
 
@@ -345,8 +350,9 @@ def normalize(data: Union[pa.RecordBatch, pa.Table],
     data = data.combine_chunks()
   arrays = []
   for field in NORMALIZED_SCHEMA:
-    if field.name not in columns:  # Only `year`, from the path.
-      arrays.append(pa.array([year_from_path] * data.num_rows, pa.int64()))
+    if field.name not in columns:  # `year` from the path, or an optional column.
+      value = year_from_path if field.name == features.YEAR else None
+      arrays.append(pa.array([value] * data.num_rows, field.type))
       continue
     column = data.column(columns[field.name])
     if isinstance(column, pa.ChunkedArray):

@@ -46,6 +46,8 @@ NOTES = ('unsorted_dates', 'duplicate_dates', 'unknown_cdl')
 NULL_CHECKED_COLUMNS = (features.NUM_SCENES, features.BANDS,
                         features.IMG_DATES, features.SCL_VALS, features.YEAR,
                         features.TILES, features.BBOX)
+# Columns a prediction does not need (the label is what it predicts).
+PREDICTION_OPTIONAL_COLUMNS = (features.CDL, features.TILES, features.BBOX)
 # codes[i] == 0: valid; codes[i] == k > 0: REASONS[k - 1].
 _REASON_OF_CODE = np.array(('',) + REASONS, dtype=object)
 
@@ -109,7 +111,8 @@ def _values(array: pa.Array) -> np.ndarray:
 def check_rows(batch: Union[pa.RecordBatch, pa.Table],
                year_splits: Optional[Mapping[int, str]] = None,
                path_year: Optional[int] = None,
-               label_mapping: Optional[features.LabelMapping] = None
+               label_mapping: Optional[features.LabelMapping] = None,
+               for_prediction: bool = False
                ) -> RowChecks:
   """Checks every row of a normalized batch (see the module doc).
 
@@ -119,6 +122,8 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
       None skips that check (e.g. for prediction).
     path_year: the year of the rows' Hive directory, if any.
     label_mapping: for the `unknown_cdl` note; default the bundled mapping.
+    for_prediction: the row only needs what a prediction uses: CDL, tiles
+      and bbox may be null (no `missing_label`, no `unknown_cdl`).
 
   Returns:
     The reason code of every row and the informational notes.
@@ -138,6 +143,8 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
 
   null = np.zeros(n, bool)
   for name in NULL_CHECKED_COLUMNS:
+    if for_prediction and name in PREDICTION_OPTIONAL_COLUMNS:
+      continue
     null |= _nulls(_column(batch, name))
   flag('null_value', null)
 
@@ -159,8 +166,9 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
   flag('non_finite_coordinate', ~finite)
 
   cdl = _column(batch, features.CDL)
-  blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(cdl)), 0)
-  flag('missing_label', blank.fill_null(True).to_numpy(zero_copy_only=False))
+  if not for_prediction:
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(cdl)), 0)
+    flag('missing_label', blank.fill_null(True).to_numpy(zero_copy_only=False))
 
   year = _ints(_column(batch, features.YEAR))
   unsorted = np.zeros(n, bool)
@@ -207,7 +215,8 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
       codes=codes,
       unsorted_dates=unsorted & valid,
       duplicate_dates=duplicate & valid,
-      unknown_cdl=_unknown_cdl(cdl, valid, label_mapping))
+      unknown_cdl=(np.zeros(n, bool) if for_prediction
+                   else _unknown_cdl(cdl, valid, label_mapping)))
 
 
 def _unknown_cdl(cdl: pa.Array, valid: np.ndarray,

@@ -1,0 +1,92 @@
+"""Kubeflow v2 compilation (offline) and the Dataflow arguments."""
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import dataflow
+
+COMPONENTS = {'ParquetExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
+              'Transform', 'Trainer', 'Evaluator', 'Pusher', 'SeasonEvaluator'}
+
+
+@pytest.fixture(scope='module')
+def spec(tmp_path_factory):
+  path = tmp_path_factory.mktemp('kfp') / 'croptfx.json'
+  # The CLI, as a user runs it, with no network access needed.
+  out = subprocess.run(
+      [sys.executable, '-m', 'croptfx.cli', 'compile', '--output', str(path),
+       '--pipeline-root', 'gs://bucket/croptfx', '--data', 'gs://bucket/parquet/',
+       '--image', 'gcr.io/project/croptfx:1'],
+      capture_output=True, text=True, check=True)
+  assert 'wrote the Kubeflow Pipelines v2 spec' in out.stdout
+  with open(path) as f:
+    return json.load(f)
+
+
+def _constant(spec, task, name):
+  params = spec['pipelineSpec']['root']['dag']['tasks'][task]['inputs']['parameters']
+  return params[name]['runtimeValue']['constantValue']['stringValue']
+
+
+def test_every_component_is_a_task(spec):
+  assert set(spec['pipelineSpec']['root']['dag']['tasks']) == COMPONENTS
+  assert set(spec['pipelineSpec']['deploymentSpec']['executors']) == {
+      f'{c}_executor' for c in COMPONENTS}
+
+
+def test_pipeline_root_and_image(spec):
+  assert spec['runtimeConfig']['gcsOutputDirectory'] == 'gs://bucket/croptfx'
+  images = {e['container']['image'] for e in spec['pipelineSpec']['deploymentSpec']['executors'].values()}
+  assert images == {'gcr.io/project/croptfx:1'}
+  assert _constant(spec, 'ParquetExampleGen', 'input_base') == 'gs://bucket/parquet/'
+
+
+@pytest.mark.parametrize('task, name', [('Transform', 'preprocessing_fn'), ('Trainer', 'run_fn')])
+def test_module_paths_resolve(spec, task, name):
+  module_name, _, function_name = _constant(spec, task, name).rpartition('.')
+  assert callable(getattr(importlib.import_module(module_name), function_name))
+
+
+def test_year_splits_travel_with_the_spec(spec):
+  assert json.loads(_constant(spec, 'ParquetExampleGen', 'year_splits')) == {
+      '2021': 'train', '2020': 'eval', '2019': 'test'}
+
+
+def test_dataflow_args_exact():
+  assert dataflow.dataflow_beam_args(
+      'my-project', 'us-central1', 'gs://bucket/tmp',
+      sdk_container_image='gcr.io/my-project/croptfx:1') == [
+          '--runner=DataflowRunner', '--project=my-project', '--region=us-central1',
+          '--temp_location=gs://bucket/tmp', '--machine_type=e2-standard-4',
+          '--max_num_workers=10', '--disk_size_gb=50', '--experiments=use_runner_v2',
+          '--sdk_container_image=gcr.io/my-project/croptfx:1']
+  setup = dataflow.dataflow_beam_args('p', 'r', 'gs://b/t', setup_file='./setup.py',
+                                      machine_type='n2-standard-8', max_num_workers=3)
+  assert '--setup_file=./setup.py' in setup and '--machine_type=n2-standard-8' in setup
+  assert '--max_num_workers=3' in setup
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(project='', region='r', temp_location='gs://b/t'), 'needs --project and --region'),
+    (dict(project='p', region='r', temp_location='/tmp/x'), 'gs:// temp_location'),
+    (dict(project='p', region='r', temp_location='gs://b/t', sdk_container_image='i',
+          setup_file='s'), 'not both'),
+])
+def test_dataflow_args_refuse_bad_settings(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    dataflow.dataflow_beam_args(**kwargs)
+
+
+def test_compile_with_dataflow_puts_args_in_the_spec(tmp_path):
+  from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+  args = dataflow.dataflow_beam_args('p', 'us-central1', 'gs://bucket/croptfx/tmp',
+                                     sdk_container_image='gcr.io/p/croptfx:1')
+  path = kubeflow_v2_runner.compile_pipeline(
+      str(tmp_path / 'spec.json'), 'gs://bucket/croptfx', 'gs://bucket/data/',
+      image='gcr.io/p/croptfx:1', beam_pipeline_args=args)
+  text = open(path).read()
+  assert text.count('--runner=DataflowRunner') >= 4  # every Beam component
