@@ -24,6 +24,7 @@ from tfx.utils import path_utils
 
 from croptfx import features
 from croptfx import metrics
+from preprocessing import preprocessing
 from trainer import signatures
 
 METRICS_FILE = 'metrics.json'
@@ -45,12 +46,8 @@ def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
   """Confusion matrices per as-of day and the headline-day pixel rows."""
   evaluate = model.signatures[signatures.EVAL_SIGNATURE]
   labels_of = model.signatures[signatures.EVAL_LABELS_SIGNATURE]
-  passthrough_spec = {
-      features.LON: tf.io.FixedLenFeature([], tf.float32),
-      features.LAT: tf.io.FixedLenFeature([], tf.float32),
-      features.YEAR: tf.io.FixedLenFeature([], tf.int64),
-      features.BBOX: tf.io.FixedLenFeature([], tf.int64),
-  }
+  passthrough_spec = {k: preprocessing.TRANSFORMED_FEATURE_SPEC[k]
+                      for k in features.PASSTHROUGH}
   cms = {day: np.zeros((features.NUM_CLASSES,) * 2, np.int64) for day in as_of_days}
   rows: Dict[str, list] = {k: [] for k in ('lon', 'lat', 'year', 'bbox', 'true', 'predicted',
                                            'probabilities')}

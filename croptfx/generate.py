@@ -23,6 +23,7 @@ Byte-for-byte deterministic for a fixed seed.
 
 import dataclasses
 import os
+import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -382,6 +383,33 @@ def _simulate_block(rng, idx, keys, schedules, class_name, year, year_shift, lay
   return out
 
 
+def _write_if_changed(table: pa.Table, path: str) -> None:
+  """Writes `table` unless `path` already holds exactly these bytes.
+
+  Re-generating the same data set then leaves the files (and their mtimes)
+  alone, so a pipeline re-run over them is served from TFX's cache.
+  """
+  buffer = pa.BufferOutputStream()
+  pq.write_table(table, buffer, compression='snappy')
+  data = buffer.getvalue().to_pybytes()
+  if os.path.exists(path) and os.path.getsize(path) == len(data):
+    with open(path, 'rb') as f:
+      if f.read() == data:
+        return
+  with open(path, 'wb') as f:
+    f.write(data)
+
+
+def _remove_stale_parts(out_dir: str, written: List[str]) -> None:
+  """Deletes part files of an earlier, different data set in `out_dir`."""
+  keep = {os.path.abspath(p) for p in written}
+  for dirpath, _, names in os.walk(out_dir):
+    for name in names:
+      path = os.path.abspath(os.path.join(dirpath, name))
+      if re.fullmatch(r'part-\d{5}\.parquet', name) and path not in keep:
+        os.remove(path)
+
+
 def write_dataset(out_dir: str, pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
                   seed: int = 0, layout: str = 'flat',
                   rows_per_file: int = DEFAULT_ROWS_PER_FILE,
@@ -416,8 +444,9 @@ def write_dataset(out_dir: str, pixels_per_year: int, years: Iterable[int] = DEF
     os.makedirs(target, exist_ok=True)
     for k, start in enumerate(range(0, part.num_rows, rows_per_file)):
       path = os.path.join(target, f'part-{k:05d}.parquet')
-      pq.write_table(part.slice(start, rows_per_file), path, compression='snappy')
+      _write_if_changed(part.slice(start, rows_per_file), path)
       files.append(path)
+  _remove_stale_parts(out_dir, files)
   cdl = table.column(features.CDL).to_pylist()
   return {'rows': table.num_rows, 'files': files,
           'years': sorted(set(int(y) for y in years)),

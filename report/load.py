@@ -100,14 +100,9 @@ class RawSample:
 
 
 def read_raw(split_dir: str, limit: int = DEFAULT_SAMPLE_ROWS) -> RawSample:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  spec = {
-      features.BANDS: tf.io.FixedLenFeature([], tf.string),
-      features.IMG_DATES: tf.io.FixedLenFeature([], tf.string),
-      features.SCL_VALS: tf.io.FixedLenFeature([], tf.string),
-      features.YEAR: tf.io.FixedLenFeature([], tf.int64),
-      features.CDL: tf.io.FixedLenFeature([], tf.string),
-  }
+  from preprocessing import preprocessing  # pylint: disable=g-import-not-at-top
+  spec = {k: preprocessing.RAW_FEATURE_SPEC[k] for k in (
+      features.BANDS, features.IMG_DATES, features.SCL_VALS, features.YEAR, features.CDL)}
   records = _records(split_dir, limit)
   if not records:
     return RawSample([], [], [], np.zeros(0, np.int64), np.zeros(0, object))
@@ -123,21 +118,13 @@ def read_raw(split_dir: str, limit: int = DEFAULT_SAMPLE_ROWS) -> RawSample:
 
 def read_transformed(split_dir: str, limit: int = DEFAULT_SAMPLE_ROWS) -> Dict[str, np.ndarray]:
   """Transformed examples: grid [n, bins, bands], observed, label, ..."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  bins, bands = features.BINS_PER_YEAR, features.NUM_BANDS
-  spec = {
-      features.GRID: tf.io.FixedLenFeature([bins * bands], tf.float32),
-      features.OBSERVED: tf.io.FixedLenFeature([bins], tf.int64),
-      features.LABEL: tf.io.FixedLenFeature([], tf.int64),
-      features.EXCLUDED: tf.io.FixedLenFeature([], tf.int64),
-      features.YEAR: tf.io.FixedLenFeature([], tf.int64),
-  }
+  from preprocessing import preprocessing  # pylint: disable=g-import-not-at-top
+  spec = {k: preprocessing.TRANSFORMED_FEATURE_SPEC[k] for k in (
+      features.GRID, features.OBSERVED, features.LABEL, features.EXCLUDED, features.YEAR)}
   records = _records(split_dir, limit)
   if not records:
     return {}
-  parsed = _parse(records, spec)
-  parsed[features.GRID] = parsed[features.GRID].reshape(-1, bins, bands)
-  return parsed
+  return _parse(records, spec)
 
 
 def read_season_metrics(season_uri: Optional[str]) -> Optional[Dict[str, object]]:

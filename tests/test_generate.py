@@ -143,3 +143,15 @@ def test_cli_generate(tmp_path):
   files = sorted(os.listdir(tmp_path / 'd'))
   assert files == ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
   assert sum(pq.read_metadata(tmp_path / 'd' / f).num_rows for f in files) == 20
+
+
+def test_regenerating_leaves_identical_files_alone_and_removes_stale_parts(tmp_path):
+  generate.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)  # 3 files
+  first = {p: os.stat(tmp_path / p).st_mtime_ns for p in sorted(os.listdir(tmp_path))}
+  assert len(first) == 3
+  os.utime(tmp_path / 'part-00000.parquet', ns=(1, 1))  # mark: rewritten or not?
+  generate.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)
+  assert os.stat(tmp_path / 'part-00000.parquet').st_mtime_ns == 1  # same bytes: untouched
+  generate.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=90)  # now 1 file
+  assert sorted(os.listdir(tmp_path)) == ['part-00000.parquet']
+  assert pq.read_metadata(tmp_path / 'part-00000.parquet').num_rows == 90
