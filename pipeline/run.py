@@ -6,9 +6,11 @@ keeps the full TFX/Beam/TF logs in `logs/run.log`, then writes
 `run_summary.json` and the HTML report.
 """
 
+import contextlib
 import dataclasses
 import logging
 import os
+import re
 import sys
 import time
 from typing import Dict, List, Optional
@@ -77,23 +79,59 @@ class ProgressReporter(logging.Handler):
       self._stream.flush()
 
 
-def _configure_logging(log_path: str, verbose: bool) -> logging.Handler:
-  """Full logs to a file; the console only gets progress (or all, verbose)."""
+@contextlib.contextmanager
+def _logging_to(log_path: str, verbose: bool):
+  """Full logs to a file; the console only gets progress (or all, verbose).
+
+  The root logger's handlers and level, and absl's verbosity, are put back
+  afterwards, so a notebook or test calling `run_pipeline` keeps its own.
+  """
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   os.makedirs(os.path.dirname(log_path), exist_ok=True)
   root = logging.getLogger()
-  for handler in list(root.handlers):
+  saved_handlers, saved_level = list(root.handlers), root.level
+  saved_absl = absl_logging.get_verbosity()
+  for handler in saved_handlers:
     root.removeHandler(handler)
   file_handler = logging.FileHandler(log_path, mode='a', encoding='utf-8')
   file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
-  root.addHandler(file_handler)
+  ours = [file_handler]
   if verbose:
-    root.addHandler(logging.StreamHandler(sys.stderr))
+    ours.append(logging.StreamHandler(sys.stderr))
+  for handler in ours:
+    root.addHandler(handler)
   root.setLevel(logging.INFO)
   absl_logging.set_verbosity(absl_logging.INFO)
   absl_logging.use_python_logging(quiet=True)
   logging.getLogger('absl').propagate = True
-  return file_handler
+  try:
+    yield
+  finally:
+    for handler in ours:
+      root.removeHandler(handler)
+    file_handler.close()
+    for handler in saved_handlers:
+      root.addHandler(handler)
+    root.setLevel(saved_level)
+    absl_logging.set_verbosity(saved_absl)
+
+
+@contextlib.contextmanager
+def _stderr_to_log(log_path: str, enabled: bool):
+  """Points file descriptor 2, which child processes inherit, at the log."""
+  if not enabled:
+    yield
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with open(log_path, 'ab') as log:
+    os.dup2(log.fileno(), 2)
+  try:
+    yield
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
 
 
 def _check_data_path(data: str) -> None:
@@ -162,8 +200,6 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
                  accuracy_threshold: Optional[float] = None,
                  last_component: Optional[str] = None) -> Dict[str, object]:
   """Runs the pipeline and returns the run summary (also written to disk)."""
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
-  from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
   stream = stream or sys.stdout
   _check_data_path(data)
   if workers is None:
@@ -172,7 +208,18 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
     workers = 2 if runner == 'beam' else 1
   layout = RunLayout(output)
   os.makedirs(output, exist_ok=True)
-  file_handler = _configure_logging(layout.log_path, verbose)
+  with _logging_to(layout.log_path, verbose):
+    return _run(data, layout, runner, workers, year_splits, train_steps, epochs,
+                label_mapping, verbose, report, stream, accuracy_threshold,
+                last_component)
+
+
+def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
+         label_mapping, verbose, report, stream, accuracy_threshold,
+         last_component) -> Dict[str, object]:
+  """`run_pipeline` with the logs already going to `layout.log_path`."""
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
   dsl_pipeline = create_local_pipeline(
       data, layout, year_splits or dict(configs.YEAR_SPLITS), train_steps, epochs,
       label_mapping, configs.direct_runner_args(workers), accuracy_threshold, last_component)
@@ -184,14 +231,18 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
                f'logs in {layout.log_path}\n')
   start = time.monotonic()
   try:
-    if runner == 'beam':
-      from pipeline import beam_runner  # pylint: disable=g-import-not-at-top
-      beam_runner.run(dsl_pipeline)
-    else:
-      from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-      local_runner.run(dsl_pipeline)
-  except errors.CroptfxError:
+    # Multi-processing Beam workers print their tracebacks to the stderr
+    # they inherit, out of reach of the logging handlers.
+    with _stderr_to_log(layout.log_path, enabled=workers > 1 and not verbose):
+      if runner == 'beam':
+        from pipeline import beam_runner  # pylint: disable=g-import-not-at-top
+        beam_runner.run(dsl_pipeline)
+      else:
+        from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+        local_runner.run(dsl_pipeline)
+  except errors.CroptfxError as e:
     stream.write('failed\n')
+    logging.error('Pipeline failed: %s', e)
     raise
   except Exception as e:  # pylint: disable=broad-except
     stream.write('failed\n')
@@ -200,10 +251,9 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
     if cause is not None:
       raise cause from None
     raise errors.CroptfxError(
-        f'{type(e).__name__}: {e} (full log: {layout.log_path})') from None
+        f'{_one_line(e)} (full log: {layout.log_path})') from None
   finally:
     root.removeHandler(progress)
-    file_handler.flush()
   summary = summary_lib.build_summary(
       dsl_pipeline.metadata_connection_config, configs.PIPELINE_NAME,
       progress.seconds, progress.cached,
@@ -216,19 +266,53 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
                f'  model:   {summary.get("model_dir") or "not pushed (not blessed)"}\n')
   if report and not last_component:
     from report import build as report_build  # pylint: disable=g-import-not-at-top
-    stream.write(f'  report:  {report_build.write_report(output)}\n')
+    stream.write(f'  report:  {report_build.write_report(layout.output)}\n')
   return summary
 
 
 def _user_error_in(exc: BaseException) -> Optional[errors.CroptfxError]:
   """A CroptfxError raised inside a component, however the runner wrapped it."""
   seen = set()
+  chain = []
   while exc is not None and id(exc) not in seen:
     seen.add(id(exc))
     if isinstance(exc, errors.CroptfxError):
       return exc
+    chain.append(exc)
     exc = exc.__cause__ or exc.__context__
+  # Beam's multi-processing workers send an error back as text (a
+  # RuntimeError holding the remote traceback), so the type is lost; the
+  # error line it ends with still names the file.
+  for wrapped in chain:
+    found = _REMOTE_USER_ERROR.findall(str(wrapped))
+    if found:
+      return errors.CroptfxError(found[-1].strip())
   return None
+
+
+# 'croptfx.errors.InputDataError: <message>', as a traceback's last line
+# prints it; Beam may append ' [while running ...]' to the line.
+_REMOTE_USER_ERROR = re.compile(
+    r'croptfx\.errors\.\w+: (.*?)(?: \[while running .*)?$', re.MULTILINE)
+
+
+def _one_line(exc: BaseException) -> str:
+  """An unexpected error in one console line; run.log has the traceback.
+
+  A remote traceback (Beam's multi-processing workers) is summarized by its
+  last error line, other messages by their first line.
+  """
+  lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+  if not lines:
+    return type(exc).__name__
+  if 'Traceback (most recent call last)' in str(exc):
+    lines = [line for line in lines if not line.startswith('[while running')]
+    line = lines[-1] if lines else type(exc).__name__
+  else:
+    line = lines[0]
+  if line.startswith(f'{type(exc).__name__}:'):
+    return line
+  return f'{type(exc).__name__}: {line}'
 
 
 def run_from_args(args) -> None:
