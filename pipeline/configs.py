@@ -23,6 +23,11 @@ TRAIN_NUM_STEPS = 1500
 EVAL_NUM_STEPS = 20
 TRAINER_CONFIG = {'epochs': 15, 'batch_size': 128}
 
+# Transform's own pre- and post-transform statistics. Off: StatisticsGen
+# already describes the raw examples and nothing reads them, while at 60,000
+# rows they cost about 16 s and 900 MiB of peak memory (BENCHMARKS.md).
+TRANSFORM_STATISTICS = False
+
 # Fixed as-of days of year for evaluation; the Evaluator blesses a model when
 # the eval year's accuracy at the headline day reaches the threshold.
 AS_OF_DAYS = list(features.EVAL_AS_OF_DAYS)
@@ -37,5 +42,8 @@ PIPELINE_IMAGE = os.environ.get(
 # DirectRunner in multi-processing mode for the components' Beam jobs.
 def direct_runner_args(workers: int):
   if workers <= 1:
-    return ['--direct_num_workers=1']
+    # The DirectRunner's defaults (one in-process worker). With no Beam
+    # arguments TFX also skips packing the project as an sdist for workers,
+    # 3-5 s per Beam component (BENCHMARKS.md).
+    return []
   return ['--direct_running_mode=multi_processing', f'--direct_num_workers={workers}']

@@ -40,7 +40,8 @@ def create_kubeflow_pipeline(pipeline_root: str, data_path: str,
       as_of_days=configs.AS_OF_DAYS,
       headline_day=configs.HEADLINE_AS_OF_DAY,
       trainer_config=configs.TRAINER_CONFIG,
-      beam_pipeline_args=beam_pipeline_args)
+      beam_pipeline_args=beam_pipeline_args,
+      transform_statistics=configs.TRANSFORM_STATISTICS)
 
 
 def compile_pipeline(output: str, pipeline_root: str, data_path: str,

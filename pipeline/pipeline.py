@@ -77,6 +77,7 @@ def create_pipeline(
     label_mapping: Optional[str] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
+    transform_statistics: bool = False,
     enable_cache: bool = True,
     last_component: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
@@ -118,7 +119,8 @@ def create_pipeline(
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=preprocessing_fn,
       splits_config=tfx.proto.SplitsConfig(analyze=[features.TRAIN_SPLIT], transform=splits),
-      custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code})
+      custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code},
+      disable_statistics=not transform_statistics)
 
   trainer = tfx.components.Trainer(
       run_fn=run_fn,

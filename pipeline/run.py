@@ -189,6 +189,7 @@ def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, s
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(os.path.abspath(layout.metadata_path)),
       beam_pipeline_args=beam_pipeline_args,
+      transform_statistics=configs.TRANSFORM_STATISTICS,
       last_component=last_component)
 
 

@@ -1,0 +1,12 @@
+"""`croptfx bench`: speed and memory of the loaders and the Beam part.
+
+Modules:
+  run          orchestration, the table and BENCHMARKS.md (`croptfx bench`)
+  seed_loader  case A: the seed's in-memory pandas + tf.data loader
+  loaders      cases B and C: the Trainer's input_fn, the raw read, a timer
+  beam_part    ExampleGen + Transform executors (also a command, for E)
+  numpy_pass   case D's yardstick: the same grids in one pyarrow + NumPy pass
+  memory       peak RSS of a process tree, polled from /proc
+  table        figures, ratios against targets, Markdown tables
+  report       machine description and the BENCHMARKS.md section
+"""

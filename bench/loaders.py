@@ -1,0 +1,142 @@
+"""Cases B and C: the Trainer's input_fn and the raw-read limit, and a timer.
+
+B builds `fn_args` the way TFX's Trainer does (`fn_args_utils.
+get_common_fn_args` over the Transform's artifacts), so `input_fn` reads
+through the same DataAccessor (`tfxio_utils` TFExampleRecord factory) as in
+the pipeline. C reads the same gzipped TFRecords with `tf.data` and no
+parsing, batched like B so both pay the same per-batch Python cost.
+
+TFX's Transform always writes its examples GZIP-compressed, and inflating
+them is most of what C measures; B and C are also run over an uncompressed
+copy of the same records to show that bound (reported, not judged).
+"""
+
+import dataclasses
+import glob
+import gzip
+import os
+import resource
+import shutil
+import time
+from typing import Callable, List, Optional, Sequence
+
+import tensorflow as tf
+
+from croptfx import features
+
+
+def trainer_fn_args(transformed_examples_uri: str, transform_graph_uri: str):
+  """FnArgs as the Trainer executor builds them (train and eval splits)."""
+  from tfx.components.trainer import fn_args_utils  # pylint: disable=g-import-not-at-top
+  from tfx.components.util import examples_utils  # pylint: disable=g-import-not-at-top
+  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.proto import trainer_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_component_specs as specs  # pylint: disable=g-import-not-at-top
+  from tfx.utils import proto_utils  # pylint: disable=g-import-not-at-top
+  examples = standard_artifacts.Examples()
+  examples.uri = transformed_examples_uri
+  examples.split_names = artifact_utils.encode_split_names(
+      sorted(name[len('Split-'):] for name in os.listdir(
+          transformed_examples_uri) if name.startswith('Split-')))
+  # As the Transform executor records it in ML Metadata.
+  examples_utils.set_payload_format(examples,
+                                    example_gen_pb2.FORMAT_TF_EXAMPLE)
+  graph = standard_artifacts.TransformGraph()
+  graph.uri = transform_graph_uri
+  return fn_args_utils.get_common_fn_args(
+      {specs.EXAMPLES_KEY: [examples], specs.TRANSFORM_GRAPH_KEY: [graph]},
+      {specs.TRAIN_ARGS_KEY: proto_utils.proto_to_json(
+          trainer_pb2.TrainArgs(splits=[features.TRAIN_SPLIT])),
+       specs.EVAL_ARGS_KEY: proto_utils.proto_to_json(
+           trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]))})
+
+
+def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,
+                    files: Optional[Sequence[str]] = None) -> tf.data.Dataset:
+  """B: `trainer.model.input_fn` in training mode (random as-of dates).
+
+  `files` replaces the train split's files (e.g. an uncompressed copy).
+  """
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  from trainer import model  # pylint: disable=g-import-not-at-top
+  return model.input_fn(list(files) if files else fn_args.train_files,
+                        fn_args.data_accessor,
+                        tft.TFTransformOutput(fn_args.transform_graph_path),
+                        batch_size, seed=seed)
+
+
+def split_files(transformed_examples_uri: str, split: str):
+  return sorted(glob.glob(os.path.join(transformed_examples_uri,
+                                       f'Split-{split}', '*')))
+
+
+def raw_dataset(files, batch_size: int,
+                compression_type: str = 'GZIP') -> tf.data.Dataset:
+  """C: the records of `files` (GZIP TFRecords), batched, never parsed."""
+  return (tf.data.TFRecordDataset(files, compression_type=compression_type)
+          .repeat()
+          .batch(batch_size)
+          .prefetch(tf.data.AUTOTUNE))
+
+
+def uncompressed_copy(files: Sequence[str], out_dir: str) -> List[str]:
+  """The GZIP TFRecord `files` inflated into `out_dir` (same records)."""
+  os.makedirs(out_dir, exist_ok=True)
+  copies = []
+  for path in files:
+    name = os.path.basename(path)
+    copy = os.path.join(out_dir, name[:-3] if name.endswith('.gz') else name)
+    with gzip.open(path, 'rb') as src, open(copy, 'wb') as dst:
+      shutil.copyfileobj(src, dst, 2**20)
+    copies.append(copy)
+  return copies
+
+
+def batch_size_of(element) -> int:
+  """Examples in one batch: (features, labels) pairs or a tensor."""
+  if isinstance(element, tuple):
+    element = element[-1]
+  return int(element.shape[0])
+
+
+@dataclasses.dataclass
+class Throughput:
+  examples: int
+  seconds: float
+  cpu_seconds: float = 0.0  # this process, every thread, while timed
+
+  @property
+  def per_second(self) -> float:
+    return self.examples / self.seconds if self.seconds else 0.0
+
+  @property
+  def cpu_per_example(self) -> float:
+    """CPU seconds per example: the work, whatever the parallelism."""
+    return self.cpu_seconds / self.examples if self.examples else 0.0
+
+
+def _cpu_seconds() -> float:
+  usage = resource.getrusage(resource.RUSAGE_SELF)
+  return usage.ru_utime + usage.ru_stime
+
+
+def measure(make_dataset: Callable[[], tf.data.Dataset], seconds: float,
+            warmup_batches: int = 5) -> Throughput:
+  """Examples per second of a fresh dataset after a warm-up.
+
+  The warm-up (first batches: graph tracing, file opening, filling the
+  shuffle and prefetch buffers) is excluded; then batches are pulled for at
+  least `seconds`.
+  """
+  iterator = iter(make_dataset())
+  for _ in range(warmup_batches):
+    next(iterator)
+  count = 0
+  start, cpu = time.perf_counter(), _cpu_seconds()
+  while True:
+    count += batch_size_of(next(iterator))
+    elapsed = time.perf_counter() - start
+    if elapsed >= seconds:
+      return Throughput(count, elapsed, _cpu_seconds() - cpu)

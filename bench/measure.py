@@ -1,0 +1,136 @@
+"""The measurements of each case, run by `bench.run.collect`."""
+
+import dataclasses
+import functools
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List
+
+from bench import memory
+from bench import table
+from croptfx import features
+from pipeline import configs
+
+
+@dataclasses.dataclass
+class BeamRun:
+  """One ExampleGen + Transform child process (see `beam_part`)."""
+  scale: int
+  statistics: bool
+  result: Dict[str, Any]  # `beam_part.BeamPartResult` as a dict
+  tracked: memory.Tracked
+
+  @property
+  def seconds(self) -> float:
+    return (self.result['example_gen_seconds'] +
+            self.result['transform_seconds'])
+
+
+def beam_part(data_dir: str, output_dir: str, statistics: bool,
+              tmp_dir: str, scale: int) -> BeamRun:
+  """D and E: the Beam part in a fresh process, its tree's RSS polled."""
+  result_path = output_dir + '.json'
+  cmd = [sys.executable, '-m', 'bench.beam_part', '--data', data_dir,
+         '--output', output_dir, '--result', result_path]
+  if not statistics:
+    cmd.append('--no-statistics')
+  # TMPDIR: TFX packs itself into a temporary sdist per executor.
+  env = dict(os.environ, TMPDIR=tmp_dir, TF_CPP_MIN_LOG_LEVEL='3',
+             PYTHONWARNINGS='ignore')
+  tracked = memory.run_tracked(cmd, env=env)
+  if tracked.returncode:
+    tail = '\n'.join(tracked.stderr.strip().splitlines()[-15:])
+    raise RuntimeError(f'the Beam part failed (exit {tracked.returncode}):\n'
+                       f'{tail}')
+  with open(result_path, encoding='utf-8') as f:
+    return BeamRun(scale, statistics, json.load(f), tracked)
+
+
+def numpy_pass(data_dir: str, repeats: int):
+  """(median seconds, last result) of the NumPy pass over `data_dir`."""
+  from bench import numpy_pass as numpy_pass_lib  # pylint: disable=g-import-not-at-top
+  seconds, result = [], None
+  for _ in range(repeats):
+    start = time.perf_counter()
+    result = numpy_pass_lib.run(data_dir, configs.YEAR_SPLITS)
+    seconds.append(time.perf_counter() - start)
+  return table.median(seconds), result
+
+
+def compare_with_transform(result, transformed_uri: str):
+  """NumPy pass vs a Transform output over every split (summed counts)."""
+  from bench import numpy_pass as numpy_pass_lib  # pylint: disable=g-import-not-at-top
+  total = numpy_pass_lib.Comparison(0, 0, 0)
+  for split, outputs in result.splits.items():
+    transformed = numpy_pass_lib.read_transformed(
+        os.path.join(transformed_uri, f'Split-{split}'))
+    c = numpy_pass_lib.compare(outputs, transformed)
+    total = numpy_pass_lib.Comparison(
+        total.rows_transform + c.rows_transform,
+        total.rows_numpy + c.rows_numpy,
+        total.rows_identical + c.rows_identical)
+  return total
+
+
+# The loader cases; B0 and C0 are B and C over an uncompressed copy of the
+# same records (TFX's Transform writes GZIP only): reported, not judged.
+LOADER_CASES = ('A', 'B', 'C', 'B0', 'C0')
+
+
+@dataclasses.dataclass
+class LoaderRates:
+  """Examples (records for C) per second of each case, one per round."""
+  rates: Dict[str, List[float]]
+  train_rows: int
+  # CPU seconds of this process per example, every thread, one per round.
+  cpu_per_example: Dict[str, List[float]] = dataclasses.field(
+      default_factory=dict)
+
+
+def loaders(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
+            seconds: float, log, tmp_dir: str) -> LoaderRates:
+  """The loader cases on the train year, in rounds of rotating order."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from bench import loaders as loaders_lib  # pylint: disable=g-import-not-at-top
+  from bench import seed_loader  # pylint: disable=g-import-not-at-top
+  from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
+  from preprocessing import band_stats  # pylint: disable=g-import-not-at-top
+
+  train_year = [year for year, split in configs.YEAR_SPLITS.items()
+                if split == features.TRAIN_SPLIT][0]
+  with log.step('  loading the train year into pandas (not timed)'):
+    frame = seed_loader.load_frame(
+        [f.path for f in reader.list_input_files(data_dir)], train_year)
+  graph_uri = beam.result['transform_graph_uri']
+  transformed_uri = beam.result['transformed_examples_uri']
+  # A normalizes with the same train-year statistics as the Transform.
+  stats = band_stats.read_band_statistics(graph_uri)
+  mean, std = np.array(stats['band_mean']), np.array(stats['band_std'])
+  fn_args = loaders_lib.trainer_fn_args(transformed_uri, graph_uri)
+  train_files = loaders_lib.split_files(transformed_uri, features.TRAIN_SPLIT)
+  plain_files = loaders_lib.uncompressed_copy(
+      train_files, os.path.join(tmp_dir, 'uncompressed-train'))
+  datasets = {
+      'A': lambda r: seed_loader.make_dataset(frame, mean, std, batch_size),
+      'B': lambda r: loaders_lib.trainer_dataset(fn_args, batch_size, seed=r),
+      'C': lambda r: loaders_lib.raw_dataset(train_files, batch_size),
+      'B0': lambda r: loaders_lib.trainer_dataset(fn_args, batch_size, seed=r,
+                                                  files=plain_files),
+      'C0': lambda r: loaders_lib.raw_dataset(plain_files, batch_size, ''),
+  }
+  assert tuple(datasets) == LOADER_CASES
+  rates = {name: [] for name in datasets}
+  cpu = {name: [] for name in datasets}
+  for r in range(rounds):
+    # Rotated so that no case always runs right after the same one.
+    k = r % len(datasets)
+    names = list(datasets)[k:] + list(datasets)[:k]
+    with log.step(f'  round {r + 1}/{rounds} ({", ".join(names)})'):
+      for name in names:
+        throughput = loaders_lib.measure(
+            functools.partial(datasets[name], r), seconds)
+        rates[name].append(throughput.per_second)
+        cpu[name].append(throughput.cpu_per_example)
+  return LoaderRates(rates, len(frame), cpu)

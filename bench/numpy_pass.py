@@ -1,0 +1,273 @@
+"""Case D's yardstick: the Transform's season grids in one pyarrow + NumPy pass.
+
+Reads the same Parquet files with pyarrow (`components.parquet_example_gen.
+reader`), checks rows with the ExampleGen's own `validation`, decodes the
+packed bytes, bins the images into calendar 5-day bins and picks one image
+per bin with the rule and hash of `preprocessing.pick`, all vectorized over a
+record batch (no Python loop per row). The train year's exact band moments
+are summed on the way; the grids are normalized once the pass is done, so the
+input is read once. Output stays in memory (the pipeline also writes gzipped
+TFRecords; this pass writes nothing).
+
+`compare` checks the result against a Transform output row by row.
+"""
+
+import collections
+import dataclasses
+import glob
+import hashlib
+import os
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from components.parquet_example_gen import reader
+from components.parquet_example_gen import validation
+from croptfx import codec
+from croptfx import features
+from preprocessing import normalize
+from preprocessing import pick
+
+_BINS = features.BINS_PER_YEAR
+# Dates are < 2**16 days, so (segment, date) packs into one sort key.
+_DATE_BITS = 17
+_CLEAR = np.array([s not in features.SCL_NOT_CLEAR
+                   for s in range(features.SCL_MAX + 1)] + [False])
+
+
+def _mix(h: np.ndarray, v: np.ndarray) -> np.ndarray:
+  """`preprocessing.pick._mix` in NumPy (same int64 arithmetic)."""
+  p = pick.HASH_PRIME
+  h = np.mod(h + np.mod(v, p), p)
+  for multiplier, shift in zip(pick.HASH_MULTIPLIERS, pick.HASH_SHIFTS):
+    h = np.mod(h * multiplier, p)
+    h = h ^ (h >> shift)
+  return h
+
+
+def pixel_hash(lon: np.ndarray, lat: np.ndarray,
+               year: np.ndarray) -> np.ndarray:
+  def quantize(degrees):  # np.rint rounds half to even, like tf.math.round
+    return np.rint(np.asarray(degrees, np.float64) *
+                   pick.MICRO_DEGREES).astype(np.int64)
+  h = np.full(np.shape(year), pick.HASH_SEED, np.int64)
+  h = _mix(h, quantize(lon))
+  h = _mix(h, quantize(lat))
+  return _mix(h, np.asarray(year, np.int64))
+
+
+def _values(array: pa.Array) -> np.ndarray:
+  """Concatenated bytes of a binary array without nulls, as uint8."""
+  offsets = np.frombuffer(array.buffers()[1], np.int32)[
+      array.offset:array.offset + len(array) + 1]
+  return np.frombuffer(array.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+
+
+@dataclasses.dataclass
+class Part:
+  """Outputs of some rows; `raw` is the picked, not yet normalized, grid."""
+  raw: np.ndarray  # [rows, 73, 12] uint16
+  observed: np.ndarray  # [rows, 73] bool
+  vegetation: np.ndarray  # [rows, 73] bool
+  first_bin: np.ndarray  # [rows] int64
+  last_bin: np.ndarray
+  label: np.ndarray
+  excluded: np.ndarray
+  known_cdl: np.ndarray
+  lon: np.ndarray  # [rows] float64
+  lat: np.ndarray
+  year: np.ndarray  # [rows] int64
+  bbox: np.ndarray
+
+
+def pick_batch(batch: pa.RecordBatch,
+               mapping: features.LabelMapping) -> Part:
+  """Picked grids of valid rows (normalized schema, no bad rows)."""
+  n = batch.num_rows
+  col = batch.column
+  scenes = col(features.NUM_SCENES).to_numpy().astype(np.int64)
+  bands = _values(col(features.BANDS)).view(codec.BANDS_DTYPE).reshape(
+      -1, features.NUM_BANDS)
+  dates = _values(col(features.IMG_DATES)).view(codec.DATES_DTYPE).astype(
+      np.int64)
+  scl = _values(col(features.SCL_VALS)).astype(np.int64)
+  year = col(features.YEAR).to_numpy().astype(np.int64)
+  lon = col(features.LON).to_numpy()
+  lat = col(features.LAT).to_numpy()
+
+  row = np.repeat(np.arange(n), scenes)
+  bins = codec.calendar_bin(dates, year[row])
+  segment = row * _BINS + bins
+  clear = _CLEAR[np.clip(scl, 0, features.SCL_MAX + 1)]
+  clear_in_bin = np.bincount(segment[clear], minlength=n * _BINS)
+  candidate = np.flatnonzero(clear | (clear_in_bin[segment] == 0))
+  # Candidates by (row, bin, date, position): a stable sort keeps positions.
+  key = (segment[candidate] << _DATE_BITS) + dates[candidate]
+  order = candidate[np.argsort(key, kind='stable')]
+  s_segment = segment[order]
+  k = np.bincount(s_segment, minlength=n * _BINS)
+  rank = np.arange(order.size) - (np.cumsum(k) - k)[s_segment]
+  filled = np.flatnonzero(k)
+  target = np.zeros(n * _BINS, np.int64)
+  target[filled] = _mix(pixel_hash(lon, lat, year)[filled // _BINS],
+                        filled % _BINS) % k[filled]
+  chosen = rank == target[s_segment]
+  picked, picked_segment = order[chosen], s_segment[chosen]
+
+  raw = np.zeros((n * _BINS, features.NUM_BANDS), np.uint16)
+  raw[picked_segment] = bands[picked]
+  observed = np.zeros(n * _BINS, bool)
+  observed[picked_segment] = True
+  vegetation = np.zeros(n * _BINS, bool)
+  vegetation[picked_segment] = scl[picked] == features.SCL_VEGETATION
+  starts = np.cumsum(scenes) - scenes
+
+  names = col(features.CDL).dictionary_encode()
+  looked_up = np.array([mapping.lookup(name)
+                        for name in names.dictionary.to_pylist()],
+                       np.int64).reshape(-1, 3)
+  labels = looked_up[names.indices.to_numpy()]
+  return Part(
+      raw=raw.reshape(n, _BINS, features.NUM_BANDS),
+      observed=observed.reshape(n, _BINS),
+      vegetation=vegetation.reshape(n, _BINS),
+      first_bin=np.minimum.reduceat(bins, starts),
+      last_bin=np.maximum.reduceat(bins, starts),
+      label=labels[:, 0], excluded=labels[:, 1], known_cdl=labels[:, 2],
+      lon=lon, lat=lat, year=year,
+      bbox=col(features.BBOX).to_numpy().astype(np.int64))
+
+
+def band_moments(batch: pa.RecordBatch):
+  """Exact (count, sums, sums of squares) of every band value of `batch`."""
+  values = _values(batch.column(features.BANDS)).view(
+      codec.BANDS_DTYPE).reshape(-1, features.NUM_BANDS).astype(np.int64)
+  return (len(values), [int(s) for s in values.sum(axis=0)],
+          [int(s) for s in (values * values).sum(axis=0)])
+
+
+def normalize_grid(part: Part, mean: np.ndarray, std: np.ndarray):
+  """As `preprocessing.normalize.normalize_grid`: float64 math, float32 out."""
+  std = np.where(std > 0, std, 1.0)
+  grid = ((part.raw.astype(np.float64) - mean) / std).astype(np.float32)
+  grid[~part.observed] = 0.0
+  return grid
+
+
+@dataclasses.dataclass
+class Result:
+  """The pass's output by split, and the statistics it normalized with."""
+  splits: Dict[str, Dict[str, np.ndarray]]
+  band_mean: np.ndarray
+  band_std: np.ndarray
+  rows_read: int
+
+
+def run(data_dir: str, year_splits: Mapping[int, str],
+        batch_rows: int = reader.DEFAULT_BATCH_ROWS,
+        analyze_split: str = features.TRAIN_SPLIT) -> Result:
+  """Reads every Parquet file under `data_dir` once; see the module doc."""
+  mapping = features.load_label_mapping()
+  files = reader.list_input_files(data_dir)
+  parts: Dict[str, List[Part]] = collections.defaultdict(list)
+  count, sums, squares = 0, [0] * features.NUM_BANDS, [0] * features.NUM_BANDS
+  rows_read = 0
+  for f in files:
+    for batch in reader.read_batches(f.path):
+      rows_read += batch.num_rows
+      checks = validation.check_rows(batch, year_splits,
+                                     reader.path_year(f.path), mapping)
+      year = batch.column(features.YEAR).to_numpy(zero_copy_only=False)
+      for year_value, split in year_splits.items():
+        rows = np.flatnonzero(checks.valid & (year == year_value))
+        if not rows.size:
+          continue
+        valid = batch.take(pa.array(rows))
+        parts[split].append(pick_batch(valid, mapping))
+        if split == analyze_split:
+          c, s, q = band_moments(valid)
+          count += c
+          sums = [a + b for a, b in zip(sums, s)]
+          squares = [a + b for a, b in zip(squares, q)]
+  stats = normalize.moments_to_statistics(count, sums, squares)
+  mean = np.array(stats['band_mean'])
+  std = np.array(stats['band_std'])
+  splits = {}
+  for split, split_parts in parts.items():
+    splits[split] = _outputs(split_parts, mean, std)
+  return Result(splits, mean, std, rows_read)
+
+
+def _outputs(split_parts: Sequence[Part], mean, std) -> Dict[str, np.ndarray]:
+  """Transformed features (`preprocessing.TRANSFORMED_FEATURE_SPEC` keys)."""
+  def cat(name):
+    return np.concatenate([getattr(p, name) for p in split_parts])
+  return {
+      features.GRID: np.concatenate(
+          [normalize_grid(p, mean, std) for p in split_parts]),
+      features.OBSERVED: cat('observed').astype(np.int64),
+      features.VEGETATION: cat('vegetation').astype(np.int64),
+      features.FIRST_BIN: cat('first_bin'),
+      features.LAST_BIN: cat('last_bin'),
+      features.LABEL: cat('label'),
+      features.EXCLUDED: cat('excluded'),
+      features.KNOWN_CDL: cat('known_cdl'),
+      features.LON: cat('lon').astype(np.float32),
+      features.LAT: cat('lat').astype(np.float32),
+      features.YEAR: cat('year'),
+      features.BBOX: cat('bbox'),
+  }
+
+
+def read_transformed(split_dir: str) -> Dict[str, np.ndarray]:
+  """All transformed examples of one split directory, as NumPy arrays."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from preprocessing import preprocessing  # pylint: disable=g-import-not-at-top
+  files = sorted(glob.glob(os.path.join(split_dir, '*')))
+  spec = preprocessing.TRANSFORMED_FEATURE_SPEC
+  dataset = (tf.data.TFRecordDataset(files, compression_type='GZIP')
+             .batch(4096)
+             .map(lambda x: tf.io.parse_example(x, spec)))
+  chunks = collections.defaultdict(list)
+  for batch in dataset:
+    for key, value in batch.items():
+      chunks[key].append(value.numpy())
+  return {key: (np.concatenate(chunks[key]) if chunks[key] else
+                np.zeros([0] + list(spec[key].shape)))
+          for key in spec}
+
+
+@dataclasses.dataclass
+class Comparison:
+  rows_transform: int
+  rows_numpy: int
+  rows_identical: int
+
+  @property
+  def equal(self) -> bool:
+    return self.rows_transform == self.rows_numpy == self.rows_identical
+
+
+def _digests(outputs: Mapping[str, np.ndarray]) -> collections.Counter:
+  """One digest of every feature's bytes per row (row order-free)."""
+  keys = sorted(outputs)
+  n = len(outputs[keys[0]])
+  columns = [np.ascontiguousarray(outputs[k]).reshape(n, -1) for k in keys]
+  digests = collections.Counter()
+  for i in range(n):
+    h = hashlib.blake2b(digest_size=16)
+    for c in columns:
+      h.update(c[i].tobytes())
+    digests[h.digest()] += 1
+  return digests
+
+
+def compare(ours: Mapping[str, np.ndarray],
+            transformed: Mapping[str, np.ndarray]) -> Comparison:
+  """Counts rows that are bit-identical in both (every feature, any order)."""
+  a = _digests({k: np.asarray(v, transformed[k].dtype)
+                for k, v in ours.items()})
+  b = _digests(transformed)
+  return Comparison(rows_transform=sum(b.values()), rows_numpy=sum(a.values()),
+                    rows_identical=sum((a & b).values()))

@@ -1,0 +1,203 @@
+"""`croptfx bench`: the loaders and the pipeline's Beam part, side by side.
+
+One session, one generated data set (1x, and 10x the pixels for the scaling
+cases); every case runs in this process or in a fresh child process:
+  A  the seed's in-memory loader (`seed_loader`)              examples/s
+  B  the Trainer's `input_fn` over the Transform output      examples/s
+  C  the same gzipped TFRecords read without parsing           records/s
+  (B and C also over an uncompressed copy of the records, reported only)
+  D  ExampleGen + Transform (DirectRunner) against one pyarrow + NumPy
+     pass computing the same grids (`numpy_pass`), at 1x and 10x
+  E  peak RSS of the Beam part at 1x and 10x, each in a fresh process
+The machine may be shared, so targets are judged on ratios of cases
+measured side by side: A, B and C alternate in rounds (medians of per-round
+ratios); the NumPy pass is timed before and after the Beam runs.
+"""
+
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Optional, Tuple
+
+from bench import measure
+from bench import report
+from bench import summary
+from croptfx import generate
+from pipeline import configs
+
+DEFAULT_PIXELS_PER_YEAR = 2000
+QUICK_PIXELS_PER_YEAR = 500
+SCALE = 10
+_MIB = 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  pixels_per_year: int
+  quick: bool
+  rounds: int  # A/B/C rounds
+  loader_seconds: float  # timed seconds per case and round
+  numpy_repeats: int
+  # Transform statistics as `croptfx run` sets them first and, in full
+  # runs, the other way too.
+  statistics_variants: Tuple[bool, ...] = (
+      configs.TRANSFORM_STATISTICS, not configs.TRANSFORM_STATISTICS)
+  batch_size: int = configs.TRAINER_CONFIG['batch_size']
+  scale: int = SCALE
+
+
+def settings_for(pixels_per_year: Optional[int], quick: bool) -> Settings:
+  if pixels_per_year is not None and pixels_per_year < 10:
+    raise ValueError('--pixels-per-year must be at least 10')
+  if quick:
+    return Settings(pixels_per_year or QUICK_PIXELS_PER_YEAR, True, rounds=3,
+                    loader_seconds=1.5, numpy_repeats=3,
+                    statistics_variants=(configs.TRANSFORM_STATISTICS,))
+  return Settings(pixels_per_year or DEFAULT_PIXELS_PER_YEAR, False,
+                  rounds=5, loader_seconds=3.0, numpy_repeats=5)
+
+
+def command_line(pixels_per_year: Optional[int], quick: bool,
+                 output: Optional[str]) -> str:
+  """The command as a reader would type it (no local paths)."""
+  parts = ['croptfx', 'bench']
+  if pixels_per_year is not None:
+    parts += ['--pixels-per-year', str(pixels_per_year)]
+  if quick:
+    parts.append('--quick')
+  if output:
+    parts += ['--output', os.path.basename(output)]
+  return ' '.join(parts)
+
+
+class Log:
+  """One console line per step, with its duration."""
+
+  def __init__(self, stream=None):
+    self._stream = stream or sys.stdout
+    self._start = time.perf_counter()
+
+  def write(self, text: str, end: str = '\n') -> None:
+    self._stream.write(text + end)
+    self._stream.flush()
+
+  def step(self, message: str) -> '_Step':
+    return _Step(self, message)
+
+  @property
+  def elapsed(self) -> float:
+    return time.perf_counter() - self._start
+
+
+class _Step:
+
+  def __init__(self, log: Log, message: str):
+    self._log, self._message = log, message
+
+  def __enter__(self):
+    self._start = time.perf_counter()
+    self._log.write(f'{self._message} ... ', end='')
+    return self
+
+  def __exit__(self, exc_type, *unused):
+    self._log.write('failed' if exc_type else
+                    f'{time.perf_counter() - self._start:.1f} s')
+
+
+def warm_up(tmp: str) -> None:
+  """Reads once what the first Beam run would otherwise read cold.
+
+  The libraries' files (imported by the child and, when the executors get
+  Beam arguments, copied by TFX into its sdist) come from disk the first
+  time; without this the first run is seconds slower than the same run later.
+  """
+  import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
+  import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
+  import tensorflow_transform  # pylint: disable=g-import-not-at-top,unused-import
+  from tfx.components.transform import executor  # pylint: disable=g-import-not-at-top,unused-import
+  from tfx.utils import dependency_utils  # pylint: disable=g-import-not-at-top
+  if not configs.direct_runner_args(1):
+    return  # No Beam arguments: TFX packs nothing.
+  old = tempfile.tempdir
+  tempfile.tempdir = tmp
+  try:
+    dependency_utils.build_ephemeral_package()
+  finally:
+    tempfile.tempdir = old
+
+
+def collect(settings: Settings, tmp: str, log: Log) -> summary.Measurements:
+  """Runs every case; data and artifacts go to `tmp`."""
+  rows, parquet_mib, beam, numpy_seconds = {}, {}, {}, {}
+  comparison = None
+  as_run = settings.statistics_variants[0]  # as `croptfx run`
+  with log.step('warming up (imports, file cache)'):
+    warm_up(tmp)
+  for scale in (1, settings.scale):
+    data_dir = os.path.join(tmp, f'data-{scale}x')
+    pixels = settings.pixels_per_year * scale
+    with log.step(f'generating {scale}x data ({pixels} pixels x '
+                  f'{len(configs.YEAR_SPLITS)} years)'):
+      written = generate.write_dataset(data_dir, pixels,
+                                       years=sorted(configs.YEAR_SPLITS))
+    rows[scale] = written['rows']
+    parquet_mib[scale] = sum(os.path.getsize(f)
+                             for f in written['files']) / _MIB
+    with log.step(f'D {scale}x: NumPy pass'):
+      before, result = measure.numpy_pass(data_dir, settings.numpy_repeats)
+    for statistics in settings.statistics_variants:
+      label = 'with' if statistics else 'without'
+      with log.step(f'D/E {scale}x: ExampleGen + Transform {label} '
+                    'Transform statistics, fresh process'):
+        beam[(scale, statistics)] = measure.beam_part(
+            data_dir, os.path.join(tmp, f'beam-{scale}x-{label}-statistics'),
+            statistics, tmp, scale)
+    with log.step(f'D {scale}x: NumPy pass again'):
+      after, _ = measure.numpy_pass(data_dir, settings.numpy_repeats)
+    numpy_seconds[scale] = (before + after) / 2
+    if scale == 1:
+      with log.step('D 1x: NumPy grids against the Transform output'):
+        comparison = measure.compare_with_transform(
+            result, beam[(1, as_run)].result['transformed_examples_uri'])
+  log.write('A/B/C: loaders on the 1x train year, alternating')
+  loader_rates = measure.loaders(
+      os.path.join(tmp, 'data-1x'), beam[(1, as_run)], settings.batch_size,
+      settings.rounds, settings.loader_seconds, log, tmp)
+  return summary.Measurements(settings, rows, parquet_mib, beam,
+                              numpy_seconds, comparison, loader_rates)
+
+
+def _quiet_libraries() -> None:
+  """TF deprecation notes and TFX info lines would bury the table."""
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  absl_logging.set_verbosity(absl_logging.ERROR)
+  tf.get_logger().setLevel('ERROR')
+
+
+def main_from_args(args) -> None:
+  """Entry point of `croptfx bench` (see croptfx/cli.py)."""
+  settings = settings_for(args.pixels_per_year, args.quick)
+  output = args.output or 'BENCHMARKS.md'
+  command = command_line(args.pixels_per_year, args.quick, args.output)
+  machine = report.machine_info()
+  _quiet_libraries()
+  log = Log()
+  log.write(f'croptfx bench: {settings.pixels_per_year} pixels per year, '
+            f'{"quick" if settings.quick else "full"} run')
+  tmp = tempfile.mkdtemp(prefix='croptfx-bench-')
+  try:
+    m = collect(settings, tmp, log)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  m.seconds = log.elapsed
+  section = summary.render(m, command, machine)
+  log.write('\n' + section)
+  report.write_benchmarks(output, section)
+  log.write(f'croptfx bench: wrote {output}')
+  if not m.comparison.equal:
+    log.write('croptfx bench: WARNING: the NumPy pass and the Transform '
+              'output differ (see the notes above)')
