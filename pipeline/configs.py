@@ -25,7 +25,7 @@ TRAINER_CONFIG = {'epochs': 15, 'batch_size': 128}
 
 # Transform's own pre- and post-transform statistics. Off: StatisticsGen
 # already describes the raw examples and nothing reads them, while at 60,000
-# rows they cost about 16 s and 900 MiB of peak memory (BENCHMARKS.md).
+# rows they cost 9-16 s and about 900 MiB of peak memory (BENCHMARKS.md).
 TRANSFORM_STATISTICS = False
 
 # Fixed as-of days of year for evaluation; the Evaluator blesses a model when
