@@ -6,7 +6,6 @@ process the way a user's shell would.
 """
 
 import collections
-import glob
 import os
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from bench import loaders
+from bench import numpy_pass
 from croptfx import features
 from preprocessing import preprocessing
 
@@ -71,7 +72,7 @@ def pixel_key(lon, lat, year) -> Key:
 
 
 def split_files(uri: str, split: str) -> List[str]:
-  return sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*.gz')))
+  return loaders.split_files(uri, split)
 
 
 def count_records(uri: str, split: str) -> int:
@@ -86,17 +87,12 @@ def read_transformed(uri: str, splits: Sequence[str] = SPLITS
   artifact; a list per key because two pixels may share a key."""
   result = {}
   for split in splits:
+    arrays = numpy_pass.read_transformed(os.path.join(uri, f'Split-{split}'))
     by_key = collections.defaultdict(list)
-    dataset = tf.data.TFRecordDataset(split_files(uri, split),
-                                      compression_type='GZIP')
-    for batch in dataset.batch(512):
-      parsed = tf.io.parse_example(batch,
-                                   preprocessing.TRANSFORMED_FEATURE_SPEC)
-      parsed = {k: v.numpy() for k, v in parsed.items()}
-      for i in range(len(parsed[features.YEAR])):
-        example = {k: v[i] for k, v in parsed.items()}
-        by_key[pixel_key(example[features.LON], example[features.LAT],
-                         example[features.YEAR])].append(example)
+    for i in range(len(arrays[features.YEAR])):
+      example = {k: v[i] for k, v in arrays.items()}
+      by_key[pixel_key(example[features.LON], example[features.LAT],
+                       example[features.YEAR])].append(example)
     result[split] = dict(by_key)
   return result
 
