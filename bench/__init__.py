@@ -1,12 +1,14 @@
 """`croptfx bench`: speed and memory of the loaders and the Beam part.
 
 Modules:
-  run          orchestration, the table and BENCHMARKS.md (`croptfx bench`)
+  main         orchestration: settings, the cases in order (`croptfx bench`)
+  measure      one function per case, timing it (in a child process for D/E)
   seed_loader  case A: the seed's in-memory pandas + tf.data loader
   loaders      cases B and C: the Trainer's input_fn, the raw read, a timer
   beam_part    ExampleGen + Transform executors (also a command, for E)
   numpy_pass   case D's yardstick: the same grids in one pyarrow + NumPy pass
   memory       peak RSS of a process tree, polled from /proc
+  results      measurements -> figures, ratios against targets, notes
   table        figures, ratios against targets, Markdown tables
-  report       machine description and the BENCHMARKS.md section
+  benchmarks_file  machine description and the BENCHMARKS.md section
 """

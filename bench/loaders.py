@@ -122,7 +122,7 @@ def _cpu_seconds() -> float:
   return usage.ru_utime + usage.ru_stime
 
 
-def measure(make_dataset: Callable[[], tf.data.Dataset], seconds: float,
+def measure_throughput(make_dataset: Callable[[], tf.data.Dataset], seconds: float,
             warmup_batches: int = 5) -> Throughput:
   """Examples per second of a fresh dataset after a warm-up.
 

@@ -1,4 +1,4 @@
-"""The measurements of each case, run by `bench.run.collect`."""
+"""The measurements of each case, run by `bench.main.collect`."""
 
 import dataclasses
 import functools
@@ -28,7 +28,7 @@ class BeamRun:
             self.result['transform_seconds'])
 
 
-def beam_part(data_dir: str, output_dir: str, statistics: bool,
+def time_beam_part(data_dir: str, output_dir: str, statistics: bool,
               tmp_dir: str, scale: int) -> BeamRun:
   """D and E: the Beam part in a fresh process, its tree's RSS polled."""
   result_path = output_dir + '.json'
@@ -48,26 +48,26 @@ def beam_part(data_dir: str, output_dir: str, statistics: bool,
     return BeamRun(scale, statistics, json.load(f), tracked)
 
 
-def numpy_pass(data_dir: str, repeats: int):
+def time_numpy_pass(data_dir: str, repeats: int):
   """(median seconds, last result) of the NumPy pass over `data_dir`."""
-  from bench import numpy_pass as numpy_pass_lib  # pylint: disable=g-import-not-at-top
+  from bench import numpy_pass  # pylint: disable=g-import-not-at-top
   seconds, result = [], None
   for _ in range(repeats):
     start = time.perf_counter()
-    result = numpy_pass_lib.run(data_dir, configs.YEAR_SPLITS)
+    result = numpy_pass.run(data_dir, configs.YEAR_SPLITS)
     seconds.append(time.perf_counter() - start)
   return table.median(seconds), result
 
 
 def compare_with_transform(result, transformed_uri: str):
   """NumPy pass vs a Transform output over every split (summed counts)."""
-  from bench import numpy_pass as numpy_pass_lib  # pylint: disable=g-import-not-at-top
-  total = numpy_pass_lib.Comparison(0, 0, 0)
+  from bench import numpy_pass  # pylint: disable=g-import-not-at-top
+  total = numpy_pass.Comparison(0, 0, 0)
   for split, outputs in result.splits.items():
-    transformed = numpy_pass_lib.read_transformed(
+    transformed = numpy_pass.read_transformed(
         os.path.join(transformed_uri, f'Split-{split}'))
-    c = numpy_pass_lib.compare(outputs, transformed)
-    total = numpy_pass_lib.Comparison(
+    c = numpy_pass.compare(outputs, transformed)
+    total = numpy_pass.Comparison(
         total.rows_transform + c.rows_transform,
         total.rows_numpy + c.rows_numpy,
         total.rows_identical + c.rows_identical)
@@ -89,11 +89,11 @@ class LoaderRates:
       default_factory=dict)
 
 
-def loaders(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
+def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
             seconds: float, log, tmp_dir: str) -> LoaderRates:
   """The loader cases on the train year, in rounds of rotating order."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from bench import loaders as loaders_lib  # pylint: disable=g-import-not-at-top
+  from bench import loaders  # pylint: disable=g-import-not-at-top
   from bench import seed_loader  # pylint: disable=g-import-not-at-top
   from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
   from preprocessing import band_stats  # pylint: disable=g-import-not-at-top
@@ -108,17 +108,17 @@ def loaders(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
   # A normalizes with the same train-year statistics as the Transform.
   stats = band_stats.read_band_statistics(graph_uri)
   mean, std = np.array(stats['band_mean']), np.array(stats['band_std'])
-  fn_args = loaders_lib.trainer_fn_args(transformed_uri, graph_uri)
-  train_files = loaders_lib.split_files(transformed_uri, features.TRAIN_SPLIT)
-  plain_files = loaders_lib.uncompressed_copy(
+  fn_args = loaders.trainer_fn_args(transformed_uri, graph_uri)
+  train_files = loaders.split_files(transformed_uri, features.TRAIN_SPLIT)
+  plain_files = loaders.uncompressed_copy(
       train_files, os.path.join(tmp_dir, 'uncompressed-train'))
   datasets = {
       'A': lambda r: seed_loader.make_dataset(frame, mean, std, batch_size),
-      'B': lambda r: loaders_lib.trainer_dataset(fn_args, batch_size, seed=r),
-      'C': lambda r: loaders_lib.raw_dataset(train_files, batch_size),
-      'B0': lambda r: loaders_lib.trainer_dataset(fn_args, batch_size, seed=r,
+      'B': lambda r: loaders.trainer_dataset(fn_args, batch_size, seed=r),
+      'C': lambda r: loaders.raw_dataset(train_files, batch_size),
+      'B0': lambda r: loaders.trainer_dataset(fn_args, batch_size, seed=r,
                                                   files=plain_files),
-      'C0': lambda r: loaders_lib.raw_dataset(plain_files, batch_size, ''),
+      'C0': lambda r: loaders.raw_dataset(plain_files, batch_size, ''),
   }
   assert tuple(datasets) == LOADER_CASES
   rates = {name: [] for name in datasets}
@@ -129,7 +129,7 @@ def loaders(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
     names = list(datasets)[k:] + list(datasets)[:k]
     with log.step(f'  round {r + 1}/{rounds} ({", ".join(names)})'):
       for name in names:
-        throughput = loaders_lib.measure(
+        throughput = loaders.measure_throughput(
             functools.partial(datasets[name], r), seconds)
         rates[name].append(throughput.per_second)
         cpu[name].append(throughput.cpu_per_example)

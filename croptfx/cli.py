@@ -5,6 +5,7 @@ Heavy imports (TensorFlow, TFX, Beam) happen inside the sub-commands, so
 """
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -46,21 +47,61 @@ def _cmd_generate(args) -> int:
   return 0
 
 
+def _resolve_year_splits(year_splits, years):
+  """--year-splits wins; --years 2021,2020,2019 means train,eval,test."""
+  if year_splits:
+    return dict(year_splits)
+  if years:
+    if len(years) > len(features.SPLIT_ORDER):
+      raise errors.CroptfxError('--years takes at most three years: train,eval,test')
+    return dict(zip(years, features.SPLIT_ORDER))
+  return None  # the pipeline's default (pipeline/configs.py)
+
+
 def _cmd_run(args) -> int:
   from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
-  run_lib.run_from_args(args)
+  run_lib.run_pipeline(
+      data=args.data, output=args.output, runner=args.runner, workers=args.workers,
+      year_splits=_resolve_year_splits(args.year_splits, args.years),
+      train_steps=args.train_steps, epochs=args.epochs,
+      label_mapping=args.label_mapping, verbose=args.verbose,
+      report=not args.no_report, accuracy_threshold=args.blessing_threshold)
   return 0
 
 
 def _cmd_compile(args) -> int:
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from pipeline import dataflow  # pylint: disable=g-import-not-at-top
   from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
-  kubeflow_v2_runner.compile_from_args(args)
+  beam_args = None
+  if args.beam_runner == 'dataflow':
+    if not args.pipeline_root.startswith('gs://'):
+      raise errors.CroptfxError('Dataflow needs a gs:// --pipeline-root')
+    try:
+      beam_args = dataflow.dataflow_beam_args(
+          project=args.project, region=args.region,
+          temp_location=args.pipeline_root.rstrip('/') + '/tmp',
+          sdk_container_image=args.image or configs.PIPELINE_IMAGE)
+    except ValueError as e:
+      raise errors.CroptfxError(str(e)) from None
+  path = kubeflow_v2_runner.compile_pipeline(
+      args.output, args.pipeline_root, args.data, args.image, beam_args, args.train_steps)
+  print(f'croptfx compile: wrote the Kubeflow Pipelines v2 spec to {path}')
   return 0
 
 
 def _cmd_predict(args) -> int:
+  try:
+    as_of = datetime.date.fromisoformat(args.as_of)
+  except ValueError:
+    raise errors.CroptfxError(f'--as-of must be a date YYYY-MM-DD, got {args.as_of!r}') from None
   from trainer import predict  # pylint: disable=g-import-not-at-top
-  predict.predict_from_args(args)
+  result = predict.predict(args.model, args.data, as_of, args.output, args.batch_size)
+  skipped = result['skipped']
+  detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
+  print(f"croptfx predict: {result['predicted']} of {result['rows_read']} rows predicted "
+        f'as of {as_of} -> {args.output}'
+        + (f"; skipped {sum(skipped.values())} bad rows ({detail})" if skipped else ''))
   return 0
 
 
@@ -72,8 +113,8 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-  from bench import run as bench_run  # pylint: disable=g-import-not-at-top
-  bench_run.main_from_args(args)
+  from bench import main as bench_main  # pylint: disable=g-import-not-at-top
+  bench_main.main(args.pixels_per_year, args.quick, args.output)
   return 0
 
 

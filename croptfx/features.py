@@ -56,6 +56,8 @@ DEFAULT_YEAR_SPLITS = {2021: 'train', 2020: 'eval', 2019: 'test'}
 TRAIN_SPLIT = 'train'
 EVAL_SPLIT = 'eval'
 TEST_SPLIT = 'test'
+# The order splits are listed in (directories, tables, --years).
+SPLIT_ORDER = (TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT)
 
 # Fixed as-of days of year (1-based) at which models are evaluated.
 EVAL_AS_OF_DAYS = (120, 180, 240, 300)

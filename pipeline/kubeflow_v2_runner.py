@@ -10,15 +10,12 @@ has the project installed, so nothing is packaged or uploaded at compile time.
 """
 
 import os
-import sys
 from typing import List, Optional
 
 from tfx import v1 as tfx
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-from croptfx import errors
 from pipeline import configs
-from pipeline import dataflow
 from pipeline import pipeline as pipeline_lib
 
 
@@ -57,25 +54,3 @@ def compile_pipeline(output: str, pipeline_root: str, data_path: str,
   runner.run(create_kubeflow_pipeline(pipeline_root, data_path, beam_pipeline_args,
                                       train_steps), write_out=True)
   return os.path.abspath(output)
-
-
-def compile_from_args(args) -> None:
-  beam_args = None
-  if args.beam_runner == 'dataflow':
-    if not args.pipeline_root.startswith('gs://'):
-      raise errors.CroptfxError('Dataflow needs a gs:// --pipeline-root')
-    try:
-      beam_args = dataflow.dataflow_beam_args(
-          project=args.project, region=args.region,
-          temp_location=args.pipeline_root.rstrip('/') + '/tmp',
-          sdk_container_image=args.image or configs.PIPELINE_IMAGE)
-    except ValueError as e:
-      raise errors.CroptfxError(str(e)) from None
-  path = compile_pipeline(args.output, args.pipeline_root, args.data, args.image,
-                          beam_args, args.train_steps)
-  print(f'croptfx compile: wrote the Kubeflow Pipelines v2 spec to {path}')
-
-
-if __name__ == '__main__':
-  from croptfx import cli  # pylint: disable=g-import-not-at-top
-  sys.exit(cli.main(['compile'] + sys.argv[1:]))

@@ -2,8 +2,8 @@
 
 ParquetExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator ->
 Transform -> Trainer -> Evaluator -> Pusher, plus SeasonEvaluator (accuracy
-against the as-of date for the report). Runners: `local_runner.py`,
-`beam_runner.py`, `kubeflow_v2_runner.py`.
+against the as-of date for the report). Runners: `run.py` (LocalDagRunner or
+BeamDagRunner, `croptfx run`) and `kubeflow_v2_runner.py` (`croptfx compile`).
 """
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence

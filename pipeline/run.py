@@ -16,7 +16,6 @@ import time
 from typing import Dict, List, Optional
 
 from croptfx import errors
-from croptfx import features
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
 _FINISHED = ('Component %s is finished.', 'node %s is finished.')
@@ -142,20 +141,6 @@ def _check_data_path(data: str) -> None:
     raise errors.InputDataError(data, 'no such file or directory')
 
 
-def resolve_year_splits(year_splits: Optional[Dict[int, str]],
-                        years: Optional[List[int]]) -> Dict[int, str]:
-  """--year-splits wins; --years 2021,2020,2019 means train,eval,test."""
-  if year_splits:
-    return dict(year_splits)
-  if years:
-    names = [features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT]
-    if len(years) > len(names):
-      raise errors.CroptfxError('--years takes at most three years: train,eval,test')
-    return dict(zip(years, names))
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
-  return dict(configs.YEAR_SPLITS)
-
-
 def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, str],
                           train_steps: Optional[int] = None,
                           epochs: Optional[int] = None,
@@ -191,6 +176,16 @@ def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, s
       beam_pipeline_args=beam_pipeline_args,
       transform_statistics=configs.TRANSFORM_STATISTICS,
       last_component=last_component)
+
+
+def _dag_runner(runner: str):
+  """LocalDagRunner (in-process), or BeamDagRunner whose components' Beam jobs
+  use the DirectRunner in multi-processing mode (configs.direct_runner_args)."""
+  if runner == 'beam':
+    from tfx.orchestration.beam import beam_dag_runner  # pylint: disable=g-import-not-at-top
+    return beam_dag_runner.BeamDagRunner()
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  return tfx.orchestration.LocalDagRunner()
 
 
 def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optional[int] = None,
@@ -235,12 +230,7 @@ def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
     # Multi-processing Beam workers print their tracebacks to the stderr
     # they inherit, out of reach of the logging handlers.
     with _stderr_to_log(layout.log_path, enabled=workers > 1 and not verbose):
-      if runner == 'beam':
-        from pipeline import beam_runner  # pylint: disable=g-import-not-at-top
-        beam_runner.run(dsl_pipeline)
-      else:
-        from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-        local_runner.run(dsl_pipeline)
+      _dag_runner(runner).run(dsl_pipeline)
   except errors.CroptfxError as e:
     stream.write('failed\n')
     logging.error('Pipeline failed: %s', e)
@@ -314,12 +304,3 @@ def _one_line(exc: BaseException) -> str:
   if line.startswith(f'{type(exc).__name__}:'):
     return line
   return f'{type(exc).__name__}: {line}'
-
-
-def run_from_args(args) -> None:
-  run_pipeline(
-      data=args.data, output=args.output, runner=args.runner, workers=args.workers,
-      year_splits=resolve_year_splits(args.year_splits, args.years),
-      train_steps=args.train_steps, epochs=args.epochs,
-      label_mapping=args.label_mapping, verbose=args.verbose,
-      report=not args.no_report, accuracy_threshold=args.blessing_threshold)

@@ -25,8 +25,8 @@ from tfx_bsl.public import tfxio
 
 from bench import memory
 from bench import numpy_pass
-from bench import report
-from bench import run as bench_run
+from bench import benchmarks_file
+from bench import main as bench_main
 from bench import seed_loader
 from bench import table
 from components.parquet_example_gen import encoding
@@ -281,26 +281,26 @@ def test_table_formatting_and_targets():
 
 def test_benchmarks_section_is_replaced_and_the_rest_kept(tmp_path):
   path = str(tmp_path / 'BENCHMARKS.md')
-  report.write_benchmarks(path, 'first')
+  benchmarks_file.write_benchmarks(path, 'first')
   text = open(path, encoding='utf-8').read()
-  assert text.startswith(report.TITLE) and 'first' in text
+  assert text.startswith(benchmarks_file.TITLE) and 'first' in text
   with open(path, 'a', encoding='utf-8') as f:
     f.write('\n## Analysis\nhand-written\n')
-  report.write_benchmarks(path, 'second')
+  benchmarks_file.write_benchmarks(path, 'second')
   text = open(path, encoding='utf-8').read()
   assert 'second' in text and 'first' not in text
-  assert text.index(report.END) < text.index('hand-written')
+  assert text.index(benchmarks_file.END) < text.index('hand-written')
 
 
 def test_command_line_and_settings():
-  assert (bench_run.command_line(None, True, None) ==
+  assert (bench_main.command_line(None, True, None) ==
           'croptfx bench --quick')
-  assert (bench_run.command_line(300, False, '/some/dir/BENCH.md') ==
+  assert (bench_main.command_line(300, False, '/some/dir/BENCH.md') ==
           'croptfx bench --pixels-per-year 300 --output BENCH.md')
-  assert bench_run.settings_for(None, True).pixels_per_year == (
-      bench_run.QUICK_PIXELS_PER_YEAR)
+  assert bench_main.settings_for(None, True).pixels_per_year == (
+      bench_main.QUICK_PIXELS_PER_YEAR)
   with pytest.raises(ValueError):
-    bench_run.settings_for(5, False)
+    bench_main.settings_for(5, False)
 
 
 def test_memory_of_this_process_tree():
@@ -312,8 +312,8 @@ def test_memory_of_this_process_tree():
 def _fake_measurements():
   """Measurements of a made-up full run (every case, both statistics)."""
   from bench import measure  # pylint: disable=g-import-not-at-top
-  from bench import summary  # pylint: disable=g-import-not-at-top
-  settings = bench_run.settings_for(100, False)
+  from bench import results  # pylint: disable=g-import-not-at-top
+  settings = bench_main.settings_for(100, False)
   beam = {}
   for scale, seconds in ((1, 20.0), (10, 40.0)):
     for statistics in (True, False):
@@ -328,16 +328,16 @@ def _fake_measurements():
   rates = {'A': [10.0, 11.0, 12.0], 'B': [60.0, 40.0, 61.0],
            'C': [100.0, 100.0, 100.0], 'B0': [90.0] * 3, 'C0': [500.0] * 3}
   cpu = {k: [1e-4] * 3 for k in rates}
-  return summary.Measurements(
+  return results.Measurements(
       settings, {1: 300, 10: 3000}, {1: 1.0, 10: 10.0}, beam,
       {1: 1.0, 10: 4.0}, numpy_pass.Comparison(300, 300, 300),
       measure.LoaderRates(rates, 100, cpu), seconds=90.0)
 
 
 def test_summary_judges_every_target_and_reports_the_rest():
-  from bench import summary  # pylint: disable=g-import-not-at-top
+  from bench import results  # pylint: disable=g-import-not-at-top
   m = _fake_measurements()
-  _, ratios, notes = summary.summarize(m)
+  _, ratios, notes = results.summarize(m)
   by_name = {r.name: r for r in ratios}
   # Medians of per-round ratios: B/A 6, 3.6, 5.1 -> 5.08.
   assert by_name['B / A'].value == pytest.approx(61 / 12)
@@ -352,5 +352,5 @@ def test_summary_judges_every_target_and_reports_the_rest():
       'as `croptfx run`') for s in ('on', 'off')].count(True) == 1
   assert any(n.startswith('CPU time per example') and 'B0 100 us' in n
              for n in notes)
-  text = summary.render(m, 'croptfx bench', {'cores': '2'})
+  text = results.render(m, 'croptfx bench', {'cores': '2'})
   assert '(2 of 8 met)' in text and '| B / A ' in text

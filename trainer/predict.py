@@ -78,16 +78,3 @@ def predict(model_dir: str, data: str, as_of: datetime.date, output: str,
   pq.write_table(table, output)
   return {'rows_read': total, 'predicted': table.num_rows,
           'skipped': {reason: n for reason, n in skipped.items() if n}}
-
-
-def predict_from_args(args) -> None:
-  try:
-    as_of = datetime.date.fromisoformat(args.as_of)
-  except ValueError:
-    raise errors.CroptfxError(f'--as-of must be a date YYYY-MM-DD, got {args.as_of!r}') from None
-  result = predict(args.model, args.data, as_of, args.output, args.batch_size)
-  skipped = result['skipped']
-  detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
-  print(f"croptfx predict: {result['predicted']} of {result['rows_read']} rows predicted "
-        f'as of {as_of} -> {args.output}'
-        + (f"; skipped {sum(skipped.values())} bad rows ({detail})" if skipped else ''))

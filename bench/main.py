@@ -23,8 +23,8 @@ import time
 from typing import Optional, Tuple
 
 from bench import measure
-from bench import report
-from bench import summary
+from bench import benchmarks_file
+from bench import results
 from croptfx import generate
 from pipeline import configs
 
@@ -129,7 +129,7 @@ def warm_up(tmp: str) -> None:
     tempfile.tempdir = old
 
 
-def collect(settings: Settings, tmp: str, log: Log) -> summary.Measurements:
+def collect(settings: Settings, tmp: str, log: Log) -> results.Measurements:
   """Runs every case; data and artifacts go to `tmp`."""
   rows, parquet_mib, beam, numpy_seconds = {}, {}, {}, {}
   comparison = None
@@ -147,26 +147,26 @@ def collect(settings: Settings, tmp: str, log: Log) -> summary.Measurements:
     parquet_mib[scale] = sum(os.path.getsize(f)
                              for f in written['files']) / _MIB
     with log.step(f'D {scale}x: NumPy pass'):
-      before, result = measure.numpy_pass(data_dir, settings.numpy_repeats)
+      before, result = measure.time_numpy_pass(data_dir, settings.numpy_repeats)
     for statistics in settings.statistics_variants:
       label = 'with' if statistics else 'without'
       with log.step(f'D/E {scale}x: ExampleGen + Transform {label} '
                     'Transform statistics, fresh process'):
-        beam[(scale, statistics)] = measure.beam_part(
+        beam[(scale, statistics)] = measure.time_beam_part(
             data_dir, os.path.join(tmp, f'beam-{scale}x-{label}-statistics'),
             statistics, tmp, scale)
     with log.step(f'D {scale}x: NumPy pass again'):
-      after, _ = measure.numpy_pass(data_dir, settings.numpy_repeats)
+      after, _ = measure.time_numpy_pass(data_dir, settings.numpy_repeats)
     numpy_seconds[scale] = (before + after) / 2
     if scale == 1:
       with log.step('D 1x: NumPy grids against the Transform output'):
         comparison = measure.compare_with_transform(
             result, beam[(1, as_run)].result['transformed_examples_uri'])
   log.write('A/B/C: loaders on the 1x train year, alternating')
-  loader_rates = measure.loaders(
+  loader_rates = measure.loader_rates(
       os.path.join(tmp, 'data-1x'), beam[(1, as_run)], settings.batch_size,
       settings.rounds, settings.loader_seconds, log, tmp)
-  return summary.Measurements(settings, rows, parquet_mib, beam,
+  return results.Measurements(settings, rows, parquet_mib, beam,
                               numpy_seconds, comparison, loader_rates)
 
 
@@ -178,12 +178,12 @@ def _quiet_libraries() -> None:
   tf.get_logger().setLevel('ERROR')
 
 
-def main_from_args(args) -> None:
-  """Entry point of `croptfx bench` (see croptfx/cli.py)."""
-  settings = settings_for(args.pixels_per_year, args.quick)
-  output = args.output or 'BENCHMARKS.md'
-  command = command_line(args.pixels_per_year, args.quick, args.output)
-  machine = report.machine_info()
+def main(pixels_per_year: Optional[int], quick: bool, output: Optional[str]) -> None:
+  """`croptfx bench` (arguments parsed by croptfx/cli.py)."""
+  settings = settings_for(pixels_per_year, quick)
+  command = command_line(pixels_per_year, quick, output)
+  output = output or 'BENCHMARKS.md'
+  machine = benchmarks_file.machine_info()
   _quiet_libraries()
   log = Log()
   log.write(f'croptfx bench: {settings.pixels_per_year} pixels per year, '
@@ -194,9 +194,9 @@ def main_from_args(args) -> None:
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   m.seconds = log.elapsed
-  section = summary.render(m, command, machine)
+  section = results.render(m, command, machine)
   log.write('\n' + section)
-  report.write_benchmarks(output, section)
+  benchmarks_file.write_benchmarks(output, section)
   log.write(f'croptfx bench: wrote {output}')
   if not m.comparison.equal:
     log.write('croptfx bench: WARNING: the NumPy pass and the Transform '

@@ -8,7 +8,7 @@ import dataclasses
 import math
 from typing import Any, Dict, List, Tuple
 
-from bench import report
+from bench import benchmarks_file
 from bench import table
 from pipeline import configs
 
@@ -19,7 +19,7 @@ _CASE_ORDER = {'A': 0, 'B': 1, 'C': 2, 'D': 3, 'E': 4}
 @dataclasses.dataclass
 class Measurements:
   """Everything one `croptfx bench` session measured."""
-  settings: Any  # bench.run.Settings
+  settings: Any  # bench.main.Settings
   rows: Dict[int, int]  # scale -> Parquet rows
   parquet_mib: Dict[int, float]
   beam: Dict[Tuple[int, bool], Any]  # (scale, statistics) -> BeamRun
@@ -187,7 +187,7 @@ def render(m: Measurements, command: str, machine: Dict[str, str]) -> str:
       '',
       f'Command: `{command}` (took {m.seconds / 60:.1f} min)',
       '',
-      report.machine_lines(machine),
+      benchmarks_file.machine_lines(machine),
       '',
       f'Data: generated Part-1 rows (`croptfx generate`), '
       f'{s.pixels_per_year:,} pixels per year x {len(configs.YEAR_SPLITS)} '

@@ -9,6 +9,8 @@ import os
 import platform
 from typing import Dict
 
+from croptfx import artifacts
+
 BEGIN = '<!-- croptfx bench: generated results begin -->'
 END = '<!-- croptfx bench: generated results end -->'
 TITLE = '# Benchmarks\n'
@@ -81,7 +83,4 @@ def write_benchmarks(path: str, section: str) -> None:
     text = text.rstrip('\n') + '\n\n' + generated + '\n'
   else:
     text = TITLE + '\n' + generated + '\n'
-  tmp = path + '.tmp'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    f.write(text)
-  os.replace(tmp, path)
+  artifacts.write_atomic(path, text)

@@ -1,0 +1,312 @@
+"""A run's files: their names, where they sit, and how they are read and written.
+
+The one home of the output contract. `pipeline/run.py` and the components
+write through it; `report/`, `bench/` and the tests read through it.
+
+  <output>/                       one `croptfx run` (`RunLayout`)
+    run_summary.json              `RunSummary`
+    report.html                   the report
+    logs/run.log                  full TFX/Beam/TF logs
+    metadata.db                   ML Metadata (SQLite)
+    serving_model/<version>/      the pushed model
+    pipeline/<Component>/...      the artifacts, named in run_summary.json
+
+  Examples artifact (ParquetExampleGen, Transform)
+    Split-<name>/*.gz             GZIP TFRecords of one split
+    counts.json                   ExampleGen only: rows read, per split, per reason
+    quarantine/quarantine-*.parquet  ExampleGen only: bad rows with their reason
+  transform_graph artifact
+    transform_fn/assets/croptfx_band_statistics.json  band mean/std
+  InSeasonEvaluation artifact (SeasonEvaluator)
+    metrics.json, predictions.parquet
+
+Imports only the standard library and `croptfx.features`; TensorFlow,
+tf.Transform, Beam and NumPy are imported inside the readers that need them.
+"""
+
+import dataclasses
+import json
+import os
+import posixpath
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from croptfx import features
+
+# Inside artifacts.
+SPLIT_PREFIX = 'Split-'
+COUNTS_FILE = 'counts.json'
+QUARANTINE_DIR = 'quarantine'
+QUARANTINE_PREFIX = 'quarantine'
+# The band statistics travel with the Transform graph as a TFT asset, under
+# this key in the asset map and this file name in the assets directory.
+BAND_STATISTICS_KEY = 'band_statistics'
+BAND_STATISTICS_FILE = 'croptfx_band_statistics.json'
+SEASON_METRICS_FILE = 'metrics.json'
+PREDICTIONS_FILE = 'predictions.parquet'
+# What TFX's StatisticsGen and ExampleValidator write per split.
+STATISTICS_FILE = 'FeatureStats.pb'
+ANOMALIES_FILE = 'SchemaDiff.pb'
+
+# Under a run's output directory.
+SUMMARY_FILE = 'run_summary.json'
+REPORT_FILE = 'report.html'
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLayout:
+  """Where a run keeps its files, under one output directory."""
+  output: str
+
+  @property
+  def pipeline_root(self):
+    return os.path.join(self.output, 'pipeline')
+
+  @property
+  def metadata_path(self):
+    return os.path.join(self.output, 'metadata.db')
+
+  @property
+  def serving_model_dir(self):
+    return os.path.join(self.output, 'serving_model')
+
+  @property
+  def summary_path(self):
+    return os.path.join(self.output, SUMMARY_FILE)
+
+  @property
+  def report_path(self):
+    return os.path.join(self.output, REPORT_FILE)
+
+  @property
+  def log_path(self):
+    return os.path.join(self.output, 'logs', 'run.log')
+
+
+def write_atomic(path: str, text: str) -> None:
+  """Writes a local text file whole or not at all (temp file, then rename)."""
+  tmp = path + '.tmp'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+# --- splits ----------------------------------------------------------------
+
+def ordered_splits(names: Iterable[str]) -> List[str]:
+  """train, eval, test first (`features.SPLIT_ORDER`), then others by name."""
+  names = set(names)
+  return ([n for n in features.SPLIT_ORDER if n in names] +
+          sorted(n for n in names if n not in features.SPLIT_ORDER))
+
+
+def split_dir(artifact_uri: str, split: str) -> str:
+  return posixpath.join(artifact_uri, SPLIT_PREFIX + split)
+
+
+def split_dirs(artifact_uri: Optional[str]) -> Dict[str, str]:
+  """{split name: directory} of a split artifact, in `ordered_splits` order."""
+  if not artifact_uri:
+    return {}
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if not tf.io.gfile.isdir(artifact_uri):
+    return {}
+  found = {}
+  for name in tf.io.gfile.listdir(artifact_uri):
+    name = name.rstrip('/')
+    if name.startswith(SPLIT_PREFIX):
+      found[name[len(SPLIT_PREFIX):]] = os.path.join(artifact_uri, name)
+  return {split: found[split] for split in ordered_splits(found)}
+
+
+def split_files(artifact_uri: str, split: str) -> List[str]:
+  """The files of one split, sorted."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return sorted(tf.io.gfile.glob(os.path.join(artifact_uri, SPLIT_PREFIX + split, '*')))
+
+
+def read_examples(split_directory: str, spec: Mapping[str, Any],
+                  limit: Optional[int] = None) -> Dict[str, Any]:
+  """Examples of one split directory (GZIP TFRecords) as NumPy arrays.
+
+  Args:
+    split_directory: a `Split-<name>` directory.
+    spec: tf.io feature spec (`features.raw_feature_spec()`,
+      `features.transformed_feature_spec()` or a subset).
+    limit: None reads every example, file after file in name order; a number
+      takes the first `limit` examples interleaved across the files (a sample
+      of every shard), for the report.
+
+  Returns:
+    {key: array [n, ...]}; with no examples, arrays of length 0 (limit None)
+    or an empty dict (a limit).
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  files = sorted(tf.io.gfile.glob(os.path.join(split_directory, '*')))
+  if limit is None:
+    dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096)
+    chunks = {key: [] for key in spec}
+    for batch in dataset:
+      parsed = tf.io.parse_example(batch, spec)
+      for key in spec:
+        chunks[key].append(parsed[key].numpy())
+    return {key: (np.concatenate(chunks[key]) if chunks[key] else
+                  np.zeros([0] + list(spec[key].shape)))
+            for key in spec}
+  if not files:
+    return {}
+  dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
+      lambda f: tf.data.TFRecordDataset(f, compression_type='GZIP'),
+      cycle_length=len(files), block_length=1)
+  # One batch fetched whole: iterating to the end makes TF log a warning.
+  batch = dataset.take(limit).batch(limit)
+  batch = batch.concatenate(tf.data.Dataset.from_tensors(tf.constant([], tf.string)))
+  records = list(batch.take(1).get_single_element().numpy())
+  if not records:
+    return {}
+  parts = {key: [] for key in spec}
+  for start in range(0, len(records), 512):
+    parsed = tf.io.parse_example(records[start:start + 512], spec)
+    for key in spec:
+      parts[key].append(parsed[key].numpy())
+  return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+# --- ParquetExampleGen: counts and quarantine --------------------------------
+
+def counts_path(examples_uri: str) -> str:
+  return posixpath.join(examples_uri, COUNTS_FILE)
+
+
+def quarantine_dir(examples_uri: str) -> str:
+  return posixpath.join(examples_uri, QUARANTINE_DIR)
+
+
+def quarantine_prefix(examples_uri: str) -> str:
+  return posixpath.join(quarantine_dir(examples_uri), QUARANTINE_PREFIX)
+
+
+def read_counts(examples_uri: str) -> Dict[str, Any]:
+  """The counts of the ExampleGen run that wrote the artifact at this URI.
+
+  Read with Beam's file systems, as the executor writes them (gs://, s3://).
+  """
+  from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=g-import-not-at-top
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  with FileSystems.open(counts_path(examples_uri), 'application/json',
+                        CompressionTypes.UNCOMPRESSED) as f:
+    return json.loads(f.read().decode('utf-8'))
+
+
+# --- Transform: band statistics ----------------------------------------------
+
+def read_band_statistics(transform_output_dir: str) -> Dict[str, List[float]]:
+  """Band mean/std the Transform output was normalized with.
+
+  Args:
+    transform_output_dir: the Transform graph directory (what
+      `tft.TFTransformOutput` takes; the `transform_graph` artifact URI).
+
+  Returns:
+    {'band_mean': [NUM_BANDS floats], 'band_std': [NUM_BANDS floats]} in
+    `features.BAND_NAMES` order, the exact values used in the graph.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  tft_output = tft.TFTransformOutput(transform_output_dir)
+  # The asset map names the file; without it (an older TFT, a partial copy)
+  # the file still sits under its own name in the assets directory.
+  path = tft_output.vocabulary_file_by_name(BAND_STATISTICS_KEY)
+  if path is None:
+    path = os.path.join(tft_output.transform_savedmodel_dir,
+                        tf.saved_model.ASSETS_DIRECTORY, BAND_STATISTICS_FILE)
+  if not tf.io.gfile.exists(path):
+    raise FileNotFoundError(
+        f'{transform_output_dir}: no {BAND_STATISTICS_FILE} asset; was the '
+        'graph made by preprocessing.preprocessing.preprocessing_fn?')
+  with tf.io.gfile.GFile(path) as f:
+    stats = json.load(f)
+  if stats.get('band_names') != list(features.BAND_NAMES):
+    raise ValueError(f'{path}: bands {stats.get("band_names")} are not '
+                     f'{list(features.BAND_NAMES)}')
+  return {'band_mean': [float(v) for v in stats['band_mean']],
+          'band_std': [float(v) for v in stats['band_std']]}
+
+
+# --- SeasonEvaluator ---------------------------------------------------------
+
+def read_season_metrics(season_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+  """metrics.json of an InSeasonEvaluation artifact, or None if absent."""
+  if not season_uri:
+    return None
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  path = os.path.join(season_uri, SEASON_METRICS_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+# --- run_summary.json --------------------------------------------------------
+
+@dataclasses.dataclass
+class RunSummary:
+  """What a run produced (`run_summary.json`).
+
+  A section the run did not reach (a pipeline stopped after Transform, a
+  summary of an older run) is None; it is left out of the JSON file, and the
+  report says what is missing.
+  """
+  label_mapping: Optional[str] = None
+  # ParquetExampleGen (counts.json).
+  rows_read: Optional[int] = None
+  examples: Optional[Dict[str, int]] = None
+  quarantined: Optional[Dict[str, int]] = None
+  notes: Optional[Dict[str, int]] = None
+  quarantine_dir: Optional[str] = None
+  # Transform: the train year's band statistics.
+  band_mean: Optional[List[float]] = None
+  band_std: Optional[List[float]] = None
+  # SeasonEvaluator: {split: {as-of day: {accuracy, macro_f1, examples}}}.
+  metrics: Optional[Dict[str, Dict[str, Dict[str, float]]]] = None
+  headline_as_of_day: Optional[int] = None
+  # Evaluator and Pusher.
+  blessed: Optional[bool] = None
+  model_dir: Optional[str] = None
+  # The run.
+  component_seconds: Optional[Dict[str, float]] = None
+  cached_components: Optional[List[str]] = None
+  artifacts: Optional[Dict[str, Optional[str]]] = None
+  wall_seconds: Optional[float] = None
+  runner: Optional[str] = None
+
+  # Written even when None: "no pushed model" and "the bundled mapping" are
+  # answers, not missing sections.
+  _ALWAYS = ('label_mapping', 'model_dir')
+
+  def to_dict(self) -> Dict[str, Any]:
+    return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None or f.name in self._ALWAYS}
+
+  @classmethod
+  def from_dict(cls, data: Mapping[str, Any]) -> 'RunSummary':
+    """Known keys; unknown ones (a newer writer) are ignored."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+  def artifact(self, name: str) -> Optional[str]:
+    """URI of one artifact named in the summary, or None."""
+    return (self.artifacts or {}).get(name)
+
+
+def write_summary(path: str, summary: RunSummary) -> None:
+  write_atomic(path, json.dumps(summary.to_dict(), indent=1))  # never half-written
+
+
+def read_summary(run_dir: str) -> Optional[RunSummary]:
+  """The summary of the run in `run_dir`, or None if it has none."""
+  path = os.path.join(run_dir, SUMMARY_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding='utf-8') as f:
+    return RunSummary.from_dict(json.load(f))
