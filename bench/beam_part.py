@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from croptfx import artifacts
 from croptfx import features
 from pipeline import configs
 
@@ -69,7 +70,6 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
   """ExampleGen then Transform on `data_dir`; artifacts under `output_dir`."""
   # Beam before TFX: some TFX modules import a partly initialized Beam.
   import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
-  from components.parquet_example_gen import counts as counts_lib  # pylint: disable=g-import-not-at-top
   from components.parquet_example_gen import executor as eg_executor  # pylint: disable=g-import-not-at-top
   from components.parquet_example_gen import splits as splits_lib  # pylint: disable=g-import-not-at-top
   from tfx.components.example_gen import utils as eg_utils  # pylint: disable=g-import-not-at-top
@@ -144,7 +144,7 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
       transform_graph_uri=output_dict[specs.TRANSFORM_GRAPH_KEY][0].uri,
       transformed_examples_uri=(
           output_dict[specs.TRANSFORMED_EXAMPLES_KEY][0].uri),
-      counts=counts_lib.read_counts(examples.uri))
+      counts=artifacts.read_counts(examples.uri))
 
 
 def _self_rss() -> int:

@@ -12,7 +12,6 @@ copy of the same records to show that bound (reported, not judged).
 """
 
 import dataclasses
-import glob
 import gzip
 import os
 import resource
@@ -22,6 +21,7 @@ from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 
+from croptfx import artifacts
 from croptfx import features
 
 
@@ -38,8 +38,7 @@ def trainer_fn_args(transformed_examples_uri: str, transform_graph_uri: str):
   examples = standard_artifacts.Examples()
   examples.uri = transformed_examples_uri
   examples.split_names = artifact_utils.encode_split_names(
-      sorted(name[len('Split-'):] for name in os.listdir(
-          transformed_examples_uri) if name.startswith('Split-')))
+      sorted(artifacts.split_dirs(transformed_examples_uri)))
   # As the Transform executor records it in ML Metadata.
   examples_utils.set_payload_format(examples,
                                     example_gen_pb2.FORMAT_TF_EXAMPLE)
@@ -65,11 +64,6 @@ def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,
                         fn_args.data_accessor,
                         tft.TFTransformOutput(fn_args.transform_graph_path),
                         batch_size, seed=seed)
-
-
-def split_files(transformed_examples_uri: str, split: str):
-  return sorted(glob.glob(os.path.join(transformed_examples_uri,
-                                       f'Split-{split}', '*')))
 
 
 def raw_dataset(files, batch_size: int,

@@ -10,6 +10,7 @@ from typing import Any, Dict, List
 
 from bench import memory
 from bench import table
+from croptfx import artifacts
 from croptfx import features
 from pipeline import configs
 
@@ -64,8 +65,8 @@ def compare_with_transform(result, transformed_uri: str):
   from bench import numpy_pass  # pylint: disable=g-import-not-at-top
   total = numpy_pass.Comparison(0, 0, 0)
   for split, outputs in result.splits.items():
-    transformed = numpy_pass.read_transformed(
-        os.path.join(transformed_uri, f'Split-{split}'))
+    transformed = artifacts.read_examples(artifacts.split_dir(transformed_uri, split),
+                                          features.transformed_feature_spec())
     c = numpy_pass.compare(outputs, transformed)
     total = numpy_pass.Comparison(
         total.rows_transform + c.rows_transform,
@@ -96,7 +97,6 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
   from bench import loaders  # pylint: disable=g-import-not-at-top
   from bench import seed_loader  # pylint: disable=g-import-not-at-top
   from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
-  from preprocessing import band_stats  # pylint: disable=g-import-not-at-top
 
   train_year = [year for year, split in configs.YEAR_SPLITS.items()
                 if split == features.TRAIN_SPLIT][0]
@@ -106,10 +106,10 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
   graph_uri = beam.result['transform_graph_uri']
   transformed_uri = beam.result['transformed_examples_uri']
   # A normalizes with the same train-year statistics as the Transform.
-  stats = band_stats.read_band_statistics(graph_uri)
+  stats = artifacts.read_band_statistics(graph_uri)
   mean, std = np.array(stats['band_mean']), np.array(stats['band_std'])
   fn_args = loaders.trainer_fn_args(transformed_uri, graph_uri)
-  train_files = loaders.split_files(transformed_uri, features.TRAIN_SPLIT)
+  train_files = artifacts.split_files(transformed_uri, features.TRAIN_SPLIT)
   plain_files = loaders.uncompressed_copy(
       train_files, os.path.join(tmp_dir, 'uncompressed-train'))
   datasets = {

@@ -14,9 +14,7 @@ TFRecords; this pass writes nothing).
 
 import collections
 import dataclasses
-import glob
 import hashlib
-import os
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -218,24 +216,6 @@ def _outputs(split_parts: Sequence[Part], mean, std) -> Dict[str, np.ndarray]:
       features.YEAR: cat('year'),
       features.BBOX: cat('bbox'),
   }
-
-
-def read_transformed(split_dir: str) -> Dict[str, np.ndarray]:
-  """All transformed examples of one split directory, as NumPy arrays."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from preprocessing import preprocessing  # pylint: disable=g-import-not-at-top
-  files = sorted(glob.glob(os.path.join(split_dir, '*')))
-  spec = preprocessing.TRANSFORMED_FEATURE_SPEC
-  dataset = (tf.data.TFRecordDataset(files, compression_type='GZIP')
-             .batch(4096)
-             .map(lambda x: tf.io.parse_example(x, spec)))
-  chunks = collections.defaultdict(list)
-  for batch in dataset:
-    for key, value in batch.items():
-      chunks[key].append(value.numpy())
-  return {key: (np.concatenate(chunks[key]) if chunks[key] else
-                np.zeros([0] + list(spec[key].shape)))
-          for key in spec}
 
 
 @dataclasses.dataclass

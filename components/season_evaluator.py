@@ -22,13 +22,11 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from croptfx import artifacts
 from croptfx import features
 from croptfx import metrics
-from preprocessing import preprocessing
 from trainer import signatures
 
-METRICS_FILE = 'metrics.json'
-PREDICTIONS_FILE = 'predictions.parquet'
 _BATCH = 2048
 
 
@@ -46,11 +44,11 @@ def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
   """Confusion matrices per as-of day and the headline-day pixel rows."""
   evaluate = model.signatures[signatures.EVAL_SIGNATURE]
   labels_of = model.signatures[signatures.EVAL_LABELS_SIGNATURE]
-  passthrough_spec = {k: preprocessing.TRANSFORMED_FEATURE_SPEC[k]
-                      for k in features.PASSTHROUGH}
+  spec = features.transformed_feature_spec()
+  passthrough_spec = {k: spec[k] for k in features.PASSTHROUGH}
   cms = {day: np.zeros((features.NUM_CLASSES,) * 2, np.int64) for day in as_of_days}
-  rows: Dict[str, list] = {k: [] for k in ('lon', 'lat', 'year', 'bbox', 'true', 'predicted',
-                                           'probabilities')}
+  rows: Dict[str, list] = {k: [] for k in features.PASSTHROUGH + ('true', 'predicted',
+                                                                  'probabilities')}
   dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type='GZIP').batch(_BATCH)
   for batch in dataset:
     probabilities = evaluate(examples=batch)
@@ -62,10 +60,8 @@ def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
       cms[day] += metrics.confusion_matrix(y_true, y_pred)
     ids = tf.io.parse_example(batch, passthrough_spec)
     head = probabilities[signatures.output_name(headline_day)].numpy()[keep]
-    rows['lon'].append(ids[features.LON].numpy()[keep])
-    rows['lat'].append(ids[features.LAT].numpy()[keep])
-    rows['year'].append(ids[features.YEAR].numpy()[keep])
-    rows['bbox'].append(ids[features.BBOX].numpy()[keep])
+    for key in features.PASSTHROUGH:
+      rows[key].append(ids[key].numpy()[keep])
     rows['true'].append(labels[signatures.label_name(headline_day)].numpy()[keep])
     rows['predicted'].append(head.argmax(axis=1))
     rows['probabilities'].append(head)
@@ -103,18 +99,20 @@ def SeasonEvaluator(  # pylint: disable=invalid-name
     rows = out['rows']
     tables.append(pa.table({
         'split': [split] * len(rows['true']),
-        'lon': rows['lon'].astype(np.float64), 'lat': rows['lat'].astype(np.float64),
-        'year': rows['year'].astype(np.int64), 'bbox': rows['bbox'].astype(np.int64),
+        features.LON: rows[features.LON].astype(np.float64),
+        features.LAT: rows[features.LAT].astype(np.float64),
+        features.YEAR: rows[features.YEAR].astype(np.int64),
+        features.BBOX: rows[features.BBOX].astype(np.int64),
         'true': rows['true'].astype(np.int64), 'predicted': rows['predicted'].astype(np.int64),
         'probabilities': pa.array(rows['probabilities'].astype(np.float32).tolist(),
                                   pa.list_(pa.float32())),
     }))
-  with tf.io.gfile.GFile(os.path.join(evaluation.uri, METRICS_FILE), 'w') as f:
+  with tf.io.gfile.GFile(os.path.join(evaluation.uri, artifacts.SEASON_METRICS_FILE), 'w') as f:
     json.dump(result, f, indent=1)
   if tables:
     buffer = pa.BufferOutputStream()  # GFile is not a file pyarrow can write to
     pq.write_table(pa.concat_tables(tables), buffer)
-    with tf.io.gfile.GFile(os.path.join(evaluation.uri, PREDICTIONS_FILE), 'wb') as f:
+    with tf.io.gfile.GFile(os.path.join(evaluation.uri, artifacts.PREDICTIONS_FILE), 'wb') as f:
       f.write(buffer.getvalue().to_pybytes())
   for split, by_day in result['splits'].items():
     head = by_day.get(str(headline_day))
@@ -122,7 +120,3 @@ def SeasonEvaluator(  # pylint: disable=invalid-name
       evaluation.set_float_custom_property(f'{split}_accuracy', head['accuracy'])
       evaluation.set_float_custom_property(f'{split}_macro_f1', head['macro_f1'])
 
-
-def read_evaluation(uri: str) -> Dict[str, object]:
-  with tf.io.gfile.GFile(os.path.join(uri, METRICS_FILE)) as f:
-    return json.load(f)

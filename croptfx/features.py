@@ -76,10 +76,79 @@ TILES = 'tiles'
 BBOX = 'bbox'
 YEAR = 'year'
 CDL = 'CDL'
-RAW_COLUMNS = (LON, LAT, NUM_SCENES, BANDS, IMG_DATES, SCL_VALS, TILES, BBOX,
-               YEAR, CDL)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputColumn:
+  """One input column: the data contract of a Part-1 Parquet file.
+
+  file_type: Arrow type in a Part-1 file (what `croptfx generate` writes).
+  accepts: what the reader takes from a file: 'number', 'integer', 'binary'
+    (strings refused: bytes that are not UTF-8 break the stock ExampleGen) or
+    'text' (string or binary).
+  normalized_type: Arrow type after the reader normalizes a batch.
+  example_dtype: tf.Example feature type ('string' = bytes_list).
+  """
+  name: str
+  aliases: Tuple[str, ...]
+  file_type: str
+  accepts: str
+  normalized_type: str
+  example_dtype: str
+  meaning: str
+
+
+# The one table of input columns; the reader's and generator's Arrow schemas,
+# the raw feature spec and the accepted spellings are derived from it.
+INPUT_COLUMNS = (
+    InputColumn(LON, (), 'float64', 'number', 'float64', 'string',
+                'degrees; in the example, 8-byte big-endian float64 (exact)'),
+    InputColumn(LAT, (), 'float64', 'number', 'float64', 'string',
+                'degrees; as lon'),
+    InputColumn(NUM_SCENES, ('# scenes',), 'int64', 'integer', 'int64', 'int64',
+                'number of images N'),
+    InputColumn(BANDS, (), 'binary', 'binary', 'binary', 'string',
+                'uint16 big-endian [N, 12], reflectance x 10000'),
+    InputColumn(IMG_DATES, ('img dates',), 'binary', 'binary', 'binary', 'string',
+                'uint16 big-endian days since 1970-01-01 [N]'),
+    InputColumn(SCL_VALS, (), 'binary', 'binary', 'binary', 'string',
+                'uint8 Scene Classification [N]'),
+    InputColumn(TILES, (), 'binary', 'text', 'string', 'string',
+                'Sentinel-2 tiles, comma-separated, UTF-8'),
+    InputColumn(BBOX, (), 'int64', 'integer', 'int64', 'int64', 'area id'),
+    InputColumn(YEAR, (), 'int64', 'integer', 'int64', 'int64',
+                'season year (or a Hive year=YYYY directory)'),
+    InputColumn(CDL, (), 'string', 'text', 'string', 'string',
+                'Cropland Data Layer class name, UTF-8'),
+)
+RAW_COLUMNS = tuple(c.name for c in INPUT_COLUMNS)
 # The slides' spellings, accepted on input.
-COLUMN_ALIASES = {'# scenes': NUM_SCENES, 'img dates': IMG_DATES}
+COLUMN_ALIASES = {alias: c.name for c in INPUT_COLUMNS for alias in c.aliases}
+
+
+def _arrow_schema(type_of):
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+  return pa.schema([(c.name, getattr(pa, type_of(c))()) for c in INPUT_COLUMNS])
+
+
+def file_schema():
+  """Arrow schema of a Part-1 file (as `croptfx generate` writes it)."""
+  return _arrow_schema(lambda c: c.file_type)
+
+
+def normalized_schema():
+  """Arrow schema of the reader's normalized record batches."""
+  return _arrow_schema(lambda c: c.normalized_type)
+
+
+def raw_feature_spec():
+  """tf.io feature spec of the raw tf.Examples ([] shapes; TFX's SchemaGen
+  infers the same keys with shape [1])."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return {c.name: tf.io.FixedLenFeature([], tf.as_dtype(c.example_dtype))
+          for c in INPUT_COLUMNS}
+
+
 # Byte widths of one image in the packed columns.
 BAND_BYTES_PER_IMAGE = 2 * NUM_BANDS  # uint16 big-endian x 12
 DATE_BYTES_PER_IMAGE = 2  # uint16 big-endian days since 1970-01-01
@@ -89,16 +158,40 @@ SCL_BYTES_PER_IMAGE = 1  # uint8
 COORD_BYTES = 8
 
 # Transformed feature keys (the Transform output the Trainer reads).
-GRID = 'grid'  # float32 [BINS_PER_YEAR, NUM_BANDS], normalized, 0 when empty
-OBSERVED = 'observed'  # int64 [BINS_PER_YEAR] 0/1
-VEGETATION = 'vegetation'  # int64 [BINS_PER_YEAR] 0/1, picked image SCL == 4
-FIRST_BIN = 'first_bin'  # int64, bin of the first image
-LAST_BIN = 'last_bin'  # int64, bin of the last image
-LABEL = 'label'  # int64 class before gating, EXCLUDED_LABEL for double crops
-EXCLUDED = 'excluded'  # int64 0/1
-KNOWN_CDL = 'known_cdl'  # int64 0/1, the CDL name is in the mapping
+GRID = 'grid'
+OBSERVED = 'observed'
+VEGETATION = 'vegetation'
+FIRST_BIN = 'first_bin'
+LAST_BIN = 'last_bin'
+LABEL = 'label'
+EXCLUDED = 'excluded'
+KNOWN_CDL = 'known_cdl'
 # Passthrough ids for plots and error analysis.
 PASSTHROUGH = (LON, LAT, YEAR, BBOX)
+
+# What `preprocessing_fn` returns per example: (key, shape, dtype, meaning).
+TRANSFORMED_FEATURES = (
+    (GRID, (BINS_PER_YEAR, NUM_BANDS), 'float32', 'normalized, 0 when empty'),
+    (OBSERVED, (BINS_PER_YEAR,), 'int64', '0/1'),
+    (VEGETATION, (BINS_PER_YEAR,), 'int64', '0/1, picked image SCL == 4'),
+    (FIRST_BIN, (), 'int64', 'bin of the first image'),
+    (LAST_BIN, (), 'int64', 'bin of the last image'),
+    (LABEL, (), 'int64', 'class before gating, EXCLUDED_LABEL for double crops'),
+    (EXCLUDED, (), 'int64', '0/1'),
+    (KNOWN_CDL, (), 'int64', '0/1, the CDL name is in the mapping'),
+    (LON, (), 'float32', 'passthrough'),
+    (LAT, (), 'float32', 'passthrough'),
+    (YEAR, (), 'int64', 'passthrough'),
+    (BBOX, (), 'int64', 'passthrough'),
+)
+
+
+def transformed_feature_spec():
+  """tf.io feature spec of the transformed examples."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return {key: tf.io.FixedLenFeature(list(shape), tf.as_dtype(dtype))
+          for key, shape, dtype, _ in TRANSFORMED_FEATURES}
+
 
 # Model inputs / serving.
 WINDOW = 'window'  # float32 [WINDOW_BINS, NUM_BANDS]

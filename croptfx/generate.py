@@ -336,13 +336,7 @@ def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
                    for name in features.RAW_COLUMNS}, schema=SCHEMA)
 
 
-SCHEMA = pa.schema([
-    (features.LON, pa.float64()), (features.LAT, pa.float64()),
-    (features.NUM_SCENES, pa.int64()), (features.BANDS, pa.binary()),
-    (features.IMG_DATES, pa.binary()), (features.SCL_VALS, pa.binary()),
-    (features.TILES, pa.binary()), (features.BBOX, pa.int64()),
-    (features.YEAR, pa.int64()), (features.CDL, pa.string()),
-])
+SCHEMA = features.file_schema()
 
 
 def _simulate_block(rng, idx, keys, schedules, class_name, year, year_shift, layout):

@@ -15,8 +15,11 @@ PIPELINE_NAME = 'croptfx'
 PREPROCESSING_FN = 'preprocessing.preprocessing.preprocessing_fn'
 RUN_FN = 'trainer.model.run_fn'
 
-# Splits by season year (DESIGN.md section 4).
+# Splits by season year (DESIGN.md section 4). Transform analyzes the train
+# split; the Trainer validates on, and the Evaluator blesses on, the eval split.
 YEAR_SPLITS = dict(features.DEFAULT_YEAR_SPLITS)
+TRAIN_SPLIT = features.TRAIN_SPLIT
+EVAL_SPLIT = features.EVAL_SPLIT
 
 # Training: small defaults that keep the demo and CI fast on 2 CPU cores.
 TRAIN_NUM_STEPS = 1500
@@ -29,7 +32,9 @@ TRAINER_CONFIG = {'epochs': 15, 'batch_size': 128}
 TRANSFORM_STATISTICS = False
 
 # Fixed as-of days of year for evaluation; the Evaluator blesses a model when
-# the eval year's accuracy at the headline day reaches the threshold.
+# the eval year's accuracy at the headline day reaches the threshold. The
+# Trainer validates, and the SeasonEvaluator keeps per-pixel rows, at the
+# headline day too (create_pipeline passes it to all three).
 AS_OF_DAYS = list(features.EVAL_AS_OF_DAYS)
 HEADLINE_AS_OF_DAY = features.HEADLINE_AS_OF_DAY
 EVAL_ACCURACY_THRESHOLD = 0.6

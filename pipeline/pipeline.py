@@ -60,6 +60,15 @@ def make_eval_config(as_of_days: Sequence[int], headline_day: int,
       options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)))
 
 
+def _with_splits(args, splits: List[str]):
+  """A copy of TrainArgs/EvalArgs naming `splits`."""
+  copy = type(args)()
+  copy.CopyFrom(args)
+  del copy.splits[:]
+  copy.splits.extend(splits)
+  return copy
+
+
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
@@ -73,6 +82,8 @@ def create_pipeline(
     year_splits: Mapping[int, str],
     as_of_days: Sequence[int],
     headline_day: int,
+    train_split: str = features.TRAIN_SPLIT,
+    eval_split: str = features.EVAL_SPLIT,
     trainer_config: Optional[Dict[str, Any]] = None,
     label_mapping: Optional[str] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
@@ -83,6 +94,13 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
   """Implements the in-season crop-type pipeline with TFX.
 
+  `train_split` is what Transform analyzes and the Trainer fits; `eval_split`
+  is what the Trainer validates on and the Evaluator blesses on (when the year
+  splits have no such split, the last one). The headline day goes to the
+  Trainer (validation), the Evaluator (blessing threshold) and the
+  SeasonEvaluator (per-pixel rows); the splits set in `train_args` and
+  `eval_args` are replaced by these.
+
   `last_component` (a component id, e.g. 'Transform') stops the pipeline
   there: the data part alone, for benchmarks and reliability checks.
   """
@@ -90,16 +108,20 @@ def create_pipeline(
   as_of_days = [int(d) for d in as_of_days]
   if headline_day not in as_of_days:
     raise ValueError(f'headline day {headline_day} must be one of the as-of days {as_of_days}')
-  eval_split = features.EVAL_SPLIT if features.EVAL_SPLIT in splits else splits[-1]
+  if eval_split not in splits:
+    eval_split = splits[-1]
+  train_args = _with_splits(train_args, [train_split])
+  eval_args = _with_splits(eval_args, [eval_split])
 
   # Code named by module path is not in TFX's cache key: fingerprint it.
   shared = ['croptfx.features', 'croptfx.codec']
   example_gen_code = fingerprint.code_fingerprint(
-      shared + ['components.parquet_example_gen'], [label_mapping])
-  transform_code = fingerprint.code_fingerprint(shared + ['preprocessing'], [label_mapping])
+      shared + ['croptfx.artifacts', 'components.parquet_example_gen'], [label_mapping])
+  transform_code = fingerprint.code_fingerprint(
+      shared + ['croptfx.artifacts', 'preprocessing'], [label_mapping])
   trainer_code = fingerprint.code_fingerprint(shared + ['trainer'])
   season_code = fingerprint.code_fingerprint(
-      shared + ['trainer', 'croptfx.metrics', 'components.season_evaluator'])
+      shared + ['croptfx.artifacts', 'trainer', 'croptfx.metrics', 'components.season_evaluator'])
 
   # Reads the Parquet (binary columns, Hive layouts, cloud URIs), splits by
   # year and quarantines bad rows with a reason.
@@ -118,7 +140,7 @@ def create_pipeline(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=preprocessing_fn,
-      splits_config=tfx.proto.SplitsConfig(analyze=[features.TRAIN_SPLIT], transform=splits),
+      splits_config=tfx.proto.SplitsConfig(analyze=[train_split], transform=splits),
       custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code},
       disable_statistics=not transform_statistics)
 
@@ -130,7 +152,7 @@ def create_pipeline(
       train_args=train_args,
       eval_args=eval_args,
       custom_config={**(trainer_config or {}), 'as_of_days': as_of_days,
-                     'code_fingerprint': trainer_code})
+                     'headline_day': headline_day, 'code_fingerprint': trainer_code})
 
   evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
@@ -148,7 +170,7 @@ def create_pipeline(
   season = season_evaluator.SeasonEvaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
-      splits=','.join(s for s in splits if s != features.TRAIN_SPLIT),
+      splits=','.join(s for s in splits if s != train_split),
       as_of_days=','.join(str(d) for d in as_of_days),
       headline_day=headline_day,
       code_fingerprint=season_code)

@@ -7,7 +7,6 @@ keeps the full TFX/Beam/TF logs in `logs/run.log`, then writes
 """
 
 import contextlib
-import dataclasses
 import logging
 import os
 import re
@@ -15,37 +14,12 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from croptfx import artifacts
 from croptfx import errors
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
 _FINISHED = ('Component %s is finished.', 'node %s is finished.')
 _CACHED = 'A cached execution %d is used.'
-
-
-@dataclasses.dataclass(frozen=True)
-class RunLayout:
-  """Where a run keeps its files, under one output directory."""
-  output: str
-
-  @property
-  def pipeline_root(self):
-    return os.path.join(self.output, 'pipeline')
-
-  @property
-  def metadata_path(self):
-    return os.path.join(self.output, 'metadata.db')
-
-  @property
-  def serving_model_dir(self):
-    return os.path.join(self.output, 'serving_model')
-
-  @property
-  def summary_path(self):
-    return os.path.join(self.output, 'run_summary.json')
-
-  @property
-  def log_path(self):
-    return os.path.join(self.output, 'logs', 'run.log')
 
 
 class ProgressReporter(logging.Handler):
@@ -141,7 +115,7 @@ def _check_data_path(data: str) -> None:
     raise errors.InputDataError(data, 'no such file or directory')
 
 
-def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, str],
+def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: Dict[int, str],
                           train_steps: Optional[int] = None,
                           epochs: Optional[int] = None,
                           label_mapping: Optional[str] = None,
@@ -169,6 +143,8 @@ def create_local_pipeline(data: str, layout: RunLayout, year_splits: Dict[int, s
       year_splits=year_splits,
       as_of_days=configs.AS_OF_DAYS,
       headline_day=configs.HEADLINE_AS_OF_DAY,
+      train_split=configs.TRAIN_SPLIT,
+      eval_split=configs.EVAL_SPLIT,
       trainer_config=trainer_config,
       label_mapping=os.path.abspath(label_mapping) if label_mapping else None,
       metadata_connection_config=tfx.orchestration.metadata
@@ -195,14 +171,14 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
                  report: bool = True, stream=None,
                  accuracy_threshold: Optional[float] = None,
                  last_component: Optional[str] = None) -> Dict[str, object]:
-  """Runs the pipeline and returns the run summary (also written to disk)."""
+  """Runs the pipeline; returns the run summary as written to run_summary.json."""
   stream = stream or sys.stdout
   _check_data_path(data)
   if workers is None:
     # In-memory is fastest for a laptop-sized run; the Beam runner shows off
     # (and tests) multi-processing.
     workers = 2 if runner == 'beam' else 1
-  layout = RunLayout(output)
+  layout = artifacts.RunLayout(output)
   os.makedirs(output, exist_ok=True)
   with _logging_to(layout.log_path, verbose):
     return _run(data, layout, runner, workers, year_splits, train_steps, epochs,
@@ -249,16 +225,16 @@ def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
       dsl_pipeline.metadata_connection_config, configs.PIPELINE_NAME,
       progress.seconds, progress.cached,
       os.path.abspath(label_mapping) if label_mapping else None)
-  summary['wall_seconds'] = round(time.monotonic() - start, 2)
-  summary['runner'] = runner
-  summary_lib.write_summary(layout.summary_path, summary)
-  stream.write(f'croptfx run: finished in {summary["wall_seconds"]:.0f}s\n'
+  summary.wall_seconds = round(time.monotonic() - start, 2)
+  summary.runner = runner
+  artifacts.write_summary(layout.summary_path, summary)
+  stream.write(f'croptfx run: finished in {summary.wall_seconds:.0f}s\n'
                f'  summary: {layout.summary_path}\n'
-               f'  model:   {summary.get("model_dir") or "not pushed (not blessed)"}\n')
+               f'  model:   {summary.model_dir or "not pushed (not blessed)"}\n')
   if report and not last_component:
     from report import build as report_build  # pylint: disable=g-import-not-at-top
     stream.write(f'  report:  {report_build.write_report(layout.output)}\n')
-  return summary
+  return summary.to_dict()
 
 
 def _user_error_in(exc: BaseException) -> Optional[errors.CroptfxError]:

@@ -1,20 +1,16 @@
-"""`run_summary.json`: what a run produced, read back from ML Metadata.
+"""The run summary (`croptfx.artifacts.RunSummary`), read back from ML Metadata.
 
 The latest execution of every component in the pipeline (a cached one too)
 points at its output artifacts; the summary gathers the numbers a user asks
 for first (counts, band statistics, metrics) and the paths of everything else.
 """
 
-import json
-import os
 from typing import Any, Dict, List, Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import season_evaluator
-from components.parquet_example_gen import counts as example_gen_counts
-from preprocessing import band_stats
+from croptfx import artifacts
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
@@ -59,42 +55,39 @@ def _property(artifact, name):
 def build_summary(connection_config, pipeline_name: str,
                   component_seconds: Dict[str, float],
                   cached: List[str],
-                  label_mapping: Optional[str] = None) -> Dict[str, Any]:
-  """The summary dictionary of the latest run of `pipeline_name`."""
+                  label_mapping: Optional[str] = None) -> artifacts.RunSummary:
+  """The summary of the latest run of `pipeline_name`."""
   nodes = latest_outputs(connection_config, pipeline_name)
-  summary: Dict[str, Any] = {'label_mapping': label_mapping}
+  summary = artifacts.RunSummary(label_mapping=label_mapping)
   examples_uri = _uri(nodes, 'ParquetExampleGen', 'examples')
   if examples_uri:
-    counts = example_gen_counts.read_counts(examples_uri)
-    summary.update({
-        'rows_read': counts['rows_read'],
-        'examples': counts['examples'],
-        'quarantined': counts['quarantined'],
-        'notes': counts.get('notes', {}),
-        'quarantine_dir': os.path.dirname(example_gen_counts.quarantine_prefix(examples_uri)),
-    })
+    counts = artifacts.read_counts(examples_uri)
+    summary.rows_read = counts['rows_read']
+    summary.examples = counts['examples']
+    summary.quarantined = counts['quarantined']
+    summary.notes = counts.get('notes', {})
+    summary.quarantine_dir = artifacts.quarantine_dir(examples_uri)
   transform_uri = _uri(nodes, 'Transform', 'transform_graph')
   if transform_uri:
-    summary.update(band_stats.read_band_statistics(transform_uri))
+    stats = artifacts.read_band_statistics(transform_uri)
+    summary.band_mean, summary.band_std = stats['band_mean'], stats['band_std']
   season_uri = _uri(nodes, 'SeasonEvaluator', 'evaluation')
-  if season_uri:
-    evaluation = season_evaluator.read_evaluation(season_uri)
-    summary['metrics'] = {
+  evaluation = artifacts.read_season_metrics(season_uri)
+  if evaluation:
+    summary.metrics = {
         split: {day: {'accuracy': m['accuracy'], 'macro_f1': m['macro_f1'],
                       'examples': m['examples']} for day, m in by_day.items()}
         for split, by_day in evaluation['splits'].items()}
-    summary['headline_as_of_day'] = evaluation['headline_day']
+    summary.headline_as_of_day = evaluation['headline_day']
   blessing = nodes.get('Evaluator', {}).get('outputs', {}).get('blessing')
   if blessing:
-    summary['blessed'] = bool(_property(blessing[0], 'blessed'))
+    summary.blessed = bool(_property(blessing[0], 'blessed'))
   pushed = nodes.get('Pusher', {}).get('outputs', {}).get('pushed_model')
   if pushed and _property(pushed[0], 'pushed'):
-    summary['model_dir'] = _property(pushed[0], 'pushed_destination')
-  else:
-    summary['model_dir'] = None
-  summary['component_seconds'] = component_seconds
-  summary['cached_components'] = cached
-  summary['artifacts'] = {
+    summary.model_dir = _property(pushed[0], 'pushed_destination')
+  summary.component_seconds = component_seconds
+  summary.cached_components = cached
+  summary.artifacts = {
       'examples': examples_uri,
       'statistics': _uri(nodes, 'StatisticsGen', 'statistics'),
       'schema': _uri(nodes, 'SchemaGen', 'schema'),
@@ -107,10 +100,3 @@ def build_summary(connection_config, pipeline_name: str,
       'season_evaluation': season_uri,
   }
   return summary
-
-
-def write_summary(path: str, summary: Dict[str, Any]) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    json.dump(summary, f, indent=1, sort_keys=False)
-  os.replace(tmp, path)  # never a half-written summary

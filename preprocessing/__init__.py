@@ -2,5 +2,5 @@
 
 `preprocessing.preprocessing.preprocessing_fn` is the tf.Transform entry
 point; the other modules are its parts (decode, binning, pick, normalize,
-labels) and `band_stats.read_band_statistics` reads back the band statistics.
+labels) and `croptfx.artifacts.read_band_statistics` reads back the band statistics.
 """

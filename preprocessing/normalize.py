@@ -8,7 +8,7 @@ from exact fractions.
 
 One analyzer feeds the graph; a second one, over the same per-batch sums,
 writes them to a JSON asset of the Transform output so later steps can read
-them (`preprocessing.band_stats`). The schema-annotation route
+them (`croptfx.artifacts.read_band_statistics`). The schema-annotation route
 (`tft.schema_inference.annotate`) is a no-op in open-source TFT builds
 (`common.IS_ANNOTATIONS_PB_AVAILABLE` is False), and a ptransform analyzer
 cannot mix asset and numeric outputs (TFT 1.16 turns every output into an
@@ -27,9 +27,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
+from croptfx import artifacts
 from croptfx import features
-from preprocessing.band_stats import BAND_STATISTICS_FILE
-from preprocessing.band_stats import BAND_STATISTICS_KEY
 
 
 def batch_moments(bands: tf.Tensor, valid: tf.Tensor):
@@ -109,7 +108,7 @@ class _BandStatistics(beam.PTransform):
 
 def _write_statistics(stats, directory):
   tf.io.gfile.makedirs(directory)
-  path = os.path.join(directory, BAND_STATISTICS_FILE)
+  path = os.path.join(directory, artifacts.BAND_STATISTICS_FILE)
   with tf.io.gfile.GFile(path, 'w') as f:
     f.write(json.dumps(stats, indent=1))
   return path.encode('utf-8')
@@ -128,7 +127,7 @@ def band_statistics(bands: tf.Tensor, valid: tf.Tensor):
   """Analyzer: mean and population std per band of every valid image value.
 
   Also records the statistics as an asset of the Transform output (see
-  `band_stats.read_band_statistics`).
+  `artifacts.read_band_statistics`).
 
   Args:
     bands: [batch, n, NUM_BANDS] int64.
@@ -148,7 +147,7 @@ def band_statistics(bands: tf.Tensor, valid: tf.Tensor):
       moments, _BandStatisticsFile(), [tf.string], [[]],
       output_asset_default_values=[placeholder],
       name='band_statistics_file')
-  tft.annotate_asset(BAND_STATISTICS_KEY, BAND_STATISTICS_FILE)
+  tft.annotate_asset(artifacts.BAND_STATISTICS_KEY, artifacts.BAND_STATISTICS_FILE)
   return mean, std
 
 

@@ -19,45 +19,14 @@ from preprocessing import decode
 from preprocessing import labels
 from preprocessing import normalize
 from preprocessing import pick
-from preprocessing.band_stats import read_band_statistics  # pylint: disable=unused-import
 
 # `custom_config` key of a label mapping file replacing the bundled one.
 LABEL_MAPPING_CONFIG_KEY = 'label_mapping'
 
-# Raw tf.Example features (DESIGN.md section 2), for running TFT without a
-# TFX schema (tests, benchmarks). TFX's SchemaGen gives the same keys with
-# shape [1].
-RAW_FEATURE_SPEC = {
-    features.LON: tf.io.FixedLenFeature([], tf.string),
-    features.LAT: tf.io.FixedLenFeature([], tf.string),
-    features.NUM_SCENES: tf.io.FixedLenFeature([], tf.int64),
-    features.BANDS: tf.io.FixedLenFeature([], tf.string),
-    features.IMG_DATES: tf.io.FixedLenFeature([], tf.string),
-    features.SCL_VALS: tf.io.FixedLenFeature([], tf.string),
-    features.TILES: tf.io.FixedLenFeature([], tf.string),
-    features.BBOX: tf.io.FixedLenFeature([], tf.int64),
-    features.YEAR: tf.io.FixedLenFeature([], tf.int64),
-    features.CDL: tf.io.FixedLenFeature([], tf.string),
-}
-
-# What `preprocessing_fn` returns, per example.
-TRANSFORMED_FEATURE_SPEC = {
-    features.GRID: tf.io.FixedLenFeature(
-        [features.BINS_PER_YEAR, features.NUM_BANDS], tf.float32),
-    features.OBSERVED: tf.io.FixedLenFeature([features.BINS_PER_YEAR],
-                                             tf.int64),
-    features.VEGETATION: tf.io.FixedLenFeature([features.BINS_PER_YEAR],
-                                               tf.int64),
-    features.FIRST_BIN: tf.io.FixedLenFeature([], tf.int64),
-    features.LAST_BIN: tf.io.FixedLenFeature([], tf.int64),
-    features.LABEL: tf.io.FixedLenFeature([], tf.int64),
-    features.EXCLUDED: tf.io.FixedLenFeature([], tf.int64),
-    features.KNOWN_CDL: tf.io.FixedLenFeature([], tf.int64),
-    features.LON: tf.io.FixedLenFeature([], tf.float32),
-    features.LAT: tf.io.FixedLenFeature([], tf.float32),
-    features.YEAR: tf.io.FixedLenFeature([], tf.int64),
-    features.BBOX: tf.io.FixedLenFeature([], tf.int64),
-}
+# Feature specs of the raw and transformed examples (`croptfx.features`),
+# for running TFT without a TFX schema (tests, benchmarks).
+RAW_FEATURE_SPEC = features.raw_feature_spec()
+TRANSFORMED_FEATURE_SPEC = features.transformed_feature_spec()
 
 
 class Decoded(NamedTuple):

@@ -12,6 +12,7 @@ import os
 import time
 from typing import Callable, Dict, List, Optional
 
+from croptfx import artifacts
 from croptfx import errors
 from croptfx import features
 from report import load
@@ -19,7 +20,6 @@ from report import page
 from report import run_section
 from report import sections
 
-REPORT_FILE = 'report.html'
 
 # Section id (sections.TITLES) -> builder, in page order.
 _SECTIONS: Dict[str, Callable[[sections.Inputs], page.Section]] = {
@@ -31,14 +31,14 @@ _SECTIONS: Dict[str, Callable[[sections.Inputs], page.Section]] = {
 }
 
 
-def load_inputs(run_dir: str, summary, sample_rows: int,
+def load_inputs(run_dir: str, summary: artifacts.RunSummary, sample_rows: int,
                 problems: Optional[List[str]] = None) -> sections.Inputs:
   """Reads the samples and evaluation files the summary points at.
 
   An unreadable input is logged and described in `problems` (when given),
   and left out: it must not hide the rest of the report.
   """
-  artifacts = summary.get('artifacts') or {}
+  uris = summary.artifacts or {}
   problems = [] if problems is None else problems
 
   def attempt(what, read, *args):
@@ -51,25 +51,25 @@ def load_inputs(run_dir: str, summary, sample_rows: int,
 
   def read_splits(name, reader):
     result = {}
-    for split, path in (attempt(f'artifacts.{name}', load.split_dirs,
-                                artifacts.get(name)) or {}).items():
+    for split, path in (attempt(f'artifacts.{name}', artifacts.split_dirs,
+                                uris.get(name)) or {}).items():
       value = attempt(f'the {split} split of artifacts.{name}', reader, path, sample_rows)
       if value is not None:
         result[split] = value
     return result
 
-  season_uri = artifacts.get('season_evaluation')
+  season_uri = uris.get('season_evaluation')
   return sections.Inputs(
       run_dir=run_dir, summary=summary,
       raw=read_splits('examples', load.read_raw),
       transformed=read_splits('transformed_examples', load.read_transformed),
-      season=attempt('the season evaluation metrics', load.read_season_metrics, season_uri),
+      season=attempt('the season evaluation metrics', artifacts.read_season_metrics, season_uri),
       anomalies=attempt('the ExampleValidator anomalies', load.read_anomalies,
-                        artifacts.get('anomalies')),
+                        uris.get('anomalies')),
       predictions=attempt('the season evaluation predictions', load.read_predictions,
                           season_uri),
       sample_rows=sample_rows,
-      mapping=features.load_label_mapping(summary.get('label_mapping')))
+      mapping=features.load_label_mapping(summary.label_mapping))
 
 
 def _section(section_id: str, inputs: sections.Inputs) -> page.Section:
@@ -90,22 +90,22 @@ def _cards(inputs: sections.Inputs) -> page.Markup:
     cards.append(page.Markup('<div class="card"><div class="value {}" id="{}">{}</div>'
                         '<div class="label">{}</div></div>').format(cls, card_id, value, label))
 
-  if 'rows_read' in s:
-    card('rows read', page.fmt_int(s['rows_read']), 'card-rows-read')
-  if s.get('examples'):
-    card('examples', page.fmt_int(sum(s['examples'].values())), 'card-examples')
-  if s.get('quarantined') is not None:
-    card('quarantined', page.fmt_int(sum(s['quarantined'].values())), 'card-quarantined')
-  metrics = s.get('metrics') or {}
+  if s.rows_read is not None:
+    card('rows read', page.fmt_int(s.rows_read), 'card-rows-read')
+  if s.examples:
+    card('examples', page.fmt_int(sum(s.examples.values())), 'card-examples')
+  if s.quarantined is not None:
+    card('quarantined', page.fmt_int(sum(s.quarantined.values())), 'card-quarantined')
+  metrics = s.metrics or {}
   day = inputs.headline_day()
   split = next((x for x in (features.TEST_SPLIT, features.EVAL_SPLIT) if x in metrics), None)
   head = (metrics.get(split) or {}).get(str(day)) if split else None
   if head:
     card(f'{split} accuracy, day {day}', page.fmt_float(head['accuracy']), 'card-accuracy')
     card(f'{split} macro-F1, day {day}', page.fmt_float(head['macro_f1']), 'card-macro-f1')
-  if 'blessed' in s:
-    card('blessed', 'yes' if s['blessed'] else 'no', 'card-blessed',
-         'good' if s['blessed'] else 'bad')
+  if s.blessed is not None:
+    card('blessed', 'yes' if s.blessed else 'no', 'card-blessed',
+         'good' if s.blessed else 'bad')
   return page.Markup('<div class="cards">') + page.Markup('').join(cards) + page.Markup('</div>')
 
 
@@ -113,23 +113,23 @@ def render_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> 
   """The report's HTML text for the run in `run_dir`."""
   if not os.path.isdir(run_dir):
     raise errors.CroptfxError(f'{run_dir}: no such run directory')
-  summary = load.read_summary(run_dir)
+  summary = artifacts.read_summary(run_dir)
   run_name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
   title = f'croptfx run report: {run_name}'
   generated = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
   if summary is None:
     section = page.Section('run', 'Run', 'Nothing to show yet.', missing=[
-        f'{load.SUMMARY_FILE} is not in the run directory: the run did not finish '
+        f'{artifacts.SUMMARY_FILE} is not in the run directory: the run did not finish '
         '(see logs/run.log), or this is not a `croptfx run --output` directory'])
     return page.render(title, f'report generated {generated}', page.Markup(''), [section], '')
   problems: List[str] = []
   inputs = load_inputs(run_dir, summary, sample_rows, problems)
   built = [_section(section_id, inputs) for section_id in _SECTIONS]
   parts = [f'run directory {run_name}']
-  if 'runner' in summary:
-    parts.append(f'{summary["runner"]} runner')
-  if 'wall_seconds' in summary:
-    parts.append(f'{summary["wall_seconds"]:.0f} s wall time')
+  if summary.runner is not None:
+    parts.append(f'{summary.runner} runner')
+  if summary.wall_seconds is not None:
+    parts.append(f'{summary.wall_seconds:.0f} s wall time')
   parts.append(f'report generated {generated}')
   footer = ('Made by croptfx report from run_summary.json and the pipeline artifacts it names. '
             'Class colours follow the Cropland Data Layer legend and are the same in every '
@@ -141,10 +141,7 @@ def write_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> s
   """Writes `run_dir/report.html` and returns its path."""
   start = time.monotonic()
   html = render_report(run_dir, sample_rows)
-  path = os.path.join(run_dir, REPORT_FILE)
-  tmp = path + '.tmp'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    f.write(html)
-  os.replace(tmp, path)  # never a half-written report
+  path = artifacts.RunLayout(run_dir).report_path
+  artifacts.write_atomic(path, html)  # never a half-written report
   logging.info('report: wrote %s in %.1fs', path, time.monotonic() - start)
   return path

@@ -7,15 +7,15 @@ together with the run.
 
 from typing import List, Optional
 
+from croptfx import artifacts
 from croptfx import features
 from report import figures
-from report import load
 from report import page
 from report import sections
 
 
 def _split_names(uri: Optional[str]) -> List[str]:
-  return list(load.split_dirs(uri)) if uri else []
+  return list(artifacts.split_dirs(uri)) if uri else []
 
 
 def run_section(inputs: sections.Inputs) -> page.Section:
@@ -25,19 +25,19 @@ def run_section(inputs: sections.Inputs) -> page.Section:
                      'outputs (paths are relative to the run directory; run the commands '
                      'from there).')
   body: List[page.Markup] = []
-  rows = [['runner', page.Cell(str(s.get('runner', 'n/a')), id='runner')],
-          ['wall time (s)', page.Cell(page.fmt_float(s['wall_seconds'], 1) if 'wall_seconds' in s
+  rows = [['runner', page.Cell(str(s.runner or 'n/a'), id='runner')],
+          ['wall time (s)', page.Cell(page.fmt_float(s.wall_seconds, 1) if s.wall_seconds is not None
                                  else 'n/a', id='wall-seconds')]]
-  if 'blessed' in s:
+  if s.blessed is not None:
     rows.append(['blessed by the Evaluator',
-                 page.Cell('yes' if s['blessed'] else 'no', id='blessed',
-                      cls='good' if s['blessed'] else 'bad')])
-  model_dir = s.get('model_dir')
+                 page.Cell('yes' if s.blessed else 'no', id='blessed',
+                      cls='good' if s.blessed else 'bad')])
+  model_dir = s.model_dir
   rows.append(['pushed model', page.Cell(page.link(inputs.rel(model_dir)) if model_dir else
                                     'not pushed', id='model-dir')])
   status = page.table(None, rows, table_id='run-table', numeric=[])
-  seconds = s.get('component_seconds') or {}
-  cached = s.get('cached_components') or []
+  seconds = s.component_seconds or {}
+  cached = s.cached_components or []
   if seconds:
     timing = page.svg_figure(figures.timings(seconds, cached))
     status += page.table(
@@ -72,14 +72,14 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
                       'statistics {}, schema {}, anomalies {}</p>').format(
                           page.link(stats), page.link(schema), page.link(anomalies)))
     splits = (_split_names(inputs.artifact('statistics'))
-              or list((inputs.summary.get('examples') or {}))
+              or list((inputs.summary.examples or {}))
               or [features.TRAIN_SPLIT, features.EVAL_SPLIT])
     lines = ['import tensorflow_data_validation as tfdv']
     if stats:
       names = {split: f'stats_{page.slug(split).replace("-", "_")}' for split in splits}
       for split in splits:
         lines.append(f"{names[split]} = tfdv.load_stats_binary("
-                     f"'{stats}/Split-{split}/FeatureStats.pb')")
+                     f"'{artifacts.split_dir(stats, split)}/{artifacts.STATISTICS_FILE}')")
       if len(splits) > 1:
         a, b = splits[0], splits[1]
         lines.append(f"tfdv.visualize_statistics(lhs_statistics={names[a]}, "
@@ -92,7 +92,7 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
       anomaly_splits = _split_names(inputs.artifact('anomalies')) or splits
       for split in anomaly_splits:
         lines.append(f"tfdv.display_anomalies(tfdv.load_anomalies_binary("
-                     f"'{anomalies}/Split-{split}/SchemaDiff.pb'))")
+                     f"'{artifacts.split_dir(anomalies, split)}/{artifacts.ANOMALIES_FILE}'))")
     out.append(page.code('\n'.join(lines)))
   else:
     sec.missing.append('TFDV statistics, schema and anomalies: not in run_summary.json artifacts')
@@ -110,6 +110,6 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
     out.append(page.Markup('<p><strong>In-season evaluation</strong> (this page\'s model numbers): '
                       '{}</p>').format(page.link(season)))
     out.append(page.code('import json, pandas as pd\n'
-                         f"metrics = json.load(open('{season}/{load.SEASON_METRICS_FILE}'))\n"
-                         f"predictions = pd.read_parquet('{season}/{load.PREDICTIONS_FILE}')"))
+                         f"metrics = json.load(open('{season}/{artifacts.SEASON_METRICS_FILE}'))\n"
+                         f"predictions = pd.read_parquet('{season}/{artifacts.PREDICTIONS_FILE}')"))
   return page.Markup('').join(out)

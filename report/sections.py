@@ -10,6 +10,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from croptfx import artifacts
 from croptfx import features
 from report import data_stats
 from report import figures
@@ -38,7 +39,7 @@ _NOTE_MEANING = {
 class Inputs:
   """Everything a section may draw; absent inputs are None or empty."""
   run_dir: str
-  summary: Dict[str, object]
+  summary: artifacts.RunSummary
   raw: Dict[str, load.RawSample]
   transformed: Dict[str, Dict[str, np.ndarray]]
   season: Optional[Dict[str, object]]
@@ -48,7 +49,7 @@ class Inputs:
   mapping: object  # features.LabelMapping
 
   def artifact(self, name: str) -> Optional[str]:
-    return (self.summary.get('artifacts') or {}).get(name)
+    return self.summary.artifact(name)
 
   def rel(self, path: Optional[str]) -> Optional[str]:
     """`path` relative to the run directory (cloud URIs unchanged)."""
@@ -59,7 +60,7 @@ class Inputs:
     return os.path.relpath(path, self.run_dir)
 
   def headline_day(self) -> int:
-    day = self.summary.get('headline_as_of_day')
+    day = self.summary.headline_as_of_day
     if day is None and self.season:
       day = self.season.get('headline_day')
     return int(day if day is not None else features.HEADLINE_AS_OF_DAY)
@@ -73,7 +74,7 @@ class Inputs:
 
   def sample_note(self, by_split: Dict[str, int], what: str) -> Optional[page.Markup]:
     """Says which splits were sampled, when any was."""
-    examples = self.summary.get('examples') or {}
+    examples = self.summary.examples or {}
     sampled = [s for s, n in by_split.items()
                if n >= self.sample_rows and examples.get(s, n + 1) > n]
     if not sampled:
@@ -99,47 +100,47 @@ def data_section(inputs: Inputs) -> page.Section:
                      'cloudy. Look for splits (years) that differ.')
   body: List[page.Markup] = []
   counts, quarantine = page.Markup(''), page.Markup('')
-  if 'rows_read' in s or 'examples' in s:
-    examples = s.get('examples') or {}
-    quarantined_total = sum((s.get('quarantined') or {}).values())
+  if s.rows_read is not None or s.examples is not None:
+    examples = s.examples or {}
+    quarantined_total = sum((s.quarantined or {}).values())
     rows = []
-    if 'rows_read' in s:
-      rows.append([page.Cell('rows read'), page.Cell(page.fmt_int(s['rows_read']), id='rows-read')])
+    if s.rows_read is not None:
+      rows.append([page.Cell('rows read'), page.Cell(page.fmt_int(s.rows_read), id='rows-read')])
     for split, n in examples.items():
       rows.append([page.Cell(f'examples: {split}'),
                    page.Cell(page.fmt_int(n), id=f'examples-{page.slug(split)}')])
     rows.append([page.Cell('examples: total', cls='total'),
                  page.Cell(page.fmt_int(sum(examples.values())), id='examples-total')])
-    if 'quarantined' in s:
+    if s.quarantined is not None:
       rows.append([page.Cell('rows quarantined'),
                    page.Cell(page.fmt_int(quarantined_total), id='quarantined-total')])
     counts = page.table(['', 'rows'], rows, table_id='counts-table', caption='Rows and examples')
-    if 'rows_read' in s and 'quarantined' in s:
-      ok = s['rows_read'] == sum(examples.values()) + quarantined_total
+    if s.rows_read is not None and s.quarantined is not None:
+      ok = s.rows_read == sum(examples.values()) + quarantined_total
       counts += page.note('rows read = examples + quarantined: '
                           + ('reconciles.' if ok else 'DOES NOT reconcile; check the run log.'))
   else:
     sec.missing.append('row counts: rows_read and examples are not in run_summary.json')
-  if 'quarantined' in s:
-    q = s['quarantined']
+  if s.quarantined is not None:
+    q = s.quarantined
     quarantine = page.table(
         ['reason', 'rows'],
         [[r.replace('_', ' '), page.Cell(page.fmt_int(n), id=f'quarantined-{page.slug(r)}')]
          for r, n in q.items()], table_id='quarantine-table', caption='Quarantined rows per reason')
-    if s.get('quarantine_dir'):
+    if s.quarantine_dir:
       quarantine += page.note(page.Markup('Quarantined rows with their reason: ')
-                              + page.link(inputs.rel(s['quarantine_dir'])))
+                              + page.link(inputs.rel(s.quarantine_dir)))
   else:
     sec.missing.append('quarantine counts: quarantined is not in run_summary.json')
-  notes = s.get('notes') or {}
+  notes = s.notes or {}
   notes_table = page.table(
       ['kept, with a note', 'rows', 'meaning'],
       [[n.replace('_', ' '), page.Cell(page.fmt_int(v), id=f'note-{page.slug(n)}'),
         page.Cell(_NOTE_MEANING.get(n, ''), cls='muted')] for n, v in notes.items()],
       table_id='notes-table', caption='Rows kept, with a note', numeric=[1]) if notes else ''
-  if s.get('quarantined') and sum(s['quarantined'].values()):
-    chart = page.svg_figure(figures.quarantine_bars(s['quarantined']))
-  elif 'quarantined' in s:
+  if s.quarantined and sum(s.quarantined.values()):
+    chart = page.svg_figure(figures.quarantine_bars(s.quarantined))
+  elif s.quarantined is not None:
     chart = page.note('No row was quarantined.')
   else:
     chart = page.Markup('')
@@ -222,11 +223,11 @@ def season_section(inputs: Inputs) -> page.Section:
     source = ('Decoded from the raw examples: clear images only (SCL not in '
               f'{", ".join(map(str, features.SCL_NOT_CLEAR))}), binned in calendar 5-day bins; '
               'classes from the CDL name through the label mapping'
-              + ('' if inputs.summary.get('label_mapping') else ' (the default mapping: this '
+              + ('' if inputs.summary.label_mapping else ' (the default mapping: this '
                  'run summary names no other)')
               + '; double crops left out.')
-  elif transformed and s.get('band_mean') and s.get('band_std'):
-    curves = data_stats.ndvi_curves_from_grid(transformed, s['band_mean'], s['band_std'])
+  elif transformed and s.band_mean and s.band_std:
+    curves = data_stats.ndvi_curves_from_grid(transformed, s.band_mean, s.band_std)
     source = ('De-normalized from the Transform grid (x · std + mean) of the observed bins; '
               'a bin whose images were all cloudy keeps a cloudy pick, so dips can be clouds.')
   else:
@@ -242,7 +243,7 @@ def season_section(inputs: Inputs) -> page.Section:
       note = inputs.sample_note({split: len(raw)}, 'raw examples')
       if note:
         body.append(note)
-  if s.get('band_mean') and s.get('band_std'):
+  if s.band_mean and s.band_std:
     body.append(page.Markup('<h3>Band normalization</h3>'))
     body.append(page.note('Transform normalizes every band with the train-split mean and '
                           'standard deviation of all observed (pixel, image) values, '
@@ -252,9 +253,9 @@ def season_section(inputs: Inputs) -> page.Section:
     rows = [
         ['centre (nm)'] + [str(style.BAND_WAVELENGTH_NM.get(b, '')) for b in bands],
         ['mean'] + [page.Cell(page.fmt_float(v, 1), id=f'band-mean-{page.slug(b)}')
-                    for b, v in zip(bands, s['band_mean'])],
+                    for b, v in zip(bands, s.band_mean)],
         ['std'] + [page.Cell(page.fmt_float(v, 1), id=f'band-std-{page.slug(b)}')
-                   for b, v in zip(bands, s['band_std'])],
+                   for b, v in zip(bands, s.band_std)],
     ]
     body.append(page.table(['band'] + list(bands), rows, table_id='band-table'))
   else:
@@ -275,7 +276,7 @@ def model_section(inputs: Inputs) -> page.Section:
                      'season, on years the model never saw (eval, test): how early can '
                      'each crop be mapped? Then where the errors are at the headline date.')
   body: List[page.Markup] = []
-  metrics = s.get('metrics')
+  metrics = s.metrics
   if not metrics and inputs.season:
     metrics = inputs.season.get('splits')
   years = inputs.split_years()

@@ -38,6 +38,7 @@ from components.parquet_example_gen import driver
 from components.parquet_example_gen import executor
 from components.parquet_example_gen import reader
 from components.parquet_example_gen import splits
+from croptfx import artifacts
 from croptfx import codec
 from croptfx import features
 from croptfx import generate
@@ -221,7 +222,7 @@ def test_run_counts_examples_and_quarantine(tmp_path, layout, slides_columns,
   assert artifact_utils.decode_split_names(artifact.split_names) == names
 
   # Counts: exact, reconciled, identical in counts.json and in MLMD.
-  counts = counts_lib.read_counts(out)
+  counts = artifacts.read_counts(out)
   reasons = collections.Counter(r for _, r, _ in want_quarantined)
   assert counts == {
       'rows_read': len(written),
@@ -277,7 +278,7 @@ def test_multi_processing_direct_runner(tmp_path):
   written = _write_flat(root)
   artifact = _run(root, str(tmp_path / 'examples'), beam_args=[
       '--direct_running_mode=multi_processing', '--direct_num_workers=2'])
-  counts = counts_lib.read_counts(artifact.uri)
+  counts = artifacts.read_counts(artifact.uri)
   want_examples, want_quarantined, _ = _expected(
       written, features.DEFAULT_YEAR_SPLITS)
   assert counts['examples'] == {n: len(v) for n, v in want_examples.items()}
@@ -446,7 +447,7 @@ def test_local_dag_runner_cache_hit_and_invalidation(tmp_path):
   assert second.uri != first.uri
   assert second.custom_properties['rows_read'].int_value == len(written)
   assert json.loads(second.custom_properties['counts'].string_value) == (
-      counts_lib.read_counts(second.uri))
+      artifacts.read_counts(second.uri))
 
 
 def test_compiles_for_kubeflow_v2(tmp_path):

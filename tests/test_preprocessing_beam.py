@@ -20,9 +20,9 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import schema_utils
 from tfx_bsl.public import tfxio
 
+from croptfx import artifacts
 from croptfx import codec
 from croptfx import features
-from preprocessing import band_stats
 from preprocessing import preprocessing
 from tests import test_preprocessing_reference as ref
 
@@ -117,7 +117,7 @@ def run2(data, tmp_path_factory):
 
 def test_band_statistics_match_numpy(data, run1):
   train, other = data
-  stats = band_stats.read_band_statistics(run1[0])
+  stats = artifacts.read_band_statistics(run1[0])
   mean, std = ref.reference_statistics(train)
   mean_err = np.max(np.abs(np.array(stats['band_mean']) / mean - 1))
   std_err = np.max(np.abs(np.array(stats['band_std']) / std - 1))
@@ -172,8 +172,8 @@ def test_outputs_match_numpy_reference(data, run1):
 def test_eval_rows_do_not_change_statistics(data, run1, run2):
   train, _ = data
   out_dir, outputs, changed = run2
-  assert (band_stats.read_band_statistics(out_dir) ==
-          band_stats.read_band_statistics(run1[0]))
+  assert (artifacts.read_band_statistics(out_dir) ==
+          artifacts.read_band_statistics(run1[0]))
   rice = features.CLASS_NAMES.index('Rice')
   for row in train + changed:
     got, before = outputs[_key(row)], run1[1][_key(row)]

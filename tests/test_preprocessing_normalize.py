@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from preprocessing import band_stats
+from croptfx import artifacts
 from preprocessing import normalize
 
 
@@ -81,7 +81,7 @@ def test_read_band_statistics_missing(tmp_path):
   (tmp_path / 'transform_fn').mkdir()
   (tmp_path / 'transformed_metadata').mkdir()
   with pytest.raises(FileNotFoundError, match='croptfx_band_statistics'):
-    band_stats.read_band_statistics(str(tmp_path))
+    artifacts.read_band_statistics(str(tmp_path))
 
 
 def test_read_band_statistics_file(tmp_path):
@@ -89,7 +89,7 @@ def test_read_band_statistics_file(tmp_path):
   assets.mkdir(parents=True)
   (tmp_path / 'transformed_metadata').mkdir()
   stats = normalize.moments_to_statistics(3, [3] * 12, [5] * 12)
-  (assets / band_stats.BAND_STATISTICS_FILE).write_text(json.dumps(stats))
-  got = band_stats.read_band_statistics(str(tmp_path))
+  (assets / artifacts.BAND_STATISTICS_FILE).write_text(json.dumps(stats))
+  got = artifacts.read_band_statistics(str(tmp_path))
   assert got == {'band_mean': [1.0] * 12,
                  'band_std': [np.sqrt(2 / 3)] * 12}

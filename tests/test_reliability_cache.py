@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from croptfx import artifacts
 from croptfx import features
 from croptfx import fingerprint
 from croptfx import generate
@@ -156,7 +157,7 @@ def test_code_fingerprint_change_reruns_transform_and_trainer(cache_runs):
   configs = [e.custom_properties['custom_config'].string_value
              for e in store.get_executions_by_id(transform_ids)]
   real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'preprocessing'], [None])
+      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing'], [None])
   assert [f'"code_fingerprint": "{real}"' in c for c in configs] == [
       True, True, False]
   assert f'"code_fingerprint": "{real}{EDIT}"' in configs[-1]
@@ -228,10 +229,10 @@ def test_transform_exec_property_carries_the_preprocessing_fingerprint(
     tmp_path):
   from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   dsl_pipeline = run_lib.create_local_pipeline(
-      str(tmp_path / 'data'), run_lib.RunLayout(str(tmp_path / 'out')),
+      str(tmp_path / 'data'), artifacts.RunLayout(str(tmp_path / 'out')),
       dict(features.DEFAULT_YEAR_SPLITS), last_component='Transform')
   transform, = [c for c in dsl_pipeline.components if c.id == 'Transform']
   real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'preprocessing'], [None])
+      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing'], [None])
   assert f'"code_fingerprint": "{real}"' in transform.exec_properties[
       'custom_config']

@@ -16,10 +16,8 @@ import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from bench import loaders
-from bench import numpy_pass
+from croptfx import artifacts
 from croptfx import features
-from preprocessing import preprocessing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
@@ -71,12 +69,8 @@ def pixel_key(lon, lat, year) -> Key:
   return (float(np.float32(lon)), float(np.float32(lat)), int(year))
 
 
-def split_files(uri: str, split: str) -> List[str]:
-  return loaders.split_files(uri, split)
-
-
 def count_records(uri: str, split: str) -> int:
-  dataset = tf.data.TFRecordDataset(split_files(uri, split),
+  dataset = tf.data.TFRecordDataset(artifacts.split_files(uri, split),
                                     compression_type='GZIP')
   return int(dataset.reduce(np.int64(0), lambda n, _: n + 1).numpy())
 
@@ -87,7 +81,8 @@ def read_transformed(uri: str, splits: Sequence[str] = SPLITS
   artifact; a list per key because two pixels may share a key."""
   result = {}
   for split in splits:
-    arrays = numpy_pass.read_transformed(os.path.join(uri, f'Split-{split}'))
+    arrays = artifacts.read_examples(artifacts.split_dir(uri, split),
+                                     features.transformed_feature_spec())
     by_key = collections.defaultdict(list)
     for i in range(len(arrays[features.YEAR])):
       example = {k: v[i] for k, v in arrays.items()}
@@ -100,7 +95,7 @@ def read_transformed(uri: str, splits: Sequence[str] = SPLITS
 def canonical(example: Dict[str, np.ndarray]) -> Tuple[bytes, ...]:
   """Bit-exact form of a decoded example (floats compared by their bytes)."""
   return tuple(np.ascontiguousarray(example[k]).tobytes()
-               for k in sorted(preprocessing.TRANSFORMED_FEATURE_SPEC))
+               for k in sorted(features.transformed_feature_spec()))
 
 
 def assert_same_transformed(got, want) -> int:
@@ -122,7 +117,7 @@ def assert_same_transformed(got, want) -> int:
 
 def store_of(output: str) -> metadata_store.MetadataStore:
   config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = os.path.join(output, 'metadata.db')
+  config.sqlite.filename_uri = artifacts.RunLayout(output).metadata_path
   config.sqlite.connection_mode = 1  # READONLY
   return metadata_store.MetadataStore(config)
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.parquet_example_gen import encoding
+from croptfx import artifacts
 from croptfx import codec
 from croptfx import errors
 from croptfx import features
@@ -103,7 +104,7 @@ def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
   table = generate.generate_table(pixels_per_year, sorted(YEAR_SPLITS), seed=7)
   rows = table.to_pylist()
   pipeline = os.path.join(run_dir, 'pipeline')
-  artifacts = {
+  uris = {
       'examples': os.path.join(pipeline, 'ParquetExampleGen', 'examples', '1'),
       'statistics': os.path.join(pipeline, 'StatisticsGen', 'statistics', '2'),
       'schema': os.path.join(pipeline, 'SchemaGen', 'schema', '3'),
@@ -115,7 +116,7 @@ def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
       'evaluation': os.path.join(pipeline, 'Evaluator', 'evaluation', '7'),
       'season_evaluation': os.path.join(pipeline, 'SeasonEvaluator', 'evaluation', '8'),
   }
-  for path in artifacts.values():
+  for path in uris.values():
     os.makedirs(path, exist_ok=True)
   encoder = encoding.ExampleEncoder()
   mapping = features.load_label_mapping()
@@ -127,16 +128,16 @@ def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
   prediction_tables = []
   for year, split in YEAR_SPLITS.items():
     part = table.filter(pa.compute.equal(table[features.YEAR], year))
-    _write_tfrecords(os.path.join(artifacts['examples'], f'Split-{split}',
+    _write_tfrecords(os.path.join(uris['examples'], f'Split-{split}',
                                   'data_tfrecord-00000-of-00001.gz'),
                      encoder.encode(part.to_batches()[0] if part.num_rows else part))
     split_rows = [r for r in rows if r[features.YEAR] == year]
     _write_tfrecords(
-        os.path.join(artifacts['transformed_examples'], f'Split-{split}',
+        os.path.join(uris['transformed_examples'], f'Split-{split}',
                      'transformed_examples-00000-of-00001.gz'),
         [_transformed_example(r, mean, std, mapping) for r in split_rows])
-    os.makedirs(os.path.join(artifacts['statistics'], f'Split-{split}'), exist_ok=True)
-    _write_anomalies(os.path.join(artifacts['anomalies'], f'Split-{split}'), ANOMALIES[split])
+    os.makedirs(os.path.join(uris['statistics'], f'Split-{split}'), exist_ok=True)
+    _write_anomalies(os.path.join(uris['anomalies'], f'Split-{split}'), ANOMALIES[split])
     if split == 'train':
       continue
     kept = [r for r in split_rows if not mapping.lookup(r[features.CDL])[1]]
@@ -156,10 +157,10 @@ def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
                 pa.list_(pa.float32())),
         }))
     season['splits'][split] = by_day
-  with open(os.path.join(artifacts['season_evaluation'], 'metrics.json'), 'w') as f:
+  with open(os.path.join(uris['season_evaluation'], 'metrics.json'), 'w') as f:
     json.dump(season, f)
   pq.write_table(pa.concat_tables(prediction_tables),
-                 os.path.join(artifacts['season_evaluation'], 'predictions.parquet'))
+                 os.path.join(uris['season_evaluation'], 'predictions.parquet'))
   examples = {split: sum(1 for r in rows if r[features.YEAR] == year)
               for year, split in YEAR_SPLITS.items()}
   summary = {
@@ -167,7 +168,7 @@ def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
       'examples': examples,
       'quarantined': QUARANTINED,
       'notes': NOTES,
-      'quarantine_dir': os.path.join(artifacts['examples'], 'quarantine'),
+      'quarantine_dir': os.path.join(uris['examples'], 'quarantine'),
       'band_mean': [float(v) for v in mean],
       'band_std': [float(v) for v in std],
       'metrics': {split: {day: {k: m[k] for k in ('accuracy', 'macro_f1', 'examples')}
@@ -180,7 +181,7 @@ def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
       'cached_components': ['SchemaGen'],
       'wall_seconds': 215.4,
       'runner': 'local',
-      'artifacts': artifacts,
+      'artifacts': uris,
   }
   with open(os.path.join(run_dir, 'run_summary.json'), 'w') as f:
     json.dump(summary, f, indent=1)
@@ -346,7 +347,7 @@ def test_run_details_and_tool_commands(run):
 
 def test_sampling_is_said_on_the_page(run):
   run_dir, summary = run[0], run[1]
-  inputs = build.load_inputs(run_dir, summary, sample_rows=10)
+  inputs = build.load_inputs(run_dir, artifacts.RunSummary.from_dict(summary), sample_rows=10)
   assert {len(raw) for raw in inputs.raw.values()} == {10}
   section = sections.data_section(inputs)
   assert 'Sampled raw examples: the first 10 examples per split' in section.body

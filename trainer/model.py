@@ -45,6 +45,9 @@ class HParams:
   dropout: float = 0.2
   as_of_days: List[int] = dataclasses.field(
       default_factory=lambda: list(features.EVAL_AS_OF_DAYS))
+  # The as-of day the eval split is scored at during training (Keras
+  # validation), the one the Evaluator blesses at.
+  headline_day: int = features.HEADLINE_AS_OF_DAY
   seed: int = 42
 
   @classmethod
@@ -160,7 +163,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
                            tf_transform_output, hparams.batch_size, seed=hparams.seed)
   eval_dataset = input_fn(fn_args.eval_files, fn_args.data_accessor,
                           tf_transform_output, hparams.batch_size,
-                          as_of_day=features.HEADLINE_AS_OF_DAY, shuffle=False)
+                          as_of_day=hparams.headline_day, shuffle=False)
 
   model = build_keras_model(hparams)
   model.summary(print_fn=logging.info)

@@ -28,7 +28,7 @@ from croptfx import features
 from trainer import signatures
 
 OUTPUT_SCHEMA = pa.schema([
-    ('lon', pa.float64()), ('lat', pa.float64()), ('year', pa.int64()),
+    (features.LON, pa.float64()), (features.LAT, pa.float64()), (features.YEAR, pa.int64()),
     ('class', pa.string()), ('class_index', pa.int64()),
     ('probabilities', pa.list_(pa.float32())),
 ])
@@ -64,9 +64,9 @@ def predict(model_dir: str, data: str, as_of: datetime.date, output: str,
       if rows.size:
         good = batch.take(pa.array(rows))
         out = serve(examples=tf.constant(encoder.encode(good)), as_of_date=as_of_date)
-        columns['lon'].extend(good.column(features.LON).to_pylist())
-        columns['lat'].extend(good.column(features.LAT).to_pylist())
-        columns['year'].extend(good.column(features.YEAR).to_pylist())
+        columns[features.LON].extend(good.column(features.LON).to_pylist())
+        columns[features.LAT].extend(good.column(features.LAT).to_pylist())
+        columns[features.YEAR].extend(good.column(features.YEAR).to_pylist())
         columns['class'].extend(v.decode() for v in out[signatures.CLASS_NAME].numpy())
         columns['class_index'].extend(out[signatures.CLASS_INDEX].numpy().tolist())
         columns['probabilities'].extend(out[signatures.PROBABILITIES].numpy().tolist())

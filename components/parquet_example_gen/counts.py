@@ -1,13 +1,9 @@
-"""Row accounting of a ParquetExampleGen run, and where it is stored.
+"""Row accounting of a ParquetExampleGen run.
 
-Inside the output Examples artifact (downstream components read only the
-`Split-*` directories):
-  <uri>/Split-<name>/data_tfrecord-*.gz  the examples of one split
-  <uri>/quarantine/quarantine-*.parquet  the quarantined rows: the normalized
-                                         input columns plus `source_file` and
-                                         `reason`
-  <uri>/counts.json                      the counts below
-The counts reconcile exactly: rows_read = sum(examples) + sum(quarantined).
+Stored in the output Examples artifact beside the `Split-*` directories (the
+layout and the reader are in `croptfx.artifacts`): `counts.json` holds the
+counts below and `quarantine/` the quarantined rows (the normalized input
+columns plus `source_file` and `reason`). The counts reconcile exactly: rows_read = sum(examples) + sum(quarantined).
 
   {"rows_read": 3000, "files": 3,
    "examples": {"train": 990, "eval": 995, "test": 993},
@@ -20,17 +16,14 @@ Metadata): ints `rows_read`, `files`, `examples_<split>`,
 """
 
 import json
-import posixpath
 from typing import Any, Dict, Iterable, Mapping, Sequence, Union
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from components.parquet_example_gen import validation
+from croptfx import artifacts
 
-COUNTS_FILE = 'counts.json'
-QUARANTINE_DIR = 'quarantine'
-QUARANTINE_PREFIX = 'quarantine'
 COUNTS_PROPERTY = 'counts'
 
 Counts = Dict[str, Any]
@@ -79,25 +72,10 @@ def check_reconciled(counts: Counts) -> None:
                        f'{accounted} emitted or quarantined: {counts}')
 
 
-def counts_path(examples_uri: str) -> str:
-  return posixpath.join(examples_uri, COUNTS_FILE)
-
-
-def quarantine_prefix(examples_uri: str) -> str:
-  return posixpath.join(examples_uri, QUARANTINE_DIR, QUARANTINE_PREFIX)
-
-
 def write_counts(counts: Counts, examples_uri: str) -> None:
-  with FileSystems.create(counts_path(examples_uri), 'application/json',
+  with FileSystems.create(artifacts.counts_path(examples_uri), 'application/json',
                           CompressionTypes.UNCOMPRESSED) as f:
     f.write(json.dumps(counts, indent=1).encode('utf-8'))
-
-
-def read_counts(examples_uri: str) -> Counts:
-  """The counts of the ExampleGen run that wrote the artifact at this URI."""
-  with FileSystems.open(counts_path(examples_uri), 'application/json',
-                        CompressionTypes.UNCOMPRESSED) as f:
-    return json.loads(f.read().decode('utf-8'))
 
 
 def to_custom_properties(counts: Counts) -> Dict[str, Union[int, str]]:

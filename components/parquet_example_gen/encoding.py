@@ -1,15 +1,9 @@
 """Normalized record batches -> serialized raw tf.train.Examples, vectorized.
 
-Feature spec of every example (keys from `croptfx.features`, one value each):
-  lon, lat              bytes_list  8-byte big-endian float64 (exact; see
-                                    `codec.encode_coord`)
-  num_scenes            int64_list
-  bands, img_dates,     bytes_list  the input bytes, unchanged
-  scl_vals
-  tiles                 bytes_list  UTF-8
-  bbox, year            int64_list
-  CDL                   bytes_list  UTF-8
-Nothing is decoded here; Transform does that.
+One feature per input column, one value each, typed as
+`features.INPUT_COLUMNS` says (`example_dtype`): lon and lat as 8-byte
+big-endian float64 bytes (exact; `codec.encode_coord`), the packed columns
+unchanged, strings as UTF-8. Nothing is decoded here; Transform does that.
 
 tfx_bsl's C++ RecordBatchToExamplesEncoder turns an Arrow batch of list
 columns into serialized examples about 5x faster than building protos row by

@@ -35,6 +35,7 @@ from components.parquet_example_gen import counts as counts_lib
 from components.parquet_example_gen import reader
 from components.parquet_example_gen import splits as splits_lib
 from components.parquet_example_gen import transforms
+from croptfx import artifacts
 from croptfx import features
 
 # Execution properties added by ParquetExampleGenSpec.
@@ -141,7 +142,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
              | f'WriteSplit[{name}]' >> transforms.WriteExamples(
                  artifact_utils.get_split_uri([examples_artifact], name)))
 
-    counts = counts_lib.read_counts(examples_artifact.uri)
+    counts = artifacts.read_counts(examples_artifact.uri)
     counts_lib.check_reconciled(counts)
     for key, value in counts_lib.to_custom_properties(counts).items():
       if isinstance(value, str):

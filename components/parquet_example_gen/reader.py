@@ -48,19 +48,7 @@ from croptfx.errors import InputDataError
 # 100 images a row, so a worker's memory does not depend on the file size.
 DEFAULT_BATCH_ROWS = 4096
 
-NORMALIZED_SCHEMA = pa.schema([
-    (features.LON, pa.float64()),
-    (features.LAT, pa.float64()),
-    (features.NUM_SCENES, pa.int64()),
-    (features.BANDS, pa.binary()),
-    (features.IMG_DATES, pa.binary()),
-    (features.SCL_VALS, pa.binary()),
-    (features.TILES, pa.string()),
-    (features.BBOX, pa.int64()),
-    (features.YEAR, pa.int64()),
-    (features.CDL, pa.string()),
-])
-assert tuple(NORMALIZED_SCHEMA.names) == features.RAW_COLUMNS
+NORMALIZED_SCHEMA = features.normalized_schema()
 
 _GLOB_CHARS = re.compile(r'[*?\[]')
 _HIVE_YEAR = re.compile(r'(?:^|/)year=([^/]*)/')
@@ -83,21 +71,14 @@ def _is_text(t: pa.DataType) -> bool:
           _is_binary(t))
 
 
-# Accepted file types per column, and how the error message names them.
-_ACCEPTED_TYPES = {
-    features.LON: (_is_number, 'a float'),
-    features.LAT: (_is_number, 'a float'),
-    features.NUM_SCENES: (_is_int, 'an integer'),
-    # Strings are refused: bytes that are not UTF-8 are exactly what breaks
-    # the stock ExampleGen.
-    features.BANDS: (_is_binary, 'binary'),
-    features.IMG_DATES: (_is_binary, 'binary'),
-    features.SCL_VALS: (_is_binary, 'binary'),
-    features.TILES: (_is_text, 'string or binary'),
-    features.BBOX: (_is_int, 'an integer'),
-    features.YEAR: (_is_int, 'an integer'),
-    features.CDL: (_is_text, 'string'),
+# What `features.InputColumn.accepts` means, and how the error message names it.
+_ACCEPTS = {
+    'number': (_is_number, 'a float'),
+    'integer': (_is_int, 'an integer'),
+    'binary': (_is_binary, 'binary'),
+    'text': (_is_text, 'string or binary'),
 }
+_ACCEPTED_TYPES = {c.name: _ACCEPTS[c.accepts] for c in features.INPUT_COLUMNS}
 
 
 @dataclasses.dataclass(frozen=True)

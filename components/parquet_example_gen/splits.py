@@ -6,9 +6,6 @@ from typing import Any, Dict, List, Mapping, Union
 
 from croptfx import features
 
-_SPLIT_ORDER = (features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT)
-
-
 def parse_year_splits(
     value: Union[None, str, Mapping[Any, str]]) -> Dict[int, str]:
   """Year -> split name from a mapping or its JSON; None gives the default.
@@ -39,8 +36,8 @@ def parse_year_splits(
 def split_names(year_splits: Mapping[int, str]) -> List[str]:
   """The distinct split names: train, eval, test first, then the others."""
   names = list(dict.fromkeys(year_splits.values()))
-  return ([n for n in _SPLIT_ORDER if n in names] +
-          [n for n in names if n not in _SPLIT_ORDER])
+  return ([n for n in features.SPLIT_ORDER if n in names] +
+          [n for n in names if n not in features.SPLIT_ORDER])
 
 
 def year_splits_json(year_splits: Mapping[int, str]) -> str:

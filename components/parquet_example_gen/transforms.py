@@ -23,6 +23,7 @@ from components.parquet_example_gen import encoding
 from components.parquet_example_gen import reader
 from components.parquet_example_gen import splits as splits_lib
 from components.parquet_example_gen import validation
+from croptfx import artifacts
 from croptfx import features
 
 SOURCE_FILE = 'source_file'
@@ -139,7 +140,7 @@ def ParquetToExamples(  # pylint: disable=invalid-name
   if examples_uri:
     _ = (outputs[_QUARANTINE_TAG]
          | 'WriteQuarantine' >> beam.io.parquetio.WriteToParquetBatched(
-             counts_lib.quarantine_prefix(examples_uri), QUARANTINE_SCHEMA,
+             artifacts.quarantine_prefix(examples_uri), QUARANTINE_SCHEMA,
              codec='snappy', file_name_suffix='.parquet'))
     _ = (outputs[_COUNTS_TAG]
          | 'SumCounts' >> beam.CombineGlobally(counts_lib.merge_counts)
