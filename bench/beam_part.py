@@ -57,9 +57,8 @@ def write_raw_schema(schema_dir: str) -> None:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tensorflow_transform.tf_metadata import schema_utils  # pylint: disable=g-import-not-at-top
   from tfx.utils import io_utils  # pylint: disable=g-import-not-at-top
-  from preprocessing import preprocessing  # pylint: disable=g-import-not-at-top
   spec = {key: tf.io.FixedLenFeature([1], value.dtype)
-          for key, value in preprocessing.RAW_FEATURE_SPEC.items()}
+          for key, value in features.raw_feature_spec().items()}
   io_utils.write_pbtxt_file(os.path.join(schema_dir, 'schema.pbtxt'),
                             schema_utils.schema_from_feature_spec(spec))
 

@@ -198,7 +198,7 @@ def run(data_dir: str, year_splits: Mapping[int, str],
 
 
 def _outputs(split_parts: Sequence[Part], mean, std) -> Dict[str, np.ndarray]:
-  """Transformed features (`preprocessing.TRANSFORMED_FEATURE_SPEC` keys)."""
+  """Transformed features (`features.TRANSFORMED_FEATURES` keys)."""
   def cat(name):
     return np.concatenate([getattr(p, name) for p in split_parts])
   return {
