@@ -19,6 +19,9 @@ DEFAULT_TOLERANCE = 0.05
 # Smaller steps (~1 cm) are float rounding of the coordinates, not a grid:
 # every double near 90 degrees is a multiple of 1.4e-14.
 MIN_STEP_DEGREES = 1e-7
+# At least this share of the grid lines between the outer ones must hold
+# points (a hole is fine; a grid mostly of empty lines is not the pixels').
+MIN_LINES_OCCUPIED = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,67 +59,99 @@ class Grid:
             'transform': list(self.transform)[:6]}
 
 
-def _lines(unique: np.ndarray, gaps: np.ndarray, step: float, tolerance: float):
-  """Grid lines of one axis for a candidate step: (centres, line index) or why not."""
-  # Values of one line differ by at most 2 * tolerance steps, adjacent lines
-  # by at least 1 - 2 * tolerance: a gap over half a step starts a new line.
-  starts = np.concatenate([[0], np.flatnonzero(gaps > step / 2) + 1])
-  sizes = np.diff(np.concatenate([starts, [len(unique)]]))
-  centres = np.add.reduceat(unique, starts) / sizes
-  if len(centres) < 2:
-    return None, None
-  # Gaps between lines are whole multiples of the step (missing lines).
-  line_gaps = np.diff(centres)
-  multiples = np.maximum(np.rint(line_gaps / step), 1)
-  if (np.abs(line_gaps / step - multiples) > 2 * tolerance).any():
-    steps = line_gaps / multiples
-    return None, (f'steps vary by {100 * (steps.max() / steps.min() - 1):.0f}% '
-                  f'({steps.min():.6g} to {steps.max():.6g} degrees)')
-  return centres, np.concatenate([[0], np.cumsum(multiples)])
+class _Axis:
+  """The distinct values of one coordinate, how many points hold each, and
+  the gaps between them."""
 
+  def __init__(self, values: np.ndarray, name: str, tolerance: float):
+    self.unique, self.counts = np.unique(values, return_counts=True)
+    self.gaps = np.diff(self.unique)
+    self.name = name
+    self.tolerance = tolerance
 
-def _axis(values: np.ndarray, name: str, tolerance: float):
-  """((first line, step, number of lines), None) of one axis, or (None, reason)."""
-  unique = np.unique(values)
-  if len(unique) < 2:
-    return None, f'fewer than 2 distinct {name}s'
-  gaps = np.diff(unique)
-  # The step is the smallest gap between lines; gaps within a line (jitter)
-  # are at most 2t/(1-2t) of it. Candidates: the smallest gap (no jitter) and
-  # every gap that jumps that much above the next smaller one; the smallest
-  # candidate whose lines are whole steps apart wins.
-  distinct = np.unique(gaps)
-  jump = (1 - 2 * tolerance) / (2 * tolerance)
-  candidates = np.concatenate(
-      [distinct[:1], distinct[1:][distinct[1:] / distinct[:-1] >= jump]])
-  candidates = candidates[candidates >= MIN_STEP_DEGREES]
-  reason = (f'{name}s have no regular spacing (distinct values {gaps.min():.3g} '
-            f'to {gaps.max():.3g} degrees apart)')
-  for step in candidates:
-    centres, index = _lines(unique, gaps, float(step), tolerance)
-    if centres is None:
-      reason = f'{name} {index}' if index else reason
-      continue
+  def candidate_steps(self) -> np.ndarray:
+    """Steps worth trying, ascending.
+
+    Gaps within a line (jitter) are at most 2t / (1 - 2t) of the step, so
+    the step is a gap that jumps that much above the next smaller distinct
+    gap; without jitter it is the smallest or the most frequent gap.
+    """
+    distinct = np.unique(self.gaps)
+    jump = (1 - 2 * self.tolerance) / (2 * self.tolerance)
+    rounded, times = np.unique(np.round(self.gaps, 12), return_counts=True)
+    candidates = np.concatenate([
+        distinct[:1], distinct[1:][distinct[1:] / distinct[:-1] >= jump],
+        [distinct[np.argmin(np.abs(distinct - rounded[np.argmax(times)]))]]])
+    return np.unique(candidates[candidates >= MIN_STEP_DEGREES])
+
+  def fit(self, step: float):
+    """((first node, step, lines), None) for a candidate step, else
+    (None, (why not, share of lines holding points))."""
+    unique, counts, tol = self.unique, self.counts, self.tolerance
+    # Values of one line differ by at most 2 * tolerance steps, adjacent
+    # lines by at least 1 - 2 * tolerance: a gap over half a step starts a
+    # new line. A line's centre is its points' mean (exact for one value).
+    starts = np.concatenate([[0], np.flatnonzero(self.gaps > step / 2) + 1])
+    sizes = np.diff(np.concatenate([starts, [len(unique)]]))
+    weighted = np.add.reduceat(unique * counts, starts) / np.add.reduceat(counts, starts)
+    centres = np.where(sizes == 1, unique[starts], weighted)
+    if len(centres) < 2:
+      return None, (f'fewer than 2 distinct {self.name}s', 0.0)
+    # Gaps between lines are whole multiples of the step (missing lines).
+    line_gaps = np.diff(centres)
+    multiples = np.maximum(np.rint(line_gaps / step), 1)
+    if (np.abs(line_gaps / step - multiples) > 2 * tol).any():
+      steps = line_gaps / multiples
+      return None, (f'{self.name} steps vary by {100 * (steps.max() / steps.min() - 1):.0f}% '
+                    f'({steps.min():.6g} to {steps.max():.6g} degrees)', 0.0)
+    index = np.concatenate([[0], np.cumsum(multiples)])
+    lines = int(index[-1]) + 1
+    occupied = len(centres) / lines
     # The two outer lines give the step (exact for exact input); the first
     # node is the mean of the lines' offsets from it.
     step = (centres[-1] - centres[0]) / index[-1]
     first = centres[0] + float(np.mean(centres - centres[0] - index * step))
-    return (first, step, int(index[-1]) + 1), None
-  return None, reason
+    offset = (unique - first) / step
+    off = np.abs(offset - np.rint(offset)) > tol
+    if off.any():
+      return None, (f'{int(counts[off].sum())} of {int(counts.sum())} points lie more '
+                    f'than {tol} cells from a {self.name} grid line (e.g. {self.name} '
+                    f'{unique[np.argmax(off)]:.7f}; step {step:.6g} degrees)', occupied)
+    # A finer grid fits any points when most of its lines may be empty
+    # (jitter of 0, 0.2 and 1.0 cells fits a 0.2 grid).
+    if occupied < MIN_LINES_OCCUPIED:
+      return None, (f'{self.name}s fit a grid of {step:.6g} degrees only with '
+                    f'{lines - len(centres)} of its {lines} lines empty', occupied)
+    return (first, step, lines), None
 
 
-def _off_nodes(values, first, step, tolerance):
-  offset = (values - first) / step
-  return np.abs(offset - np.rint(offset)) > tolerance
+def _fit_axis(values: np.ndarray, name: str, tolerance: float):
+  """((first node, step, lines), None) of one axis, or (None, reason)."""
+  axis = _Axis(values, name, tolerance)
+  if len(axis.unique) < 2:
+    return None, f'fewer than 2 distinct {name}s'
+  # The smallest step that fits; failing that, the reason of the candidate
+  # that came closest (most of its lines hold points).
+  best = (f'{name}s have no regular spacing (distinct values {axis.gaps.min():.3g} '
+          f'to {axis.gaps.max():.3g} degrees apart)', -1.0)
+  for step in axis.candidate_steps():
+    fit, why = axis.fit(float(step))
+    if fit is not None:
+      return fit, None
+    if why[1] > best[1] or best[1] < 0:
+      best = why
+  return None, best[0]
 
 
 def detect_grid(lon, lat, tolerance: float = DEFAULT_TOLERANCE
                 ) -> Tuple[Optional[Grid], Optional[str]]:
   """The regular lon/lat grid the points lie on, or (None, why not).
 
-  Steps come from the distinct sorted coordinates of each axis (lines may be
-  missing: a hole in the area is still a grid); then every point must lie
-  within `tolerance` cells of a grid node on both axes.
+  Each axis is fitted on its distinct sorted values: candidate steps from
+  their gaps, lines of values within half a step, lines a whole number of
+  steps apart (some may be missing: a hole in the area is still a grid),
+  every point within `tolerance` cells of its line, and at least half the
+  lines holding points. The smallest fitting step wins.
   """
   lon = np.asarray(lon, dtype=np.float64).ravel()
   lat = np.asarray(lat, dtype=np.float64).ravel()
@@ -126,19 +161,12 @@ def detect_grid(lon, lat, tolerance: float = DEFAULT_TOLERANCE
     raise ValueError(f'tolerance must be in (0, 0.25) cells, got {tolerance}')
   if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
     return None, 'some coordinates are not finite'
-  x, reason = _axis(lon, 'longitude', tolerance)
+  x, reason = _fit_axis(lon, 'longitude', tolerance)
   if x is None:
     return None, reason
-  y, reason = _axis(lat, 'latitude', tolerance)
+  y, reason = _fit_axis(lat, 'latitude', tolerance)
   if y is None:
     return None, reason
-  for (first, step, _), values, name in ((x, lon, 'longitude'), (y, lat, 'latitude')):
-    off = _off_nodes(values, first, step, tolerance)
-    if off.any():
-      k = int(np.argmax(off))
-      return None, (f'{int(off.sum())} of {len(values)} points lie more than '
-                    f'{tolerance} cells from a {name} grid line (first at lon '
-                    f'{lon[k]:.7f}, lat {lat[k]:.7f}; step {step:.6g} degrees)')
   (x0, dx, width), (y0, dy, height) = x, y
   # Row 0 is the northernmost line; edges are half a cell out from centres.
   north_centre = y0 + (height - 1) * dy
