@@ -362,10 +362,11 @@ def aoi_layout(width: int, height: int, seed: int = 0) -> Dict[str, np.ndarray]:
                                parcel_types, p_types)
   yy, xx = np.mgrid[0:height, 0:width]
 
-  def paint(mask, kind):
+  def paint(mask, kind, rows=slice(None), cols=slice(None)):
+    """Gives the pixels of `mask` (within the rows x cols window) a new id."""
     nonlocal next_id
-    parcel[mask] = next_id
-    ptype[mask] = _TYPE[kind]
+    parcel[rows, cols][mask] = next_id
+    ptype[rows, cols][mask] = _TYPE[kind]
     next_id += 1
 
   # A bayou across the area: wooded banks around open water.
@@ -377,27 +378,35 @@ def aoi_layout(width: int, height: int, seed: int = 0) -> Dict[str, np.ndarray]:
   distance = np.abs(yy - centre)
   paint(distance <= half, 'wetland')
   paint(distance <= 1.0, 'water')
+
+  def window(cy, cx, reach):
+    r0, r1 = max(int(cy - reach), 0), min(int(cy + reach) + 2, height)
+    c0, c1 = max(int(cx - reach), 0), min(int(cx + reach) + 2, width)
+    return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
+
   # Woods: a few overlapping discs, about one wood per 40,000 pixels.
   for _ in range(int(round(width * height / 40000))):
     cy, cx = rng.uniform(0, height), rng.uniform(0, width)
-    wood = np.zeros((height, width), bool)
-    for _ in range(4):
-      r = rng.uniform(4, 12)
-      oy, ox = rng.normal(0, 8, 2)
-      wood |= (yy - cy - oy) ** 2 + (xx - cx - ox) ** 2 <= r * r
-    paint(wood, 'forest')
+    discs = [(rng.uniform(4, 12), *rng.normal(0, 8, 2)) for _ in range(4)]
+    rs, cs = window(cy, cx, max(r + max(abs(oy), abs(ox)) for r, oy, ox in discs))
+    wy, wx = yy[rs, cs], xx[rs, cs]
+    wood = np.zeros(wy.shape, bool)
+    for r, oy, ox in discs:
+      wood |= (wy - cy - oy) ** 2 + (wx - cx - ox) ** 2 <= r * r
+    paint(wood, 'forest', rs, cs)
   # A small town on a road crossing, lawns around it.
   if columns and rows and width * height >= 10000:
     cy, cx = rows[int(rng.integers(len(rows)))], columns[int(rng.integers(len(columns)))]
     ry, rx = rng.uniform(6, 12, 2)
-    d = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2
-    paint(d <= 1.6, 'open_space')
-    paint(d <= 1.0, 'low_intensity')
+    rs, cs = window(cy, cx, 1.3 * max(ry, rx))
+    d = ((yy[rs, cs] - cy) / ry) ** 2 + ((xx[rs, cs] - cx) / rx) ** 2
+    paint(d <= 1.6, 'open_space', rs, cs)
+    paint(d <= 1.0, 'low_intensity', rs, cs)
   # Roads last: they cross everything (bridges over the bayou).
   for x in columns:
-    paint((xx == x), 'open_space')
+    paint(True, 'open_space', cols=slice(x, x + 1))
   for y in rows:
-    paint((yy == y), 'open_space')
+    paint(True, 'open_space', rows=slice(y, y + 1))
   field_id = _connected_parts(parcel)
   n_fields = int(field_id.max()) + 1
   first_pixel = np.unique(field_id.ravel(), return_index=True)[1]
