@@ -38,7 +38,7 @@ def write_quicklook(classes_tif: str, png_path: str, title: str = '') -> str:
   cmap.set_bad((1, 1, 1, 0))  # nodata: the white page shows through
   counts = np.bincount(classes[valid], minlength=features.NUM_CLASSES)
   fig = plt.figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-  ax = fig.add_axes([0.07, 0.08, 0.62, 0.82])
+  ax = fig.add_axes([0.1, 0.08, 0.59, 0.82])
   ax.imshow(shown, cmap=cmap, vmin=-0.5, vmax=features.NUM_CLASSES - 0.5,
             interpolation='nearest', interpolation_stage='data',
             extent=(bounds.left, bounds.right, bounds.bottom, bounds.top))

@@ -265,16 +265,20 @@ def test_detect_rejects_one_row_one_column_and_scattered_points():
 # The quicklook.
 
 def test_quicklook_png_shows_the_class_colours_where_the_classes_are(tmp_path):
-  # West half corn, east half soybeans, a strip of no data in the north.
-  lon, lat, col, row = _grid_pixels(40, 20, keep=lambda c, r: r < 18)
+  # West half corn, east half soybeans (40 x 18 cells), a hole of no data
+  # in the middle: columns 16-23, rows 6-11.
+  lon, lat, col, row = _grid_pixels(
+      40, 18, keep=lambda c, r: ~((c >= 16) & (c < 24) & (r >= 6) & (r < 12)))
   class_index = np.where(col < 20, features.CLASS_NAMES.index('Corn'),
                          features.CLASS_NAMES.index('Soybeans'))
   files = [_write_pixels(tmp_path / 'p.parquet', lon, lat, class_index, np.full(len(lon), 0.8))]
   s = raster.write_map_rasters(files, str(tmp_path))
   png = quicklook.write_quicklook(s['classes_tif'], str(tmp_path / 'q.png'), 'as of 2021-07-15')
+  assert png == str(tmp_path / 'q.png')
   from PIL import Image  # pylint: disable=g-import-not-at-top
   image = np.asarray(Image.open(png).convert('RGB'))
   assert image.shape == (quicklook.HEIGHT_PX, quicklook.WIDTH_PX, 3)
+  legend_x = int(0.71 * quicklook.WIDTH_PX)  # the legend starts at 72% of the width
 
   def where(color):
     ys, xs = np.nonzero((image == _rgb(color)).all(axis=-1))
@@ -282,11 +286,20 @@ def test_quicklook_png_shows_the_class_colours_where_the_classes_are(tmp_path):
 
   corn_x, corn_y = where(features.CLASS_COLORS['Corn'])
   soy_x, soy_y = where(features.CLASS_COLORS['Soybeans'])
-  # Each half fills a block of the map; the legend adds a small swatch each.
-  assert len(corn_x) > 20000 and len(soy_x) > 20000
-  map_corn = corn_x < np.median(soy_x)
-  assert map_corn.mean() > 0.95
-  assert corn_x.max() - 5 < soy_x.max()
-  # The map's corn block sits directly west of its soybeans block, same rows.
-  assert abs(np.median(corn_y) - np.median(soy_y)) <= 2
-  assert np.median(corn_x) < np.median(soy_x)
+  on_map_corn, on_map_soy = corn_x < legend_x, soy_x < legend_x
+  # Corn fills the west half, soybeans the east half, the same rows and the
+  # same area.
+  assert on_map_corn.sum() > 5000
+  assert corn_x[on_map_corn].max() < soy_x[on_map_soy].min()
+  assert abs(on_map_corn.sum() - on_map_soy.sum()) < 0.03 * on_map_corn.sum()
+  top, bottom = corn_y[on_map_corn].min(), corn_y[on_map_corn].max()
+  assert (top, bottom) == (soy_y[on_map_soy].min(), soy_y[on_map_soy].max())
+  # The hole is the white page: around the centre of cell (column 20, row 9).
+  left, right = corn_x[on_map_corn].min(), soy_x[on_map_soy].max()
+  cx = int(left + (20 + 0.0) / 40 * (right - left + 1))
+  cy = int(top + (9 + 0.0) / 18 * (bottom - top + 1))
+  assert (image[cy - 5:cy + 5, cx - 10:cx + 10] == 255).all()
+  # The legend has a swatch of every class colour.
+  for color in features.CLASS_COLORS.values():
+    xs, _ = where(color)
+    assert (xs > legend_x).sum() > 50, color
