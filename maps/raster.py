@@ -10,10 +10,10 @@ nodata NaN, averaged overviews), both EPSG:4326 COGs written with rasterio.
 How it scales: the parallel part of the map job (Beam workers, Dataflow at
 regional scale) classifies pixels and writes GeoParquet shards; this step then
 streams those shards into one grid on one machine. It holds the four columns
-of every pixel (21 bytes a pixel plus sort buffers: about 0.5 GB for 10
-million pixels) but never the whole raster: the grid is written one strip of
-`BLOCK` rows at a time and GDAL's COG driver builds the overviews from the
-file. Beyond that (a state at 10 m is billions of pixels) the same code would
+of every pixel and their sort order (about 100 bytes a pixel at peak: 0.63 GB
+and 16 s for 6 million pixels on a 3000 x 2000 grid, measured) but never the
+whole raster: the grid is written one strip of `BLOCK` rows at a time and
+GDAL's COG driver builds the overviews from the file. Beyond that (a state at 10 m is billions of pixels) the same code would
 run per output tile: the Beam job keys each pixel by its tile of the grid,
 and each tile's pixels are written as one COG by a worker, with a VRT or
 STAC catalogue over the tiles.
