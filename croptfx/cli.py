@@ -35,14 +35,38 @@ def _year_splits(text: str):
   return result
 
 
+def _positive_int(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    value = 0
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'must be a positive integer, got {text!r}')
+  return value
+
+
+def _aoi(text: str):
+  """'200x150' -> (200, 150): width x height in pixels."""
+  width, sep, height = text.lower().partition('x')
+  if not (sep and width.strip().isdigit() and height.strip().isdigit()
+          and int(width) > 0 and int(height) > 0):
+    raise argparse.ArgumentTypeError(
+        f'takes WIDTHxHEIGHT in pixels, two positive integers like 200x150, got {text!r}')
+  return int(width), int(height)
+
+
 def _cmd_generate(args) -> int:
   from croptfx import generate  # pylint: disable=g-import-not-at-top
   summary = generate.write_dataset(
       args.out, args.pixels_per_year, years=args.years, seed=args.seed,
       layout=args.layout, rows_per_file=args.rows_per_file,
-      slides_columns=args.slides_columns)
-  print(f"croptfx generate: wrote {summary['rows']} rows "
-        f"({args.pixels_per_year} pixels x {len(summary['years'])} years) "
+      slides_columns=args.slides_columns, aoi=args.aoi)
+  if args.aoi:
+    what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area at "
+            f"{generate.AOI_PIXEL_M:g} m x {len(summary['years'])} years")
+  else:
+    what = f"{args.pixels_per_year} pixels x {len(summary['years'])} years"
+  print(f"croptfx generate: wrote {summary['rows']} rows ({what}) "
         f"in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
   return 0
 
@@ -127,7 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
 
   p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data')
   p.add_argument('out', help='output directory')
-  p.add_argument('--pixels-per-year', type=int, required=True)
+  size = p.add_mutually_exclusive_group(required=True)
+  size.add_argument('--pixels-per-year', type=_positive_int,
+                    help='pixels in fields scattered over a county')
+  size.add_argument('--aoi', type=_aoi, metavar='WxH',
+                    help='every pixel of a W x H area on a regular ~30 m lon/lat grid, '
+                         'made of fields (a map-like area, e.g. 200x150)')
   p.add_argument('--years', type=_years, default=sorted(features.DEFAULT_YEAR_SPLITS),
                  help='comma-separated season years (default 2019,2020,2021)')
   p.add_argument('--seed', type=int, default=0)

@@ -1,8 +1,8 @@
 """The project's constants: the one place that defines the data contract.
 
-Band names, the calendar binning, the in-season window, the class list, the
-CDL -> class mapping (loaded from data) and the feature keys of the raw and
-transformed examples. Every other module (transform, trainer, serving, report,
+Band names, the calendar binning, the in-season window, the class list and
+colours, the CDL -> class mapping (loaded from data) and the feature keys of
+the raw and transformed examples. Every other module (transform, trainer, serving, report,
 benchmarks, tests) imports them from here.
 """
 
@@ -44,6 +44,19 @@ SCL_NOT_CLEAR = (0, 1, 3, 8, 9, 10, 11)
 CLASS_NAMES = ('No Crops Growing', 'Uncultivated', 'Cultivated', 'Corn',
                'Soybeans', 'Cotton', 'Rice')
 NUM_CLASSES = len(CLASS_NAMES)
+# One colour per class, in class order, used by the report's figures and the
+# maps' colour tables. They follow the Cropland Data Layer's own legend where
+# a class has one (corn yellow, soybeans green, cotton red, rice blue), which
+# readers of CDL maps already know.
+CLASS_COLORS = dict(zip(CLASS_NAMES, (
+    '#b5a27f',  # No Crops Growing: bare soil
+    '#8fbf8f',  # Uncultivated: grass / forest green
+    '#a0522d',  # Cultivated (other crops): CDL wheat brown
+    '#e5b800',  # Corn: CDL yellow, darkened to read as a line on white
+    '#2d7a00',  # Soybeans: CDL dark green
+    '#e0303a',  # Cotton: CDL red
+    '#0099d6',  # Rice: CDL aqua
+)))
 NO_CROPS_GROWING = CLASS_NAMES.index('No Crops Growing')
 UNCULTIVATED = CLASS_NAMES.index('Uncultivated')
 # Classes whose label is gated on recent vegetation.

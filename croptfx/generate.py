@@ -225,6 +225,204 @@ def _fields(rng, n_pixels: int):
   }
 
 
+# Wall-to-wall areas (`aoi_layout`): a regular lon/lat grid of ~30 m cells
+# (constant steps in degrees: dy is 30 m of latitude, dx 30 m of longitude at
+# the area's centre), centred in the county's south-west tile.
+AOI_PIXEL_M = 30.0
+METRES_PER_DEGREE = 6371008.8 * np.pi / 180  # mean Earth radius
+AOI_CENTRE = (-90.60, 33.38)
+AOI_PIXEL_HA = AOI_PIXEL_M ** 2 / 1e4
+AOI_FIELD_HA = (5.0, 40.0)  # parcel sizes, log-uniform
+AOI_ROAD_SPACING = (45, 70)  # pixels between section roads (~1.3-2.1 km)
+AOI_BLOCK_PIXELS = 1024  # pixels simulated at once
+# Parcels are crops, pasture, hay, fallow and ponds; forest, wetland and
+# developed land come as shapes of their own (bayou, woods, a town, roads).
+AOI_OVERLAY_TYPES = ('forest', 'wetland', 'open_space', 'low_intensity')
+_TYPE = {name: i for i, (name, _, _) in enumerate(FIELD_TYPES)}
+
+
+def aoi_grid(width: int, height: int) -> Dict[str, float]:
+  """Centre lon/lat of the north-west pixel and the steps, in degrees."""
+  dy = AOI_PIXEL_M / METRES_PER_DEGREE
+  dx = dy / np.cos(np.radians(AOI_CENTRE[1]))
+  return {'west': AOI_CENTRE[0] - (width - 1) / 2 * dx,
+          'north': AOI_CENTRE[1] + (height - 1) / 2 * dy, 'dx': dx, 'dy': dy}
+
+
+def _split_parcels(rng, parcel, ptype, top, left, bottom, right, next_id, parcel_types, p_types):
+  """Splits one block between roads into parcels of 5-40 ha (some L-shaped,
+  some with a ditch along a side); writes ids and types in place."""
+  stack = [(top, left, bottom, right)]
+  while stack:
+    t, l, b, r = stack.pop()
+    h, w = b - t, r - l
+    if h <= 0 or w <= 0:
+      continue
+    target = np.exp(rng.uniform(*np.log(AOI_FIELD_HA))) / AOI_PIXEL_HA
+    vertical = w >= h  # cut across the longer side
+    long_side = w if vertical else h
+    if h * w <= target or long_side < 8:
+      parcel[t:b, l:r] = next_id
+      ptype[t:b, l:r] = rng.choice(len(parcel_types), p=p_types)
+      next_id += 1
+      continue
+    cut = int(round(long_side * rng.uniform(0.3, 0.7)))
+    cut = min(max(cut, 4), long_side - 4)
+    if vertical:
+      first, second = (t, l, b, l + cut), (t, l + cut, b, r)
+    else:
+      first, second = (t, l, t + cut, r), (t + cut, l, b, r)
+    if h * w <= 2.5 * target and min(h, w) >= 8 and rng.random() < 0.25:
+      # An L-shaped field: `first` plus one end of `second`.
+      st, sl, sb, sr = second
+      if vertical:
+        k = st + int(round((sb - st) * rng.uniform(0.3, 0.7)))
+        arm, rest = (st, sl, k, sr), (k, sl, sb, sr)
+      else:
+        k = sl + int(round((sr - sl) * rng.uniform(0.3, 0.7)))
+        arm, rest = (st, sl, sb, k), (st, k, sb, sr)
+      kind = rng.choice(len(parcel_types), p=p_types)
+      for ft, fl, fb, fr in (first, arm):
+        parcel[ft:fb, fl:fr] = next_id
+        ptype[ft:fb, fl:fr] = kind
+      next_id += 1
+      stack.append(rest)
+      continue
+    if rng.random() < 0.12 and long_side - cut >= 8:
+      # A drainage ditch (grass strip) along the cut.
+      st, sl, sb, sr = second
+      ditch = (st, sl, sb, sl + 1) if vertical else (st, sl, st + 1, sr)
+      parcel[ditch[0]:ditch[2], ditch[1]:ditch[3]] = next_id
+      ptype[ditch[0]:ditch[2], ditch[1]:ditch[3]] = _TYPE['pasture']
+      next_id += 1
+      second = (st, sl + 1, sb, sr) if vertical else (st + 1, sl, sb, sr)
+    stack.extend([second, first])
+  return next_id
+
+
+def _connected_parts(ids: np.ndarray) -> np.ndarray:
+  """Labels 0.. of the 4-connected parts of equal `ids`, numbered in order of
+  their first pixel (row-major)."""
+  h, w = ids.shape
+  label = np.arange(h * w).reshape(h, w)
+  same_h = ids[:, 1:] == ids[:, :-1]
+  same_v = ids[1:, :] == ids[:-1, :]
+  while True:
+    new = label.copy()
+    # Each pixel takes the smallest label among itself and its neighbours of
+    # the same id; then every label jumps to its own pixel's label.
+    np.minimum(new[:, 1:], np.where(same_h, label[:, :-1], new[:, 1:]), out=new[:, 1:])
+    np.minimum(new[:, :-1], np.where(same_h, label[:, 1:], new[:, :-1]), out=new[:, :-1])
+    np.minimum(new[1:, :], np.where(same_v, label[:-1, :], new[1:, :]), out=new[1:, :])
+    np.minimum(new[:-1, :], np.where(same_v, label[1:, :], new[:-1, :]), out=new[:-1, :])
+    new = new.ravel()[new]
+    if np.array_equal(new, label):
+      break
+    label = new
+  return np.unique(label, return_inverse=True)[1].reshape(h, w)
+
+
+def aoi_layout(width: int, height: int, seed: int = 0) -> Dict[str, np.ndarray]:
+  """Every pixel of a width x height area, made of fields.
+
+  Section roads on a jittered ~1.6 km grid split the area into blocks, each
+  split into parcels of 5-40 ha (rectangles, some L-shaped, some with a ditch
+  along one side); a bayou with wooded banks meanders across, woods and a
+  small town sit among the fields. Each 4-connected piece of one parcel or
+  shape is a field: one CDL class (rotating by year) and one phenology, the
+  pixels jittered around it. Pixels are in row-major order from the
+  north-west corner; 'field_id' is the [height, width] field of each pixel.
+  """
+  if width < 1 or height < 1:
+    raise ValueError(f'the area must be at least 1 x 1 pixels, got {width} x {height}')
+  rng = np.random.default_rng([seed, 16])
+  parcel_types = np.array([i for i, (name, _, _) in enumerate(FIELD_TYPES)
+                           if name not in AOI_OVERLAY_TYPES])
+  p_types = np.array([FIELD_TYPES[i][1] for i in parcel_types])
+  p_types = p_types / p_types.sum()
+  parcel = np.zeros((height, width), np.int64)
+  ptype = np.zeros((height, width), np.int64)
+
+  def road_lines(size):
+    lines, x = [], int(rng.integers(0, AOI_ROAD_SPACING[0]))
+    while x < size:
+      lines.append(x)
+      x += int(rng.integers(*AOI_ROAD_SPACING))
+    return lines
+
+  columns, rows = road_lines(width), road_lines(height)
+  next_id = 1
+  row_edges = [0] + rows + [height]
+  col_edges = [0] + columns + [width]
+  for top, bottom in zip(row_edges[:-1], row_edges[1:]):
+    for left, right in zip(col_edges[:-1], col_edges[1:]):
+      t = top + 1 if top in rows else top
+      l = left + 1 if left in columns else left
+      next_id = _split_parcels(rng, parcel, ptype, t, l, bottom, right, next_id,
+                               parcel_types, p_types)
+  yy, xx = np.mgrid[0:height, 0:width]
+
+  def paint(mask, kind, rows=slice(None), cols=slice(None)):
+    """Gives the pixels of `mask` (within the rows x cols window) a new id."""
+    nonlocal next_id
+    parcel[rows, cols][mask] = next_id
+    ptype[rows, cols][mask] = _TYPE[kind]
+    next_id += 1
+
+  # A bayou across the area: wooded banks around open water.
+  wavelength = rng.uniform(0.6, 1.2) * max(width, 60)
+  centre = (height * rng.uniform(0.3, 0.7)
+            + 0.12 * height * np.sin(2 * np.pi * xx / wavelength + rng.uniform(0, 2 * np.pi))
+            + 0.05 * height * np.sin(2 * np.pi * xx / (wavelength / 2.7) + rng.uniform(0, 2 * np.pi)))
+  half = 2.5 + 2.0 * (1 + np.sin(2 * np.pi * xx / (wavelength / 1.7)))  # 75-195 m
+  distance = np.abs(yy - centre)
+  paint(distance <= half, 'wetland')
+  paint(distance <= 1.0, 'water')
+
+  def window(cy, cx, reach):
+    r0, r1 = max(int(cy - reach), 0), min(int(cy + reach) + 2, height)
+    c0, c1 = max(int(cx - reach), 0), min(int(cx + reach) + 2, width)
+    return slice(r0, max(r0, r1)), slice(c0, max(c0, c1))
+
+  # Woods: a few overlapping discs, about one wood per 40,000 pixels.
+  for _ in range(int(round(width * height / 40000))):
+    cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+    discs = [(rng.uniform(4, 12), *rng.normal(0, 8, 2)) for _ in range(4)]
+    rs, cs = window(cy, cx, max(r + max(abs(oy), abs(ox)) for r, oy, ox in discs))
+    wy, wx = yy[rs, cs], xx[rs, cs]
+    wood = np.zeros(wy.shape, bool)
+    for r, oy, ox in discs:
+      wood |= (wy - cy - oy) ** 2 + (wx - cx - ox) ** 2 <= r * r
+    paint(wood, 'forest', rs, cs)
+  # A small town on a road crossing, lawns around it.
+  if columns and rows and width * height >= 10000:
+    cy, cx = rows[int(rng.integers(len(rows)))], columns[int(rng.integers(len(columns)))]
+    ry, rx = rng.uniform(6, 12, 2)
+    rs, cs = window(cy, cx, 1.3 * max(ry, rx))
+    d = ((yy[rs, cs] - cy) / ry) ** 2 + ((xx[rs, cs] - cx) / rx) ** 2
+    paint(d <= 1.6, 'open_space', rs, cs)
+    paint(d <= 1.0, 'low_intensity', rs, cs)
+  # Roads last: they cross everything (bridges over the bayou).
+  for x in columns:
+    paint(True, 'open_space', cols=slice(x, x + 1))
+  for y in rows:
+    paint(True, 'open_space', rows=slice(y, y + 1))
+  field_id = _connected_parts(parcel)
+  n_fields = int(field_id.max()) + 1
+  first_pixel = np.unique(field_id.ravel(), return_index=True)[1]
+  field_type = ptype.ravel()[first_pixel]
+  grid = aoi_grid(width, height)
+  lon = grid['west'] + xx.ravel() * grid['dx']
+  lat = grid['north'] - yy.ravel() * grid['dy']
+  return {
+      'n_fields': n_fields, 'type': field_type, 'pixel_field': field_id.ravel(),
+      'field_id': field_id, 'lon': lon, 'lat': lat,
+      'timing': rng.normal(0.0, 7.0, n_fields),
+      'amp': rng.uniform(0.9, 1.05, n_fields),
+      'soil': rng.uniform(0.8, 1.2, (n_fields, 12)) ** 0.3 * rng.uniform(0.75, 1.25, (n_fields, 1)),
+  }
+
+
 def _tiles_of(lon: np.ndarray, lat: np.ndarray) -> List[Tuple[str, ...]]:
   """Tile keys seeing each pixel: one, or two in an overlap band."""
   result = []
@@ -297,9 +495,23 @@ def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
   """Rows for the same `pixels_per_year` pixels in each year, in year order."""
   if pixels_per_year < 1:
     raise ValueError('pixels_per_year must be at least 1')
-  years = [int(y) for y in years]
   rng = np.random.default_rng(seed)
-  layout = _fields(rng, pixels_per_year)
+  return _table(_fields(rng, pixels_per_year), years, seed)
+
+
+def generate_aoi_table(width: int, height: int, years: Iterable[int] = DEFAULT_YEARS,
+                       seed: int = 0) -> pa.Table:
+  """Rows for every pixel of a width x height area (see `aoi_layout`), in year
+  order and, within a year, row by row from the north-west corner."""
+  layout = aoi_layout(width, height, seed)
+  return _table(layout, years, seed, max_block=AOI_BLOCK_PIXELS)
+
+
+def _table(layout, years: Iterable[int], seed: int, max_block: Optional[int] = None) -> pa.Table:
+  """The rows of `layout`'s pixels in each year; `max_block` caps the pixels
+  simulated at once (memory grows with pixels x images x bands)."""
+  years = [int(y) for y in years]
+  n_pixels = len(layout['lon'])
   tile_keys = _tiles_of(layout['lon'], layout['lat'])
   bbox = _bbox_of(layout['lon'], layout['lat'])
   pf = layout['pixel_field']
@@ -317,9 +529,12 @@ def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
       in_group = np.array([k == keys for k in tile_keys])
       for class_name in sorted(set(cdl[in_group])):
         idx = np.flatnonzero(in_group & (cdl == class_name))
-        rows.update(_simulate_block(yrng, idx, keys, schedules, class_name, year, year_shift, layout))
+        step = max_block or len(idx)
+        for start in range(0, len(idx), step):
+          rows.update(_simulate_block(yrng, idx[start:start + step], keys, schedules,
+                                      class_name, year, year_shift, layout))
     jan1 = codec.jan1_days(year)
-    for i in range(pixels_per_year):
+    for i in range(n_pixels):
       bands, days, scl, tiles = rows[i]
       columns[features.LON].append(float(layout['lon'][i]))
       columns[features.LAT].append(float(layout['lat'][i]))
@@ -404,22 +619,32 @@ def _remove_stale_parts(out_dir: str, written: List[str]) -> None:
         os.remove(path)
 
 
-def write_dataset(out_dir: str, pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
+def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None,
+                  years: Iterable[int] = DEFAULT_YEARS,
                   seed: int = 0, layout: str = 'flat',
                   rows_per_file: int = DEFAULT_ROWS_PER_FILE,
-                  slides_columns: bool = False) -> Dict[str, object]:
+                  slides_columns: bool = False,
+                  aoi: Optional[Tuple[int, int]] = None) -> Dict[str, object]:
   """Writes the data set as Parquet files; returns a summary of what was written.
 
+  Either `pixels_per_year` pixels in fields scattered over the county, or
+  `aoi=(width, height)`: every pixel of a wall-to-wall area on a regular
+  ~30 m lon/lat grid (`aoi_layout`).
   layout='flat': `part-00000.parquet`, ... with a `year` column and the years
   shuffled across files; layout='hive': `year=YYYY/part-00000.parquet` without
   the year column, as Spark writes partitioned tables.
   slides_columns: use the slides' spellings `# scenes` and `img dates`.
   """
+  if (pixels_per_year is None) == (aoi is None):
+    raise ValueError('give either pixels_per_year or aoi')
   if layout not in ('flat', 'hive'):
     raise ValueError(f"layout must be 'flat' or 'hive', not {layout!r}")
   if rows_per_file < 1:
     raise ValueError('rows_per_file must be at least 1')
-  table = generate_table(pixels_per_year, years, seed)
+  if aoi is not None:
+    table = generate_aoi_table(aoi[0], aoi[1], years, seed)
+  else:
+    table = generate_table(pixels_per_year, years, seed)
   if slides_columns:
     renames = {v: k for k, v in features.COLUMN_ALIASES.items()}
     table = table.rename_columns([renames.get(n, n) for n in table.column_names])
@@ -442,6 +667,9 @@ def write_dataset(out_dir: str, pixels_per_year: int, years: Iterable[int] = DEF
       files.append(path)
   _remove_stale_parts(out_dir, files)
   cdl = table.column(features.CDL).to_pylist()
-  return {'rows': table.num_rows, 'files': files,
-          'years': sorted(set(int(y) for y in years)),
-          'cdl_counts': {name: cdl.count(name) for name in sorted(set(cdl))}}
+  summary = {'rows': table.num_rows, 'files': files,
+             'years': sorted(set(int(y) for y in years)),
+             'cdl_counts': {name: cdl.count(name) for name in sorted(set(cdl))}}
+  if aoi is not None:
+    summary['aoi'] = {'width': aoi[0], 'height': aoi[1], **aoi_grid(*aoi)}
+  return summary

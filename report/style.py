@@ -1,9 +1,8 @@
 """Colours and figure styling shared by every figure, and inline encoding.
 
-The class palette is defined here once, keyed by `features.CLASS_NAMES`, so a
-class has the same colour in every figure and table. The colours follow the
-Cropland Data Layer's own legend where a class has one (corn yellow, soybeans
-green, cotton red, rice blue), which readers of CDL maps already know.
+The class palette comes from `features.CLASS_COLORS`, keyed by
+`features.CLASS_NAMES`, so a class has the same colour in every figure, table
+and map.
 """
 
 import base64
@@ -19,17 +18,8 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 
 from croptfx import features  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-CLASS_COLORS = dict(zip(features.CLASS_NAMES, (
-    '#b5a27f',  # No Crops Growing: bare soil
-    '#8fbf8f',  # Uncultivated: grass / forest green
-    '#a0522d',  # Cultivated (other crops): CDL wheat brown
-    '#e5b800',  # Corn: CDL yellow, darkened to read as a line on white
-    '#2d7a00',  # Soybeans: CDL dark green
-    '#e0303a',  # Cotton: CDL red
-    '#0099d6',  # Rice: CDL aqua
-)))
-if set(CLASS_COLORS) != set(features.CLASS_NAMES):
-  raise AssertionError('CLASS_COLORS must cover features.CLASS_NAMES')
+# The class palette, keyed by class name (defined in croptfx.features).
+CLASS_COLORS = features.CLASS_COLORS
 
 # Splits are years; kept apart from the class colours (greys and two blues).
 SPLIT_COLORS = {

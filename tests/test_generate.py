@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -155,3 +157,117 @@ def test_regenerating_leaves_identical_files_alone_and_removes_stale_parts(tmp_p
   generate.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=90)  # now 1 file
   assert sorted(os.listdir(tmp_path)) == ['part-00000.parquet']
   assert pq.read_metadata(tmp_path / 'part-00000.parquet').num_rows == 90
+
+
+# Wall-to-wall areas (--aoi).
+
+def _class_of(cdl_names):
+  mapping = features.load_label_mapping()
+  return np.array([mapping.lookup(n)[0] for n in cdl_names])
+
+
+def _components(mask):
+  """4-connected parts of a boolean mask, by breadth-first search."""
+  seen = np.zeros(mask.shape, bool)
+  parts = 0
+  for start in zip(*np.nonzero(mask)):
+    if seen[start]:
+      continue
+    parts += 1
+    queue = [start]
+    seen[start] = True
+    while queue:
+      r, c = queue.pop()
+      for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+        if 0 <= nr < mask.shape[0] and 0 <= nc < mask.shape[1] and mask[nr, nc] and not seen[nr, nc]:
+          seen[nr, nc] = True
+          queue.append((nr, nc))
+  return parts
+
+
+def test_aoi_is_every_pixel_of_a_regular_30m_grid_each_year(tmp_path):
+  from maps import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  summary = generate.write_dataset(str(tmp_path), aoi=(40, 30), years=(2020, 2021), seed=7,
+                                   rows_per_file=1000)
+  assert summary['rows'] == 2 * 40 * 30
+  table = pq.read_table(tmp_path)
+  dy = 30 / (6371008.8 * np.pi / 180)  # 30 m of latitude on the mean-radius sphere
+  dx = dy / np.cos(np.radians(33.38))  # 30 m of longitude at the area's centre
+  cells = {}
+  for year in (2020, 2021):
+    rows = table.filter(pc.equal(table.column('year'), year))
+    lon, lat = rows.column('lon').to_numpy(), rows.column('lat').to_numpy()
+    assert rows.num_rows == 1200
+    grid, reason = grid_lib.detect_grid(lon, lat, tolerance=1e-6)
+    assert reason is None
+    assert (grid.width, grid.height) == (40, 30)
+    assert grid.dx == pytest.approx(dx, rel=1e-9) and grid.dy == pytest.approx(dy, rel=1e-9)
+    # Centred on the area's centre.
+    assert grid.west + 20 * grid.dx == pytest.approx(-90.60, abs=1e-9)
+    assert grid.north - 15 * grid.dy == pytest.approx(33.38, abs=1e-9)
+    r, c = grid.index(lon, lat)
+    cells[year] = set(zip(r.tolist(), c.tolist()))
+    assert len(cells[year]) == 1200  # each cell once
+  assert cells[2020] == cells[2021]
+
+
+def test_aoi_fields_are_contiguous_parcels_of_one_class(tmp_path):
+  layout = generate.aoi_layout(120, 90, seed=3)
+  field_id = layout['field_id']
+  assert field_id.shape == (90, 120)
+  for f in range(layout['n_fields']):
+    assert _components(field_id == f) == 1, f
+  # Crop parcels are 5-40 ha (56-444 pixels of 0.09 ha) unless a road, the
+  # bayou, a wood or the area's edge cut them.
+  crop_types = [generate.FIELD_TYPES.index(t) for t in generate.FIELD_TYPES
+                if t[0] in ('corn_soy', 'soy_soy', 'rice_soy', 'cotton')]
+  sizes = np.bincount(field_id.ravel())
+  crop_sizes = sizes[np.isin(layout['type'], crop_types)]
+  assert 56 <= np.median(crop_sizes) <= 444
+  assert crop_sizes.max() <= 444 * 2.5  # an L-shaped field at most
+  # In the rows: every pixel of a field has the field's class, and most
+  # neighbouring pixels share it.
+  table = generate.generate_aoi_table(120, 90, years=(2021,), seed=3)
+  classes = _class_of(table.column('CDL').to_pylist()).reshape(90, 120)
+  for f in range(layout['n_fields']):
+    assert len(set(classes[field_id == f].tolist())) == 1
+  same = np.concatenate([(classes[:, 1:] == classes[:, :-1]).ravel(),
+                         (classes[1:, :] == classes[:-1, :]).ravel()])
+  assert same.mean() > 0.85
+  # Roads, ditches, the bayou and woods make the Uncultivated class: 10-40%.
+  kept = classes[classes != features.EXCLUDED_LABEL]
+  share = np.bincount(kept, minlength=features.NUM_CLASSES) / kept.size
+  assert 0.1 < share[features.UNCULTIVATED] < 0.4
+  assert share[features.CROP_CLASSES[0]:].sum() > 0.55  # mostly farmland
+  assert share[features.CLASS_NAMES.index('Soybeans')] > 0.15
+
+
+def test_aoi_is_byte_for_byte_deterministic(tmp_path):
+  a = generate.write_dataset(str(tmp_path / 'a'), aoi=(20, 15), years=(2021,), seed=5, layout='hive')
+  b = generate.write_dataset(str(tmp_path / 'b'), aoi=(20, 15), years=(2021,), seed=5, layout='hive')
+  c = generate.write_dataset(str(tmp_path / 'c'), aoi=(20, 15), years=(2021,), seed=6, layout='hive')
+  assert a['rows'] == 300 and a['aoi']['width'] == 20 and a['aoi']['height'] == 15
+  assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
+  assert _digest(tmp_path / 'a') != _digest(tmp_path / 'c')
+
+
+def test_cli_generate_aoi_and_its_argument_errors(tmp_path):
+  out = subprocess.run(
+      [sys.executable, '-m', 'croptfx.cli', 'generate', str(tmp_path / 'd'), '--aoi', '12x10',
+       '--years', '2021'], capture_output=True, text=True, check=True)
+  assert 'wrote 120 rows (12 x 10 pixels of a wall-to-wall area at 30 m x 1 years)' in out.stdout
+  assert pq.read_table(tmp_path / 'd').num_rows == 120
+  for args, message in (
+      (['--aoi', '0x10'], "argument --aoi: takes WIDTHxHEIGHT in pixels, two positive integers "
+                          "like 200x150, got '0x10'"),
+      (['--aoi', '12'], "argument --aoi: takes WIDTHxHEIGHT"),
+      (['--aoi', '12x10', '--pixels-per-year', '5'],
+       'argument --pixels-per-year: not allowed with argument --aoi'),
+      ([], 'one of the arguments --pixels-per-year --aoi is required'),
+      (['--pixels-per-year', '0'], "argument --pixels-per-year: must be a positive integer, got '0'")):
+    run = subprocess.run([sys.executable, '-m', 'croptfx.cli', 'generate', str(tmp_path / 'e')]
+                         + args, capture_output=True, text=True)
+    assert run.returncode == 2
+    errors_lines = [l for l in run.stderr.splitlines() if 'error:' in l]
+    assert len(errors_lines) == 1 and message in errors_lines[0], run.stderr
+  assert not (tmp_path / 'e').exists()

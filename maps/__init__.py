@@ -1,0 +1,1 @@
+"""Crop maps: the pixel grid, Cloud-Optimized GeoTIFFs and the quicklook."""

@@ -1,0 +1,174 @@
+"""Is a set of pixels a regular lon/lat grid, and which cell holds each pixel?
+
+Pixels are in OGC:CRS84 (longitude, latitude in degrees; EPSG:4326 with the
+x = longitude axis order GeoTIFF uses). A grid is described by the outer
+edges of its raster (pixel-is-area: a pixel's lon/lat is its cell's centre),
+the steps and the size; detection works on the distinct coordinates of each
+axis, so it is vectorized and linear in the number of points (after a sort).
+"""
+
+import dataclasses
+from typing import Optional, Tuple
+
+import affine
+import numpy as np
+
+# A point may lie this many cells from its grid node (sub-pixel jitter of a
+# reprojected or rounded coordinate).
+DEFAULT_TOLERANCE = 0.05
+# Smaller steps (~1 cm) are float rounding of the coordinates, not a grid:
+# every double near 90 degrees is a multiple of 1.4e-14.
+MIN_STEP_DEGREES = 1e-7
+# At least this share of the grid lines between the outer ones must hold
+# points (a hole is fine; a grid mostly of empty lines is not the pixels').
+MIN_LINES_OCCUPIED = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+  """A north-up lon/lat raster grid; all values in degrees."""
+  west: float  # western edge of column 0
+  north: float  # northern edge of row 0
+  dx: float  # column width (longitude step), > 0
+  dy: float  # row height (latitude step), > 0
+  width: int  # columns
+  height: int  # rows
+
+  @property
+  def transform(self) -> affine.Affine:
+    """Pixel (col, row) -> (lon, lat) of the cell's upper-left corner."""
+    return affine.Affine(self.dx, 0.0, self.west, 0.0, -self.dy, self.north)
+
+  @property
+  def cells(self) -> int:
+    return self.width * self.height
+
+  def index(self, lon, lat) -> Tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the cells holding points lon/lat (arrays, int64).
+
+    Points off the grid get indices outside [0, height) x [0, width).
+    """
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    cols = np.floor((lon - self.west) / self.dx).astype(np.int64)
+    rows = np.floor((self.north - lat) / self.dy).astype(np.int64)
+    return rows, cols
+
+  def to_dict(self) -> dict:
+    return {'crs': 'EPSG:4326', **dataclasses.asdict(self),
+            'transform': list(self.transform)[:6]}
+
+
+class _Axis:
+  """The distinct values of one coordinate, how many points hold each, and
+  the gaps between them."""
+
+  def __init__(self, values: np.ndarray, name: str, tolerance: float):
+    self.unique, self.counts = np.unique(values, return_counts=True)
+    self.gaps = np.diff(self.unique)
+    self.name = name
+    self.tolerance = tolerance
+
+  def candidate_steps(self) -> np.ndarray:
+    """Steps worth trying, ascending.
+
+    Gaps within a line (jitter) are at most 2t / (1 - 2t) of the step, so
+    the step is a gap that jumps that much above the next smaller distinct
+    gap; without jitter it is the smallest or the most frequent gap.
+    """
+    distinct = np.unique(self.gaps)
+    jump = (1 - 2 * self.tolerance) / (2 * self.tolerance)
+    rounded, times = np.unique(np.round(self.gaps, 12), return_counts=True)
+    candidates = np.concatenate([
+        distinct[:1], distinct[1:][distinct[1:] / distinct[:-1] >= jump],
+        [distinct[np.argmin(np.abs(distinct - rounded[np.argmax(times)]))]]])
+    return np.unique(candidates[candidates >= MIN_STEP_DEGREES])
+
+  def fit(self, step: float):
+    """((first node, step, lines), None) for a candidate step, else
+    (None, (why not, share of lines holding points))."""
+    unique, counts, tol = self.unique, self.counts, self.tolerance
+    # Values of one line differ by at most 2 * tolerance steps, adjacent
+    # lines by at least 1 - 2 * tolerance: a gap over half a step starts a
+    # new line. A line's centre is its points' mean (exact for one value).
+    starts = np.concatenate([[0], np.flatnonzero(self.gaps > step / 2) + 1])
+    sizes = np.diff(np.concatenate([starts, [len(unique)]]))
+    weighted = np.add.reduceat(unique * counts, starts) / np.add.reduceat(counts, starts)
+    centres = np.where(sizes == 1, unique[starts], weighted)
+    if len(centres) < 2:
+      return None, (f'fewer than 2 distinct {self.name}s', 0.0)
+    # Gaps between lines are whole multiples of the step (missing lines).
+    line_gaps = np.diff(centres)
+    multiples = np.maximum(np.rint(line_gaps / step), 1)
+    if (np.abs(line_gaps / step - multiples) > 2 * tol).any():
+      steps = line_gaps / multiples
+      return None, (f'{self.name} steps vary by {100 * (steps.max() / steps.min() - 1):.0f}% '
+                    f'({steps.min():.6g} to {steps.max():.6g} degrees)', 0.0)
+    index = np.concatenate([[0], np.cumsum(multiples)])
+    lines = int(index[-1]) + 1
+    occupied = len(centres) / lines
+    # The two outer lines give the step (exact for exact input); the first
+    # node is the mean of the lines' offsets from it.
+    step = (centres[-1] - centres[0]) / index[-1]
+    first = centres[0] + float(np.mean(centres - centres[0] - index * step))
+    offset = (unique - first) / step
+    off = np.abs(offset - np.rint(offset)) > tol
+    if off.any():
+      return None, (f'{int(counts[off].sum())} of {int(counts.sum())} points lie more '
+                    f'than {tol} cells from a {self.name} grid line (e.g. {self.name} '
+                    f'{unique[np.argmax(off)]:.7f}; step {step:.6g} degrees)', occupied)
+    # A finer grid fits any points when most of its lines may be empty
+    # (jitter of 0, 0.2 and 1.0 cells fits a 0.2 grid).
+    if occupied < MIN_LINES_OCCUPIED:
+      return None, (f'{self.name}s fit a grid of {step:.6g} degrees only with '
+                    f'{lines - len(centres)} of its {lines} lines empty', occupied)
+    return (first, step, lines), None
+
+
+def _fit_axis(values: np.ndarray, name: str, tolerance: float):
+  """((first node, step, lines), None) of one axis, or (None, reason)."""
+  axis = _Axis(values, name, tolerance)
+  if len(axis.unique) < 2:
+    return None, f'fewer than 2 distinct {name}s'
+  # The smallest step that fits; failing that, the reason of the candidate
+  # that came closest (most of its lines hold points).
+  best = (f'{name}s have no regular spacing (distinct values {axis.gaps.min():.3g} '
+          f'to {axis.gaps.max():.3g} degrees apart)', -1.0)
+  for step in axis.candidate_steps():
+    fit, why = axis.fit(float(step))
+    if fit is not None:
+      return fit, None
+    if why[1] > best[1] or best[1] < 0:
+      best = why
+  return None, best[0]
+
+
+def detect_grid(lon, lat, tolerance: float = DEFAULT_TOLERANCE
+                ) -> Tuple[Optional[Grid], Optional[str]]:
+  """The regular lon/lat grid the points lie on, or (None, why not).
+
+  Each axis is fitted on its distinct sorted values: candidate steps from
+  their gaps, lines of values within half a step, lines a whole number of
+  steps apart (some may be missing: a hole in the area is still a grid),
+  every point within `tolerance` cells of its line, and at least half the
+  lines holding points. The smallest fitting step wins.
+  """
+  lon = np.asarray(lon, dtype=np.float64).ravel()
+  lat = np.asarray(lat, dtype=np.float64).ravel()
+  if len(lon) != len(lat):
+    raise ValueError(f'lon and lat differ in length ({len(lon)} vs {len(lat)})')
+  if not 0 < tolerance < 0.25:
+    raise ValueError(f'tolerance must be in (0, 0.25) cells, got {tolerance}')
+  if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+    return None, 'some coordinates are not finite'
+  x, reason = _fit_axis(lon, 'longitude', tolerance)
+  if x is None:
+    return None, reason
+  y, reason = _fit_axis(lat, 'latitude', tolerance)
+  if y is None:
+    return None, reason
+  (x0, dx, width), (y0, dy, height) = x, y
+  # Row 0 is the northernmost line; edges are half a cell out from centres.
+  north_centre = y0 + (height - 1) * dy
+  return Grid(west=x0 - dx / 2, north=north_centre + dy / 2, dx=dx, dy=dy,
+              width=width, height=height), None
