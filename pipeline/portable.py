@@ -18,13 +18,14 @@ Both services are started with the current interpreter and environment
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 from croptfx import errors
 from pipeline import configs
@@ -132,10 +133,32 @@ def services(logs_dir: str) -> Iterator[List[str]]:
       started.append(worker)
       job_port = _wait_for(job, lambda: _read_port(port_file), 'job service', job_log)
       _wait_for(worker, lambda: worker_port, 'worker pool', worker_log)
-      yield beam_args(job_port, worker_port)
+      try:
+        yield beam_args(job_port, worker_port)
+      except errors.CroptfxError as e:
+        # An SDK worker that cannot start or import the code leaves the
+        # launcher with a bare gRPC timeout; the worker's own error says why.
+        cause = worker_error(worker_log)
+        if cause and cause not in str(e):
+          raise errors.CroptfxError(f'{e}; the Beam worker pool reported: {cause}') from None
+        raise
     finally:
       for proc in reversed(started):
         _stop(proc)
+
+
+# A traceback's last line: 'ModuleNotFoundError: No module named ...'.
+_ERROR_LINE = re.compile(r'^(?:[\w.]+\.)?\w*(?:Error|Exception): .+$', re.MULTILINE)
+
+
+def worker_error(log_path: str) -> Optional[str]:
+  """The last error line in the worker pool's log, if any."""
+  try:
+    with open(log_path, errors='replace') as f:
+      found = _ERROR_LINE.findall(f.read())
+  except OSError:
+    return None
+  return found[-1].strip() if found else None
 
 
 def _read_port(path: str) -> int:
