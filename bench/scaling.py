@@ -5,7 +5,8 @@
 Runs the whole pipeline in this process (LocalDagRunner, Beam jobs in
 memory on one worker, as `croptfx run`) at two data sizes, then `croptfx
 predict` over the same rows, and records for each component its wall time
-and this process's CPU time (every thread) between the orchestrator's
+and the CPU time (every thread, of this process and of its child processes:
+the portable runner's job service and workers) between the orchestrator's
 "running" and "finished" lines. The difference between the two sizes gives
 the marginal cost per 1,000 rows (fixed start-up costs cancel), and per
 training step for the Trainer (its cost follows steps, not rows). Also
@@ -24,31 +25,88 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from typing import Dict, List, Optional
 
+from bench import memory
 from croptfx import generate
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
 _FINISHED = ('Component %s is finished.', 'node %s is finished.')
 
 
-class CpuPerComponent(logging.Handler):
-  """Process CPU seconds and wall seconds between a component's start and end."""
+_TICKS = os.sysconf('SC_CLK_TCK')
 
-  def __init__(self):
+
+def _process_cpu(pid: int) -> float:
+  """utime + stime of a live process, seconds (0 if it is gone)."""
+  try:
+    with open(f'/proc/{pid}/stat', 'rb') as f:
+      stat = f.read()
+  except OSError:
+    return 0.0
+  fields = stat[stat.rindex(b')') + 2:].split()
+  return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+class TreeCpu:
+  """CPU seconds of this process plus its descendants (the portable runner's
+  job service, worker pool and SDK workers), polled from /proc every
+  `interval` seconds; a child's last sample before it exits stands for its
+  total, so up to `interval` per child process is missed."""
+
+  def __init__(self, interval: float = 0.2):
+    self._interval = interval
+    self._seen: Dict[int, float] = {}
+    self._lock = threading.Lock()
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._poll, daemon=True)
+
+  def _poll(self):
+    me = os.getpid()
+    while not self._stop.wait(self._interval):
+      self.sample(me)
+
+  def sample(self, me: int) -> None:
+    for pid in memory.process_tree(me):
+      if pid != me:
+        cpu = _process_cpu(pid)
+        with self._lock:
+          self._seen[pid] = max(self._seen.get(pid, 0.0), cpu)
+
+  def seconds(self) -> float:
+    self.sample(os.getpid())
+    with self._lock:
+      return time.process_time() + sum(self._seen.values())
+
+  def __enter__(self):
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    self._thread.join()
+
+
+class CpuPerComponent(logging.Handler):
+  """CPU seconds (this process and its children) and wall seconds between a
+  component's start and end."""
+
+  def __init__(self, tree: TreeCpu):
     super().__init__(level=logging.INFO)
+    self._tree = tree
     self._start: Dict[str, tuple] = {}
     self.cpu: Dict[str, float] = {}
     self.wall: Dict[str, float] = {}
 
   def emit(self, record):
     if record.msg in _RUNNING and record.args:
-      self._start[str(record.args[0])] = (time.process_time(), time.monotonic())
+      self._start[str(record.args[0])] = (self._tree.seconds(), time.monotonic())
     elif record.msg in _FINISHED and record.args:
       node = str(record.args[0])
       cpu, wall = self._start.pop(node)
-      self.cpu[node] = round(time.process_time() - cpu, 3)
+      self.cpu[node] = round(self._tree.seconds() - cpu, 3)
       self.wall[node] = round(time.monotonic() - wall, 3)
 
 
@@ -64,13 +122,16 @@ def _record_bytes(uri: str) -> Dict[str, float]:
           'file_bytes': sum(os.path.getsize(f) for f in files)}
 
 
-def measure_size(work: str, pixels_per_year: int, train_steps: int) -> Dict[str, object]:
+def measure_size(work: str, pixels_per_year: int, train_steps: int,
+                 runner: str = 'local', last_component: Optional[str] = None
+                 ) -> Dict[str, object]:
   from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   from trainer import predict as predict_lib  # pylint: disable=g-import-not-at-top
   data = os.path.join(work, f'data_{pixels_per_year}')
   rows = generate.write_dataset(data, pixels_per_year, seed=11)['rows']
   output = os.path.join(work, f'run_{pixels_per_year}')
-  handler = CpuPerComponent()
+  tree = TreeCpu()
+  handler = CpuPerComponent(tree)
 
   # run_pipeline installs its own log handlers for the run; its progress
   # reporter sees every orchestrator line, so the recorder rides on it.
@@ -82,25 +143,32 @@ def measure_size(work: str, pixels_per_year: int, train_steps: int) -> Dict[str,
   saved = run_lib.ProgressReporter
   run_lib.ProgressReporter = _Recording
   try:
-    summary = run_lib.run_pipeline(data, output, train_steps=train_steps,
-                                   accuracy_threshold=0.0, report=False,
-                                   stream=io.StringIO())
+    with tree:
+      summary = run_lib.run_pipeline(data, output, runner=runner, train_steps=train_steps,
+                                     accuracy_threshold=0.0, report=False,
+                                     stream=io.StringIO(), last_component=last_component)
   finally:
     run_lib.ProgressReporter = saved
+  result = {
+      'pixels_per_year': pixels_per_year, 'rows': rows, 'train_steps': train_steps,
+      'runner': runner, 'cpu_seconds': handler.cpu, 'wall_seconds': handler.wall,
+      'examples_bytes': _record_bytes(summary['artifacts']['examples']),
+      'peak_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+  }
+  if last_component:
+    return result
   cpu0, wall0 = time.process_time(), time.monotonic()
   predicted = predict_lib.predict(summary['model_dir'], data, datetime.date(2021, 8, 28),
                                   os.path.join(work, f'pred_{pixels_per_year}.parquet'),
                                   progress=False)
   predict_cpu, predict_wall = time.process_time() - cpu0, time.monotonic() - wall0
-  return {
-      'pixels_per_year': pixels_per_year, 'rows': rows, 'train_steps': train_steps,
-      'cpu_seconds': handler.cpu, 'wall_seconds': handler.wall,
-      'predict': {'rows': predicted['predicted'], 'cpu_seconds': round(predict_cpu, 3), 'wall_seconds': round(predict_wall, 3),
-},
-      'examples_bytes': _record_bytes(summary['artifacts']['examples']),
+  result.update({
+      'predict': {'rows': predicted['predicted'], 'cpu_seconds': round(predict_cpu, 3),
+                  'wall_seconds': round(predict_wall, 3)},
       'transformed_bytes': _record_bytes(summary['artifacts']['transformed_examples']),
       'peak_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-  }
+  })
+  return result
 
 
 def marginal(small: Dict, large: Dict) -> Dict[str, object]:
@@ -113,22 +181,25 @@ def marginal(small: Dict, large: Dict) -> Dict[str, object]:
     per_1000[name] = {
         kind: round((large[kind][name] - small[kind][name]) / rows * 1000, 4)
         for kind in ('cpu_seconds', 'wall_seconds')}
+  result = {'per_1000_rows': per_1000,
+            'examples_serialized_bytes_per_row': round(
+                large['examples_bytes']['serialized_bytes'] / large['examples_bytes']['records']),
+            'examples_file_bytes_per_row': round(
+                large['examples_bytes']['file_bytes'] / large['examples_bytes']['records'])}
+  if 'predict' not in large:
+    return result
   steps = large['train_steps'] - small['train_steps']
-  trainer = {kind: round((large[kind]['Trainer'] - small[kind]['Trainer']) / steps, 4)
-             for kind in ('cpu_seconds', 'wall_seconds')} if steps else None
-  p_rows = large['rows'] - small['rows']
-  predict = {kind: round((large['predict'][kind] - small['predict'][kind]) / p_rows * 1000, 4)
-             for kind in ('cpu_seconds', 'wall_seconds')}
-  return {'per_1000_rows': per_1000, 'trainer_per_step': trainer,
-          'predict_per_1000_rows': predict,
-          'examples_serialized_bytes_per_row': round(
-              large['examples_bytes']['serialized_bytes'] / large['examples_bytes']['records']),
-          'examples_file_bytes_per_row': round(
-              large['examples_bytes']['file_bytes'] / large['examples_bytes']['records']),
-          'transformed_serialized_bytes_per_row': round(
-              large['transformed_bytes']['serialized_bytes'] / large['transformed_bytes']['records']),
-          'transformed_file_bytes_per_row': round(
-              large['transformed_bytes']['file_bytes'] / large['transformed_bytes']['records'])}
+  if steps:
+    result['trainer_per_step'] = {
+        kind: round((large[kind]['Trainer'] - small[kind]['Trainer']) / steps, 4)
+        for kind in ('cpu_seconds', 'wall_seconds')}
+  result['predict_per_1000_rows'] = {
+      kind: round((large['predict'][kind] - small['predict'][kind]) / rows * 1000, 4)
+      for kind in ('cpu_seconds', 'wall_seconds')}
+  for key in ('serialized_bytes', 'file_bytes'):
+    result[f'transformed_{key}_per_row'] = round(
+        large['transformed_bytes'][key] / large['transformed_bytes']['records'])
+  return result
 
 
 def _ints(text: str) -> List[int]:
@@ -139,10 +210,16 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser = argparse.ArgumentParser(prog='python -m bench.scaling')
   parser.add_argument('--pixels-per-year', type=_ints, default=[1000, 4000])
   parser.add_argument('--train-steps', type=_ints, default=[100, 400])
+  parser.add_argument('--runner', choices=('local', 'portable'), default='local',
+                      help='portable: CPU seconds include the job service, the worker '
+                           'pool and its SDK workers (polled)')
+  parser.add_argument('--last-component', default=None,
+                      help="stop there (e.g. 'Transform'); no Trainer or predict figures")
   args = parser.parse_args(argv)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   with tempfile.TemporaryDirectory(prefix='croptfx-scaling-') as work:
-    sizes = [measure_size(work, p, s) for p, s in zip(args.pixels_per_year, args.train_steps)]
+    sizes = [measure_size(work, p, s, args.runner, args.last_component)
+             for p, s in zip(args.pixels_per_year, args.train_steps)]
   print(json.dumps({'sizes': sizes, 'marginal': marginal(sizes[0], sizes[-1])}, indent=1))
   return 0
 

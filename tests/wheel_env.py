@@ -12,6 +12,7 @@ the lock is unchanged) share it: installing the lock takes 2-3 minutes with a
 warm pip cache; the wheel is reinstalled each session.
 """
 
+import fcntl
 import glob
 import hashlib
 import os
@@ -23,7 +24,7 @@ from typing import Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCK = os.path.join(REPO, 'requirements.lock')
-# The pip version setup.sh installs; the Dockerfile's base image brings its own.
+# The pip version setup.sh and the Dockerfile install.
 PIP = 'pip==24.2'
 
 
@@ -79,13 +80,18 @@ def wheel_env(wheel: str, cache_root: Optional[str] = None) -> str:
   venv = os.path.join(cache_root, 'lock-' + key)
   python = os.path.join(venv, 'bin', 'python')
   stamp = os.path.join(venv, '.lock-installed')
-  if not os.path.exists(stamp):
-    shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([base_python(), '-m', 'venv', venv], check=True)
-    _pip(python, 'install', '-q', PIP)
-    _pip(python, 'install', '-q', '-r', LOCK)
-    open(stamp, 'w').close()
-  _pip(python, 'install', '-q', '--no-deps', '--force-reinstall', wheel)
+  os.makedirs(cache_root, exist_ok=True)
+  # Two test sessions at once take turns; a venv left half-built by an
+  # interrupted session has no stamp and is built again.
+  with open(os.path.join(cache_root, f'lock-{key}.lock'), 'w') as guard:
+    fcntl.flock(guard, fcntl.LOCK_EX)
+    if not os.path.exists(stamp):
+      shutil.rmtree(venv, ignore_errors=True)
+      subprocess.run([base_python(), '-m', 'venv', venv], check=True)
+      _pip(python, 'install', '-q', PIP)
+      _pip(python, 'install', '-q', '-r', LOCK)
+      open(stamp, 'w').close()
+    _pip(python, 'install', '-q', '--no-deps', '--force-reinstall', wheel)
   return python
 
 
