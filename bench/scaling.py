@@ -59,6 +59,7 @@ class TreeCpu:
   def __init__(self, interval: float = 0.2):
     self._interval = interval
     self._seen: Dict[int, float] = {}
+    self.peak_child_rss = 0  # bytes, the largest child process seen
     self._lock = threading.Lock()
     self._stop = threading.Event()
     self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -71,9 +72,10 @@ class TreeCpu:
   def sample(self, me: int) -> None:
     for pid in memory.process_tree(me):
       if pid != me:
-        cpu = _process_cpu(pid)
+        cpu, rss = _process_cpu(pid), memory.rss_bytes(pid)
         with self._lock:
           self._seen[pid] = max(self._seen.get(pid, 0.0), cpu)
+          self.peak_child_rss = max(self.peak_child_rss, rss)
 
   def seconds(self) -> float:
     self.sample(os.getpid())
@@ -154,6 +156,8 @@ def measure_size(work: str, pixels_per_year: int, train_steps: int,
       'runner': runner, 'cpu_seconds': handler.cpu, 'wall_seconds': handler.wall,
       'examples_bytes': _record_bytes(summary['artifacts']['examples']),
       'peak_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+      # The portable runner's largest child: an SDK worker (or the job service).
+      'peak_child_rss_mib': round(tree.peak_child_rss / 2**20),
   }
   if last_component:
     return result
@@ -200,6 +204,39 @@ def marginal(small: Dict, large: Dict) -> Dict[str, object]:
     result[f'transformed_{key}_per_row'] = round(
         large['transformed_bytes'][key] / large['transformed_bytes']['records'])
   return result
+
+
+# Projection assumptions (SCALING.md states why; none is measured here).
+VCPUS_PER_WORKER = 4        # e2-standard-4, pipeline/dataflow.py's default
+UTILIZATION = 0.7           # share of worker vCPU time doing pipeline work
+STARTUP_MINUTES = 4.0       # per Dataflow job: VMs up, image pulled
+TARGET_WORK_MINUTES = 10.0  # workers per job chosen to finish in about this
+MAX_WORKERS = 100
+BEAM_COMPONENTS = ('ParquetExampleGen', 'StatisticsGen', 'Transform', 'Evaluator')
+
+
+def project(per_1000: Dict[str, float], rows: int, fn_api_factor: float = 1.0
+            ) -> Dict[str, object]:
+  """Dataflow workers, wall time and vCPU-hours for `rows` pixel-years.
+
+  `per_1000`: measured CPU seconds per 1,000 rows per Beam component. Each
+  Beam component is one Dataflow job; they run one after another.
+  """
+  jobs = {}
+  for name in BEAM_COMPONENTS:
+    cpu = per_1000[name] * rows / 1000 * fn_api_factor
+    per_worker = VCPUS_PER_WORKER * UTILIZATION
+    workers = max(1, min(MAX_WORKERS, -(-cpu // (per_worker * TARGET_WORK_MINUTES * 60))))
+    work_seconds = cpu / (workers * per_worker)
+    jobs[name] = {'cpu_hours': cpu / 3600, 'workers': int(workers),
+                  'minutes': STARTUP_MINUTES + work_seconds / 60,
+                  'vcpu_hours': workers * VCPUS_PER_WORKER *
+                                (STARTUP_MINUTES * 60 + work_seconds) / 3600}
+  return {'jobs': jobs,
+          'cpu_hours': sum(j['cpu_hours'] for j in jobs.values()),
+          'minutes': sum(j['minutes'] for j in jobs.values()),
+          'vcpu_hours': sum(j['vcpu_hours'] for j in jobs.values()),
+          'max_workers': max(j['workers'] for j in jobs.values())}
 
 
 def _ints(text: str) -> List[int]:

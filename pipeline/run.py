@@ -204,6 +204,10 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
   """Runs the pipeline and returns the run summary (also written to disk)."""
   stream = stream or sys.stdout
   _check_data_path(data)
+  if runner == 'portable' and workers not in (None, 1):
+    raise errors.CroptfxError(
+        '--workers applies to the local and beam runners; with --runner portable '
+        'the worker pool starts the SDK workers the job service asks for')
   if workers is None:
     # In-memory is fastest for a laptop-sized run; the Beam runner shows off
     # (and tests) multi-processing.

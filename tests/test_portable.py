@@ -140,3 +140,10 @@ def test_executor_input_as_the_launcher_builds_it(tmp_path):
   command = kfp_replay.compile_command(['python', '-m', 'a'], ['--json', '{{$}}', '--x=1'], b)
   assert command[:4] == ['python', '-m', 'a', '--json'] and command[5] == '--x=1'
   assert json_format.Parse(command[4], pipeline_spec_pb2.ExecutorInput()) == b
+
+
+def test_portable_refuses_workers_before_starting_anything(tmp_path, small_data):
+  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  with pytest.raises(errors.CroptfxError, match='--workers applies to the local and beam'):
+    run_lib.run_pipeline(small_data, str(tmp_path / 'out'), runner='portable', workers=2)
+  assert not (tmp_path / 'out').exists()
