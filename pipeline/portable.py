@@ -121,6 +121,9 @@ def services(logs_dir: str) -> Iterator[List[str]]:
   os.makedirs(logs_dir, exist_ok=True)
   job_log = os.path.join(logs_dir, 'job_service.log')
   worker_log = os.path.join(logs_dir, 'worker_pool.log')
+  # Logs are appended to across runs into the same directory: only this
+  # run's part counts when looking for a worker's error.
+  worker_log_offset = os.path.getsize(worker_log) if os.path.exists(worker_log) else 0
   started = []
   with tempfile.TemporaryDirectory(prefix='croptfx-job-service-') as staging:
     port_file = os.path.join(staging, 'job_port')
@@ -138,7 +141,7 @@ def services(logs_dir: str) -> Iterator[List[str]]:
       except errors.CroptfxError as e:
         # An SDK worker that cannot start or import the code leaves the
         # launcher with a bare gRPC timeout; the worker's own error says why.
-        cause = worker_error(worker_log)
+        cause = worker_error(worker_log, worker_log_offset)
         if cause and cause not in str(e):
           raise errors.CroptfxError(f'{e}; the Beam worker pool reported: {cause}') from None
         raise
@@ -151,11 +154,12 @@ def services(logs_dir: str) -> Iterator[List[str]]:
 _ERROR_LINE = re.compile(r'^(?:[\w.]+\.)?\w*(?:Error|Exception): .+$', re.MULTILINE)
 
 
-def worker_error(log_path: str) -> Optional[str]:
-  """The last error line in the worker pool's log, if any."""
+def worker_error(log_path: str, offset: int = 0) -> Optional[str]:
+  """The last error line in the worker pool's log after `offset`, if any."""
   try:
-    with open(log_path, errors='replace') as f:
-      found = _ERROR_LINE.findall(f.read())
+    with open(log_path, 'rb') as f:
+      f.seek(offset)
+      found = _ERROR_LINE.findall(f.read().decode('utf-8', errors='replace'))
   except OSError:
     return None
   return found[-1].strip() if found else None

@@ -70,6 +70,11 @@ def test_worker_error_is_none_for_a_clean_log(tmp_path):
   path.write_text('INFO:root:Started worker pool servicer at port: localhost:1\n')
   assert portable.worker_error(str(path)) is None
   assert portable.worker_error(str(tmp_path / 'missing.log')) is None
+  # An earlier run's error, before this run's offset, is not this run's.
+  with open(path, 'a') as f:
+    f.write("ModuleNotFoundError: No module named 'trainer'\n")
+  assert portable.worker_error(str(path)) == "ModuleNotFoundError: No module named 'trainer'"
+  assert portable.worker_error(str(path), offset=path.stat().st_size) is None
 
 
 # kfp_replay on a hand-written two-task spec.
