@@ -20,7 +20,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import zipfile
 
 import pytest
@@ -206,12 +205,6 @@ print(json.dumps(kinds))
 # Reading outputs back.
 
 
-def _one(pattern):
-  found = glob.glob(pattern)
-  assert len(found) == 1, (pattern, found)
-  return found[0]
-
-
 def examples_of(uri, split):
   """The split's examples, parsed (serialized map order may differ)."""
   files = sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*')))
@@ -326,7 +319,8 @@ def test_replay_outputs_equal_the_local_run(replayed, small_run):
             proto_of(statistics_pb2.DatasetFeatureStatisticsList,
                      os.path.join(local['statistics'], stats))), split
     diff = f'Split-{split}/SchemaDiff.pb'
-    assert (proto_of(anomalies_pb2.Anomalies, os.path.join(out['ExampleValidator']['anomalies'], diff)) ==
+    anomalies = out['ExampleValidator']['anomalies']
+    assert (proto_of(anomalies_pb2.Anomalies, os.path.join(anomalies, diff)) ==
             proto_of(anomalies_pb2.Anomalies, os.path.join(local['anomalies'], diff))), split
   with open(os.path.join(out['SchemaGen']['schema'], 'schema.pbtxt')) as f, \
       open(os.path.join(local['schema'], 'schema.pbtxt')) as g:
