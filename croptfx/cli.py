@@ -169,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser('run', help='run the whole TFX pipeline')
   p.add_argument('--data', required=True, help='directory, glob, Hive tree or gs:// / s3:// URI')
   p.add_argument('--output', required=True, help='output directory (pipeline root, metadata, summary)')
-  p.add_argument('--runner', choices=('local', 'beam'), default='local')
+  p.add_argument('--runner', choices=('local', 'beam', 'portable'), default='local',
+                 help='local: LocalDagRunner, Beam jobs in memory; beam: BeamDagRunner, '
+                      'DirectRunner multi-processing; portable: Beam jobs on the '
+                      'PortableRunner with a local job service and an EXTERNAL worker '
+                      'pool, the path Dataflow Runner v2 takes')
   p.add_argument('--workers', type=int, default=None,
                  help='DirectRunner workers for the Beam jobs: 1 runs in memory (default for '
                       'the local runner), more use multi-processing (default 2 for the beam runner)')

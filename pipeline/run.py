@@ -1,7 +1,8 @@
 """`croptfx run`: the whole pipeline on one machine, with progress and a summary.
 
 Lays out the output directory, runs the pipeline under LocalDagRunner (or
-BeamDagRunner), prints which component is running and how long each took,
+BeamDagRunner; or LocalDagRunner with the Beam jobs on Beam's PortableRunner,
+`pipeline/portable.py`), prints which component is running and how long each took,
 keeps the full TFX/Beam/TF logs in `logs/run.log`, then writes
 `run_summary.json` and the HTML report.
 """
@@ -174,6 +175,10 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
   """Runs the pipeline; returns the run summary as written to run_summary.json."""
   stream = stream or sys.stdout
   _check_data_path(data)
+  if runner == 'portable' and workers not in (None, 1):
+    raise errors.CroptfxError(
+        '--workers applies to the local and beam runners; with --runner portable '
+        'the worker pool starts the SDK workers the job service asks for')
   if workers is None:
     # In-memory is fastest for a laptop-sized run; the Beam runner shows off
     # (and tests) multi-processing.
@@ -191,10 +196,28 @@ def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
          last_component) -> Dict[str, object]:
   """`run_pipeline` with the logs already going to `layout.log_path`."""
   from pipeline import configs  # pylint: disable=g-import-not-at-top
+  with contextlib.ExitStack() as services:
+    if runner == 'portable':
+      # A job service and an EXTERNAL worker pool, for the whole run.
+      from pipeline import portable  # pylint: disable=g-import-not-at-top
+      beam_args = services.enter_context(
+          portable.services(os.path.dirname(layout.log_path)))
+    else:
+      beam_args = configs.direct_runner_args(workers)
+    return _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
+                     label_mapping, verbose, report, stream, accuracy_threshold,
+                     last_component, beam_args)
+
+
+def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
+              label_mapping, verbose, report, stream, accuracy_threshold,
+              last_component, beam_args) -> Dict[str, object]:
+  """`_run` with the components' Beam arguments chosen."""
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
   from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
   dsl_pipeline = create_local_pipeline(
       data, layout, year_splits or dict(configs.YEAR_SPLITS), train_steps, epochs,
-      label_mapping, configs.direct_runner_args(workers), accuracy_threshold, last_component)
+      label_mapping, beam_args, accuracy_threshold, last_component)
   components = [c.id for c in dsl_pipeline.components]
   progress = ProgressReporter(components, stream)
   root = logging.getLogger()
