@@ -1,6 +1,6 @@
 """Per-component CPU cost per 1,000 rows, the inputs of SCALING.md.
 
-    python -m bench.scaling [--pixels-per-year 1000,4000] [--train-steps 100,400]
+    croptfx bench --scaling [--scaling-sizes 1000,4000] [--scaling-steps 100,400]
 
 Runs the whole pipeline in this process (LocalDagRunner, Beam jobs in
 memory on one worker, as `croptfx run`) at two data sizes, then `croptfx
@@ -15,7 +15,6 @@ its reshuffle moves) and of the Transform output, and the process's peak
 RSS. Prints one JSON document.
 """
 
-import argparse
 import datetime
 import glob
 import io
@@ -27,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from bench import memory
 from croptfx import generate
@@ -239,27 +238,12 @@ def project(per_1000: Dict[str, float], rows: int, fn_api_factor: float = 1.0
           'max_workers': max(j['workers'] for j in jobs.values())}
 
 
-def _ints(text: str) -> List[int]:
-  return [int(v) for v in text.split(',')]
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-  parser = argparse.ArgumentParser(prog='python -m bench.scaling')
-  parser.add_argument('--pixels-per-year', type=_ints, default=[1000, 4000])
-  parser.add_argument('--train-steps', type=_ints, default=[100, 400])
-  parser.add_argument('--runner', choices=('local', 'portable'), default='local',
-                      help='portable: CPU seconds include the job service, the worker '
-                           'pool and its SDK workers (polled)')
-  parser.add_argument('--last-component', default=None,
-                      help="stop there (e.g. 'Transform'); no Trainer or predict figures")
-  args = parser.parse_args(argv)
+def main(pixels_per_year: Sequence[int], train_steps: Sequence[int], runner: str = 'local',
+         last_component: Optional[str] = None) -> int:
+  """Measures each size and prints one JSON document (`croptfx bench --scaling`)."""
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   with tempfile.TemporaryDirectory(prefix='croptfx-scaling-') as work:
-    sizes = [measure_size(work, p, s, args.runner, args.last_component)
-             for p, s in zip(args.pixels_per_year, args.train_steps)]
+    sizes = [measure_size(work, p, s, runner, last_component)
+             for p, s in zip(pixels_per_year, train_steps)]
   print(json.dumps({'sizes': sizes, 'marginal': marginal(sizes[0], sizes[-1])}, indent=1))
   return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())

@@ -136,7 +136,24 @@ def _cmd_report(args) -> int:
   return 0
 
 
+def _positive_ints(text: str) -> List[int]:
+  try:
+    values = [int(v) for v in text.split(',') if v.strip()]
+  except ValueError:
+    values = []
+  if not values or min(values) < 1:
+    raise argparse.ArgumentTypeError(
+        f'expected comma-separated positive integers, got {text!r}')
+  return values
+
+
 def _cmd_bench(args) -> int:
+  if args.scaling:
+    from bench import scaling  # pylint: disable=g-import-not-at-top
+    if len(args.scaling_sizes) != len(args.scaling_steps):
+      raise errors.CroptfxError('--scaling-sizes and --scaling-steps need the same number of values')
+    return scaling.main(args.scaling_sizes, args.scaling_steps, args.scaling_runner,
+                        args.last_component)
   from bench import main as bench_main  # pylint: disable=g-import-not-at-top
   bench_main.main(args.pixels_per_year, args.quick, args.output)
   return 0
@@ -218,6 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--pixels-per-year', type=int, default=None)
   p.add_argument('--quick', action='store_true', help='smaller data, fewer repeats')
   p.add_argument('--output', default=None, help='where to write BENCHMARKS.md data')
+  p.add_argument('--scaling', action='store_true',
+                 help='instead: per-component CPU seconds per 1,000 rows at two sizes, '
+                      'the inputs of SCALING.md (one JSON document on stdout)')
+  p.add_argument('--scaling-sizes', type=_positive_ints, default=[1000, 4000],
+                 help='pixels per year of each --scaling size (default 1000,4000)')
+  p.add_argument('--scaling-steps', type=_positive_ints, default=[100, 400],
+                 help='train steps of each --scaling size (default 100,400)')
+  p.add_argument('--scaling-runner', choices=('local', 'portable'), default='local',
+                 help='portable: CPU seconds include the job service, the worker '
+                      'pool and its SDK workers (polled)')
+  p.add_argument('--last-component', default=None,
+                 help="--scaling stops there (e.g. 'Transform'); no Trainer or predict figures")
   p.set_defaults(func=_cmd_bench)
   return parser
 
