@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import resource
-import sys
 import tempfile
 import threading
 import time
