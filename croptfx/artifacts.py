@@ -82,6 +82,88 @@ class RunLayout:
     return os.path.join(self.output, 'logs', 'run.log')
 
 
+# --- paths: literal when they exist --------------------------------------------
+
+GLOB_CHARS = '*?[]'
+
+
+def has_glob_chars(path: str) -> bool:
+  return any(ch in path for ch in GLOB_CHARS)
+
+
+def escape_glob(path: str) -> str:
+  """`path` as a Beam/fnmatch pattern matching exactly itself: every glob
+  character in a one-character class (`out[1]` -> `out[[]1[]]`)."""
+  return ''.join(f'[{ch}]' if ch in GLOB_CHARS else ch for ch in path)
+
+
+def literal_or_pattern(path: str, exists: bool) -> str:
+  """The pattern that names `path`: an existing path is taken literally
+  (its glob characters escaped); only a path that does not exist is a glob."""
+  return escape_glob(path) if exists else path
+
+
+def list_dir_files(directory: str) -> List[str]:
+  """The files directly in `directory`, sorted; no glob, so a directory
+  name holding `[`, `*` or `?` is read as written."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if not tf.io.gfile.isdir(directory):
+    return []
+  paths = [posixpath.join(directory, name.rstrip('/'))
+           for name in tf.io.gfile.listdir(directory)]
+  return sorted(p for p in paths if not tf.io.gfile.isdir(p))
+
+
+# --- the pushed model ----------------------------------------------------------
+
+def check_serving_model(model_dir: str, signature: str = 'serving_default',
+                        inputs: Iterable[str] = ('examples', 'as_of_date')) -> None:
+  """Refuses, in one line, a --model that is not a pushed model.
+
+  Reads the SavedModel's proto only (no graph is loaded), so a run directory,
+  a Transform graph or a Trainer's model directory is named for what it is
+  before any work.
+
+  Raises:
+    CroptfxError: not a SavedModel, or no `signature` taking `inputs`.
+  """
+  from croptfx import errors  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(model_dir) and '://' not in model_dir:
+    raise errors.InputDataError(model_dir, 'no such model directory')
+  if os.path.exists(os.path.join(model_dir, SUMMARY_FILE)):
+    summary = read_summary(model_dir)
+    hint = (f'; its pushed model is {summary.model_dir}' if summary and summary.model_dir
+            else '; that run pushed no model')
+    raise errors.InputDataError(model_dir, f'is a run directory, not a model{hint}')
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-direct-tensorflow-import
+  from tensorflow.python.saved_model import loader_impl
+  # pylint: enable=g-direct-tensorflow-import
+  if not tf.saved_model.contains_saved_model(model_dir):
+    if tf.io.gfile.isdir(os.path.join(model_dir, 'transform_fn')):
+      raise errors.InputDataError(
+          model_dir, f'is a Transform graph, not a pushed model (use the model_dir of '
+          f'{SUMMARY_FILE})')
+    raise errors.InputDataError(
+        model_dir, f'is not a SavedModel directory (use the model_dir of {SUMMARY_FILE})')
+  try:
+    saved_model = loader_impl.parse_saved_model(model_dir)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.InputDataError(model_dir, f'cannot read the SavedModel: {e}') from None
+  found = {}
+  for meta_graph in saved_model.meta_graphs:
+    found.update(meta_graph.signature_def)
+  if signature not in found:
+    raise errors.InputDataError(
+        model_dir, f'is a SavedModel without a {signature!r} signature (a Transform graph '
+        'or a model not exported by this project?); use the model_dir of ' + SUMMARY_FILE)
+  missing = sorted(set(inputs) - set(found[signature].inputs))
+  if missing:
+    raise errors.InputDataError(
+        model_dir, f'its {signature!r} signature does not take {", ".join(missing)}; '
+        'not a model exported by this project')
+
+
 def write_atomic(path: str, text: str) -> None:
   """Writes a local text file whole or not at all (temp file, then rename)."""
   tmp = path + '.tmp'
@@ -120,8 +202,7 @@ def split_dirs(artifact_uri: Optional[str]) -> Dict[str, str]:
 
 def split_files(artifact_uri: str, split: str) -> List[str]:
   """The files of one split, sorted."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return sorted(tf.io.gfile.glob(os.path.join(artifact_uri, SPLIT_PREFIX + split, '*')))
+  return list_dir_files(os.path.join(artifact_uri, SPLIT_PREFIX + split))
 
 
 def read_examples(split_directory: str, spec: Mapping[str, Any],
@@ -142,7 +223,7 @@ def read_examples(split_directory: str, spec: Mapping[str, Any],
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  files = sorted(tf.io.gfile.glob(os.path.join(split_directory, '*')))
+  files = list_dir_files(split_directory)
   if limit is None:
     dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096)
     chunks = {key: [] for key in spec}
@@ -258,6 +339,10 @@ class RunSummary:
   report says what is missing.
   """
   label_mapping: Optional[str] = None
+  # The splits: {"2021": "train", ...} and their roles
+  # (`features.SplitRoles.to_dict`: train, eval, others).
+  year_splits: Optional[Dict[str, str]] = None
+  split_roles: Optional[Dict[str, Any]] = None
   # ParquetExampleGen (counts.json).
   rows_read: Optional[int] = None
   examples: Optional[Dict[str, int]] = None

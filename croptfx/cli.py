@@ -8,6 +8,7 @@ import argparse
 import datetime
 import logging
 import os
+import re
 import sys
 import warnings
 from typing import List, Optional
@@ -18,31 +19,90 @@ from croptfx import features
 
 def _years(text: str) -> List[int]:
   try:
-    return [int(y) for y in text.split(',') if y.strip()]
+    years = [int(y) for y in text.split(',') if y.strip()]
   except ValueError:
     raise argparse.ArgumentTypeError(f'years must be comma-separated integers, got {text!r}')
+  if not years:
+    raise argparse.ArgumentTypeError(f'expected at least one year, got {text!r}')
+  twice = sorted({y for y in years if years.count(y) > 1})
+  if twice:
+    raise argparse.ArgumentTypeError(f'year {twice[0]} is given twice in {text!r}')
+  if min(years) < 1:
+    raise argparse.ArgumentTypeError(f'years must be positive, got {text!r}')
+  return years
+
+
+def _run_years(text: str) -> List[int]:
+  """--years A,B[,C]: train, eval (and test) years; roles need two."""
+  years = _years(text)
+  if not 2 <= len(years) <= len(features.SPLIT_ORDER):
+    raise argparse.ArgumentTypeError(
+        f'takes two or three years (train,eval[,test]), got {text!r}')
+  return years
+
+
+_SPLIT_NAME = re.compile(r'[\w.-]+')
 
 
 def _year_splits(text: str):
-  """'2021=train,2020=eval,2019=test' -> {2021: 'train', ...}."""
+  """'2021=train,2020=eval,2019=test' -> {2021: 'train', ...}.
+
+  A year given twice is an error; split roles follow `features.split_roles`.
+  """
   result = {}
   for item in text.split(','):
     year, sep, split = item.partition('=')
-    if not sep or not year.strip().isdigit() or not split.strip():
+    year, split = year.strip(), split.strip()
+    if not sep or not year.isdigit() or not split:
       raise argparse.ArgumentTypeError(
-          f'--year-splits takes YEAR=SPLIT pairs like 2021=train,2020=eval, got {text!r}')
-    result[int(year)] = split.strip()
+          f'takes YEAR=SPLIT pairs like 2021=train,2020=eval, got {text!r}')
+    if not _SPLIT_NAME.fullmatch(split):
+      raise argparse.ArgumentTypeError(
+          f'split name {split!r} must be letters, digits, "_", "-" or "."')
+    if int(year) in result:
+      raise argparse.ArgumentTypeError(f'year {int(year)} is given twice in {text!r}')
+    result[int(year)] = split
+  try:
+    features.split_roles(result)
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(str(e)) from None
   return result
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(minimum: int, what: str):
+  """An argparse type: an integer >= minimum."""
+  def parse(text: str) -> int:
+    try:
+      value = int(text)
+    except ValueError:
+      value = None
+    if value is None or value < minimum:
+      raise argparse.ArgumentTypeError(f'must be {what}, got {text!r}')
+    return value
+  parse.__name__ = what  # argparse names the type in some messages
+  return parse
+
+
+_positive_int = _int_at_least(1, 'a positive integer')
+_non_negative_int = _int_at_least(0, 'an integer >= 0')
+
+
+def _fraction(text: str) -> float:
+  """A number in [0, 1] (an accuracy)."""
   try:
-    value = int(text)
+    value = float(text)
   except ValueError:
-    value = 0
-  if value < 1:
-    raise argparse.ArgumentTypeError(f'must be a positive integer, got {text!r}')
+    value = float('nan')
+  if not 0.0 <= value <= 1.0:  # NaN fails too
+    raise argparse.ArgumentTypeError(f'must be a number from 0 to 1, got {text!r}')
   return value
+
+
+def _date(text: str) -> datetime.date:
+  try:
+    return datetime.date.fromisoformat(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'must be a date YYYY-MM-DD, got {text!r}') from None
 
 
 def _aoi(text: str):
@@ -72,17 +132,37 @@ def _cmd_generate(args) -> int:
 
 
 def _resolve_year_splits(year_splits, years):
-  """--year-splits wins; --years 2021,2020,2019 means train,eval,test."""
+  """--year-splits as given; --years 2021,2020,2019 means train,eval,test.
+
+  argparse makes the two exclusive and checks both.
+  """
   if year_splits:
     return dict(year_splits)
   if years:
-    if len(years) > len(features.SPLIT_ORDER):
-      raise errors.CroptfxError('--years takes at most three years: train,eval,test')
     return dict(zip(years, features.SPLIT_ORDER))
   return None  # the pipeline's default (pipeline/configs.py)
 
 
+def _is_within(path: str, directory: str) -> bool:
+  path, directory = os.path.realpath(path), os.path.realpath(directory)
+  return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _check_run_paths(data: str, output: str) -> None:
+  """Refuses outputs that would be read as input or cannot be a directory."""
+  if os.path.exists(output) and not os.path.isdir(output):
+    raise errors.CroptfxError(
+        f'--output {output} is an existing file; it must be a directory (new or a previous run)')
+  # A glob reads below the directory its pattern starts in.
+  base = data if os.path.exists(data) else os.path.dirname(re.split(r'[*?[]', data, 1)[0])
+  if '://' not in data and base and os.path.isdir(base) and _is_within(output, base):
+    raise errors.CroptfxError(
+        f'--output {output} is inside --data {data}: the run would read its own '
+        'files as input; choose an output directory outside the data')
+
+
 def _cmd_run(args) -> int:
+  _check_run_paths(args.data, args.output)
   from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   run_lib.run_pipeline(
       data=args.data, output=args.output, runner=args.runner, workers=args.workers,
@@ -114,11 +194,18 @@ def _cmd_compile(args) -> int:
   return 0
 
 
+def _check_predict_paths(model: str, output: str) -> None:
+  """The model serves raw examples and the output can be a file; no work yet."""
+  if os.path.isdir(output):
+    raise errors.CroptfxError(
+        f'--output {output} is a directory; give the Parquet file to write')
+  from croptfx import artifacts  # pylint: disable=g-import-not-at-top
+  artifacts.check_serving_model(model)
+
+
 def _cmd_predict(args) -> int:
-  try:
-    as_of = datetime.date.fromisoformat(args.as_of)
-  except ValueError:
-    raise errors.CroptfxError(f'--as-of must be a date YYYY-MM-DD, got {args.as_of!r}') from None
+  as_of = args.as_of
+  _check_predict_paths(args.model, args.output)
   from trainer import predict  # pylint: disable=g-import-not-at-top
   result = predict.predict(args.model, args.data, as_of, args.output, args.batch_size)
   skipped = result['skipped']
@@ -159,8 +246,15 @@ def _cmd_bench(args) -> int:
   return 0
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse with its errors in one line (the usage is one --help away)."""
+
+  def error(self, message):
+    self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
+  parser = _Parser(
       prog='croptfx',
       description='In-season crop-type training data and models from irregular '
                   'Sentinel-2 pixel time series, as a TFX pipeline.')
@@ -176,9 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                          'made of fields (a map-like area, e.g. 200x150)')
   p.add_argument('--years', type=_years, default=sorted(features.DEFAULT_YEAR_SPLITS),
                  help='comma-separated season years (default 2019,2020,2021)')
-  p.add_argument('--seed', type=int, default=0)
+  p.add_argument('--seed', type=_non_negative_int, default=0)
   p.add_argument('--layout', choices=('flat', 'hive'), default='flat')
-  p.add_argument('--rows-per-file', type=int, default=5000)
+  p.add_argument('--rows-per-file', type=_positive_int, default=5000)
   p.add_argument('--slides-columns', action='store_true',
                  help="use the slides' column spellings '# scenes' and 'img dates'")
   p.set_defaults(func=_cmd_generate)
@@ -191,17 +285,21 @@ def build_parser() -> argparse.ArgumentParser:
                       'DirectRunner multi-processing; portable: Beam jobs on the '
                       'PortableRunner with a local job service and an EXTERNAL worker '
                       'pool, the path Dataflow Runner v2 takes')
-  p.add_argument('--workers', type=int, default=None,
+  p.add_argument('--workers', type=_positive_int, default=None,
                  help='DirectRunner workers for the Beam jobs: 1 runs in memory (default for '
                       'the local runner), more use multi-processing (default 2 for the beam runner)')
-  p.add_argument('--year-splits', type=_year_splits, default=None,
-                 help='YEAR=SPLIT pairs (default 2021=train,2020=eval,2019=test)')
-  p.add_argument('--years', type=_years, default=None,
-                 help='shorthand: train,eval,test years, e.g. 2021,2020,2019')
-  p.add_argument('--train-steps', type=int, default=None)
-  p.add_argument('--epochs', type=int, default=None)
+  splits = p.add_mutually_exclusive_group()
+  splits.add_argument('--year-splits', type=_year_splits, default=None,
+                      help='YEAR=SPLIT pairs, any split names (default '
+                           '2021=train,2020=eval,2019=test); the split named train, else '
+                           'the first, is trained on; the one named eval, else the next, '
+                           'validates and blesses; the others are evaluated')
+  splits.add_argument('--years', type=_run_years, default=None,
+                      help='shorthand: train,eval[,test] years, e.g. 2021,2020,2019')
+  p.add_argument('--train-steps', type=_positive_int, default=None)
+  p.add_argument('--epochs', type=_positive_int, default=None)
   p.add_argument('--label-mapping', default=None, help='CDL -> class mapping JSON')
-  p.add_argument('--blessing-threshold', type=float, default=None,
+  p.add_argument('--blessing-threshold', type=_fraction, default=None,
                  help='eval accuracy at the headline as-of day a model needs to be pushed '
                       '(default pipeline/configs.py)')
   p.add_argument('--no-report', action='store_true', help='skip the HTML report')
@@ -216,15 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--beam-runner', choices=('direct', 'dataflow'), default='direct')
   p.add_argument('--project', default=None, help='GCP project (Dataflow)')
   p.add_argument('--region', default=None, help='GCP region (Dataflow)')
-  p.add_argument('--train-steps', type=int, default=None)
+  p.add_argument('--train-steps', type=_positive_int, default=None)
   p.set_defaults(func=_cmd_compile)
 
   p = sub.add_parser('predict', help='classify raw Part-1 Parquet rows with a pushed model')
   p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
   p.add_argument('--data', required=True, help='Parquet file, directory or glob')
-  p.add_argument('--as-of', required=True, help='prediction date YYYY-MM-DD')
+  p.add_argument('--as-of', required=True, type=_date,
+                 help="prediction date YYYY-MM-DD (within each row's year)")
   p.add_argument('--output', required=True, help='output Parquet file')
-  p.add_argument('--batch-size', type=int, default=1024)
+  p.add_argument('--batch-size', type=_positive_int, default=1024)
   p.set_defaults(func=_cmd_predict)
 
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
@@ -232,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=_cmd_report)
 
   p = sub.add_parser('bench', help='benchmark the loaders and the pipeline')
-  p.add_argument('--pixels-per-year', type=int, default=None)
+  p.add_argument('--pixels-per-year', type=_positive_int, default=None)
   p.add_argument('--quick', action='store_true', help='smaller data, fewer repeats')
   p.add_argument('--output', default=None, help='where to write BENCHMARKS.md data')
   p.add_argument('--scaling', action='store_true',

@@ -69,8 +69,67 @@ DEFAULT_YEAR_SPLITS = {2021: 'train', 2020: 'eval', 2019: 'test'}
 TRAIN_SPLIT = 'train'
 EVAL_SPLIT = 'eval'
 TEST_SPLIT = 'test'
-# The order splits are listed in (directories, tables, --years).
+# The default names, in role order (`--years A,B,C` names A train, B eval,
+# C test); any other names work through `split_roles`.
 SPLIT_ORDER = (TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT)
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitRoles:
+  """What each split of a year -> split mapping is used for.
+
+  train: what Transform analyzes (band statistics) and the Trainer fits.
+  eval: the Trainer's validation data, what the Evaluator scores and blesses.
+  others: evaluated by the SeasonEvaluator and shown in the report only.
+  """
+  train: str
+  eval: str
+  others: Tuple[str, ...]
+
+  @property
+  def names(self) -> Tuple[str, ...]:
+    """Every split, in role order: train, eval, then the others."""
+    return (self.train, self.eval) + self.others
+
+  @property
+  def evaluated(self) -> Tuple[str, ...]:
+    """The splits the SeasonEvaluator scores (all but the train split)."""
+    return (self.eval,) + self.others
+
+  def to_dict(self) -> Dict[str, object]:
+    return {'train': self.train, 'eval': self.eval, 'others': list(self.others)}
+
+
+def split_roles(year_splits: Mapping[int, str]) -> SplitRoles:
+  """The role of every split name of `year_splits` (the one rule).
+
+  A split named `train` has the train role and one named `eval` the eval
+  role; otherwise the distinct names in the order given take them: the
+  first the train role, the next the eval role (`--year-splits
+  2021=fit,2020=valid,2019=test`: fit trains, valid evaluates, test is
+  another). Every other name is one of the others, in the order given.
+
+  Raises:
+    ValueError: fewer than two distinct split names (no eval split).
+  """
+  names = list(dict.fromkeys(year_splits.values()))
+  if len(names) < 2:
+    raise ValueError(f'year splits need at least two split names (a train and an eval '
+                     f'split), got {dict(year_splits)}')
+  train = TRAIN_SPLIT if TRAIN_SPLIT in names else names[0]
+  rest = [n for n in names if n != train]
+  evaluation = EVAL_SPLIT if EVAL_SPLIT in rest else rest[0]
+  return SplitRoles(train, evaluation, tuple(n for n in rest if n != evaluation))
+
+
+def split_names(year_splits: Mapping[int, str]) -> Tuple[str, ...]:
+  """The distinct split names of `year_splits`, in role order."""
+  return split_roles(year_splits).names
+
+
+def years_of_split(year_splits: Mapping[int, str], split: str) -> Tuple[int, ...]:
+  """The season years of one split, sorted."""
+  return tuple(sorted(y for y, name in year_splits.items() if name == split))
 
 # Fixed as-of days of year (1-based) at which models are evaluated.
 EVAL_AS_OF_DAYS = (120, 180, 240, 300)

@@ -15,11 +15,10 @@ PIPELINE_NAME = 'croptfx'
 PREPROCESSING_FN = 'preprocessing.preprocessing.preprocessing_fn'
 RUN_FN = 'trainer.model.run_fn'
 
-# Splits by season year (DESIGN.md section 4). Transform analyzes the train
-# split; the Trainer validates on, and the Evaluator blesses on, the eval split.
+# Splits by season year (DESIGN.md section 4). Their roles (which split
+# Transform analyzes and the Trainer fits, which one the Evaluator blesses
+# on) follow from the mapping: `features.split_roles`.
 YEAR_SPLITS = dict(features.DEFAULT_YEAR_SPLITS)
-TRAIN_SPLIT = features.TRAIN_SPLIT
-EVAL_SPLIT = features.EVAL_SPLIT
 
 # Training: small defaults that keep the demo and CI fast on 2 CPU cores.
 TRAIN_NUM_STEPS = 1500

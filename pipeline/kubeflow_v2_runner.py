@@ -36,8 +36,6 @@ def create_kubeflow_pipeline(pipeline_root: str, data_path: str,
       year_splits=configs.YEAR_SPLITS,
       as_of_days=configs.AS_OF_DAYS,
       headline_day=configs.HEADLINE_AS_OF_DAY,
-      train_split=configs.TRAIN_SPLIT,
-      eval_split=configs.EVAL_SPLIT,
       trainer_config=configs.TRAINER_CONFIG,
       beam_pipeline_args=beam_pipeline_args,
       transform_statistics=configs.TRANSFORM_STATISTICS)

@@ -15,7 +15,6 @@ from tfx import v1 as tfx
 
 from components import season_evaluator
 from components.parquet_example_gen import component as parquet_example_gen
-from components.parquet_example_gen import splits as splits_lib
 from croptfx import features
 from croptfx import fingerprint
 from ml_metadata.proto import metadata_store_pb2
@@ -82,8 +81,6 @@ def create_pipeline(
     year_splits: Mapping[int, str],
     as_of_days: Sequence[int],
     headline_day: int,
-    train_split: str = features.TRAIN_SPLIT,
-    eval_split: str = features.EVAL_SPLIT,
     trainer_config: Optional[Dict[str, Any]] = None,
     label_mapping: Optional[str] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
@@ -94,24 +91,24 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
   """Implements the in-season crop-type pipeline with TFX.
 
-  `train_split` is what Transform analyzes and the Trainer fits; `eval_split`
-  is what the Trainer validates on and the Evaluator blesses on (when the year
-  splits have no such split, the last one). The headline day goes to the
-  Trainer (validation), the Evaluator (blessing threshold) and the
-  SeasonEvaluator (per-pixel rows); the splits set in `train_args` and
-  `eval_args` are replaced by these.
+  The splits' roles come from `year_splits` (`features.split_roles`, the one
+  rule): the train split is what Transform analyzes and the Trainer fits;
+  the eval split is what the Trainer validates on and the Evaluator blesses
+  on; the SeasonEvaluator scores the eval split and every other one. The
+  headline day goes to the Trainer (validation), the Evaluator (blessing
+  threshold) and the SeasonEvaluator (per-pixel rows); the splits set in
+  `train_args` and `eval_args` are replaced by the roles'.
 
   `last_component` (a component id, e.g. 'Transform') stops the pipeline
   there: the data part alone, for benchmarks and reliability checks.
   """
-  splits = splits_lib.split_names(year_splits)
+  roles = features.split_roles(year_splits)
+  splits = list(roles.names)
   as_of_days = [int(d) for d in as_of_days]
   if headline_day not in as_of_days:
     raise ValueError(f'headline day {headline_day} must be one of the as-of days {as_of_days}')
-  if eval_split not in splits:
-    eval_split = splits[-1]
-  train_args = _with_splits(train_args, [train_split])
-  eval_args = _with_splits(eval_args, [eval_split])
+  train_args = _with_splits(train_args, [roles.train])
+  eval_args = _with_splits(eval_args, [roles.eval])
 
   # Code named by module path is not in TFX's cache key: fingerprint it.
   shared = ['croptfx.features', 'croptfx.codec']
@@ -140,7 +137,7 @@ def create_pipeline(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=preprocessing_fn,
-      splits_config=tfx.proto.SplitsConfig(analyze=[train_split], transform=splits),
+      splits_config=tfx.proto.SplitsConfig(analyze=[roles.train], transform=splits),
       custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code},
       disable_statistics=not transform_statistics)
 
@@ -157,7 +154,7 @@ def create_pipeline(
   evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
-      example_splits=[eval_split],
+      example_splits=[roles.eval],
       eval_config=make_eval_config(as_of_days, headline_day, eval_accuracy_threshold))
 
   pusher = tfx.components.Pusher(
@@ -166,11 +163,11 @@ def create_pipeline(
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
 
-  # Accuracy and macro-F1 against the as-of date, for the eval and test years.
+  # Accuracy and macro-F1 against the as-of date, for every split but train.
   season = season_evaluator.SeasonEvaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
-      splits=','.join(s for s in splits if s != train_split),
+      splits=','.join(roles.evaluated),
       as_of_days=','.join(str(d) for d in as_of_days),
       headline_day=headline_day,
       code_fingerprint=season_code)

@@ -144,8 +144,6 @@ def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: D
       year_splits=year_splits,
       as_of_days=configs.AS_OF_DAYS,
       headline_day=configs.HEADLINE_AS_OF_DAY,
-      train_split=configs.TRAIN_SPLIT,
-      eval_split=configs.EVAL_SPLIT,
       trainer_config=trainer_config,
       label_mapping=os.path.abspath(label_mapping) if label_mapping else None,
       metadata_connection_config=tfx.orchestration.metadata

@@ -1,4 +1,7 @@
-"""The year -> split mapping: parsing, JSON form, output split names."""
+"""The year -> split mapping: parsing, JSON form, output split names.
+
+The roles of the splits (train, eval, others) are `features.split_roles`.
+"""
 
 import json
 import re
@@ -30,14 +33,13 @@ def parse_year_splits(
     result[year] = name
   if not result:
     raise ValueError('year_splits is empty')
+  features.split_roles(result)  # at least a train and an eval split
   return result
 
 
 def split_names(year_splits: Mapping[int, str]) -> List[str]:
-  """The distinct split names: train, eval, test first, then the others."""
-  names = list(dict.fromkeys(year_splits.values()))
-  return ([n for n in features.SPLIT_ORDER if n in names] +
-          [n for n in names if n not in features.SPLIT_ORDER])
+  """The distinct split names in role order (`features.split_roles`)."""
+  return list(features.split_names(year_splits))
 
 
 def year_splits_json(year_splits: Mapping[int, str]) -> str:
