@@ -61,7 +61,7 @@ def _bad_rows(year: int, seed: int) -> List[Dict]:
   """One row per row-level problem (and valid rows with notes) in `year`."""
   jan1 = codec.jan1_days(year)
   good = pixel_row(year, n=3, seed=seed)
-  return [
+  rows = [
       dict(good, bands=None),
       dict(good, num_scenes=0, bands=b'', img_dates=b'', scl_vals=b''),
       dict(good, bands=good['bands'][:-2]),
@@ -76,6 +76,11 @@ def _bad_rows(year: int, seed: int) -> List[Dict]:
       dict(good, img_dates=codec.encode_dates([jan1 + 50, jan1 + 8, jan1])),
       dict(good, img_dates=codec.encode_dates([jan1 + 8, jan1 + 8, jan1 + 9])),
   ]
+  # Each its own pixel: copies of one pixel-year would be duplicates.
+  for i, row in enumerate(rows):
+    if row['lon'] == row['lon']:  # not NaN
+      row['lon'] = good['lon'] + 0.001 * i
+  return rows
 
 
 def _generated_rows(seed: int) -> List[Dict]:
@@ -227,6 +232,8 @@ def test_run_counts_examples_and_quarantine(tmp_path, layout, slides_columns,
   assert counts == {
       'rows_read': len(written),
       'files': len({w.source_file for w in written}),
+      'rows_by_year': {str(y): n for y, n in collections.Counter(
+          w.row['year'] for w in written if w.row['year'] is not None).items()},
       'examples': {n: len(want_examples[n]) for n in names},
       'quarantined': {r: reasons[r] for r in counts_lib.zero_counts(
           [])['quarantined']},
@@ -492,8 +499,12 @@ def test_component_defaults():
   assert ParquetExampleGen(input_base='data', year_splits={
       2018: 'extra', 2019: 'test', 2021: 'train'}).exec_properties[
           'output_config'].count('name') == 3
+  # Role order (features.split_roles): train by name; no split is named
+  # eval, so the next name in the order given has the eval role.
   assert splits.split_names({2018: 'extra', 2019: 'test', 2021: 'train'}) == [
-      'train', 'test', 'extra']
+      'train', 'extra', 'test']
+  with pytest.raises(ValueError, match='at least two split names'):
+    splits.parse_year_splits({2021: 'train', 2020: 'train'})
   with pytest.raises(ValueError, match='not a year'):
     splits.parse_year_splits({'twenty': 'train'})
   with pytest.raises(ValueError, match='split name'):

@@ -3,9 +3,13 @@
 Stored in the output Examples artifact beside the `Split-*` directories (the
 layout and the reader are in `croptfx.artifacts`): `counts.json` holds the
 counts below and `quarantine/` the quarantined rows (the normalized input
-columns plus `source_file` and `reason`). The counts reconcile exactly: rows_read = sum(examples) + sum(quarantined).
+columns plus `source_file` and `reason`). The counts reconcile exactly:
+rows_read = sum(examples) + sum(quarantined). `rows_by_year` counts the
+rows read per `year` value (valid or not; a null year is not counted), so
+an empty split can say whether its year was missing or all quarantined.
 
   {"rows_read": 3000, "files": 3,
+   "rows_by_year": {"2019": 1000, "2020": 1000, "2021": 1000},
    "examples": {"train": 990, "eval": 995, "test": 993},
    "quarantined": {"null_value": 2, ..., "year_not_in_splits": 0},
    "notes": {"unsorted_dates": 5, "duplicate_dates": 3, "unknown_cdl": 1}}
@@ -16,7 +20,7 @@ Metadata): ints `rows_read`, `files`, `examples_<split>`,
 """
 
 import json
-from typing import Any, Dict, Iterable, Mapping, Sequence, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -33,6 +37,7 @@ def zero_counts(split_names: Sequence[str]) -> Counts:
   return {
       'rows_read': 0,
       'files': 0,
+      'rows_by_year': {},
       'examples': {name: 0 for name in split_names},
       'quarantined': {reason: 0 for reason in validation.REASONS},
       'notes': {note: 0 for note in validation.NOTES},
@@ -61,6 +66,25 @@ def complete_counts(partial: Mapping[str, Any],
                     split_names: Sequence[str]) -> Counts:
   """Adds the missing keys (as 0) so every run reports the same keys."""
   return add_counts(zero_counts(split_names), partial)
+
+
+def empty_split_problem(counts: Counts, year_splits: Mapping[int, str]) -> Optional[str]:
+  """One line naming the first split without examples and its years, or None."""
+  for split, n in counts['examples'].items():
+    if n:
+      continue
+    years = sorted(y for y, name in year_splits.items() if name == split)
+    read = {y: counts.get('rows_by_year', {}).get(str(y), 0) for y in years}
+    year_text = ', '.join(map(str, years))
+    if not any(read.values()):
+      why = f'the data has no rows of {year_text}'
+    else:
+      why = (f'all {sum(read.values())} rows of {year_text} were quarantined '
+             '(see counts.json and quarantine/)')
+    label = 'years' if len(years) > 1 else 'year'
+    return (f'split {split!r} ({label} {year_text}) is empty: {why}; the pipeline '
+            'stops before Transform (fix the data, or --years / --year-splits)')
+  return None
 
 
 def check_reconciled(counts: Counts) -> None:

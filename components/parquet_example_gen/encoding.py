@@ -52,6 +52,21 @@ def to_example_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
   return pa.RecordBatch.from_arrays(columns, list(FEATURE_KEYS))
 
 
+def decode_examples(examples: List[bytes], schema: pa.Schema) -> pa.RecordBatch:
+  """Serialized raw examples back to normalized rows (`schema`): the
+  inverse of `ExampleEncoder.encode`, for quarantining rows that were
+  encoded before they were judged (duplicates)."""
+  decoded = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(list(examples))
+  arrays = []
+  for field in schema:
+    values = decoded.column(decoded.schema.get_field_index(field.name)).flatten()
+    if field.name in (features.LON, features.LAT):
+      data = b''.join(values.to_pylist())
+      values = pa.array(np.frombuffer(data, codec.COORD_DTYPE).astype(np.float64))
+    arrays.append(values.cast(field.type))
+  return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 class ExampleEncoder:
   """Serializes valid normalized rows (no nulls) as tf.Examples.
 

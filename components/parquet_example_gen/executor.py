@@ -12,6 +12,10 @@ bad rows, with their reason, to `<uri>/quarantine/`, and writes
 `<uri>/counts.json` (see `counts`). `Do` copies the counts into the
 artifact's custom properties after checking that they reconcile.
 
+Every split must end up with examples: an empty split (its year missing
+from the data, or all its rows quarantined) stops the run here with one
+`InputDataError` line naming the split and the year, before Transform.
+
 Years: the `year` column, or the Hive directory `year=YYYY` when the column
 is absent. When a file has both and they disagree, the row is quarantined
 with reason `year_mismatch` (the directory is how the data was organized, the
@@ -37,6 +41,7 @@ from components.parquet_example_gen import splits as splits_lib
 from components.parquet_example_gen import transforms
 from croptfx import artifacts
 from croptfx import features
+from croptfx.errors import InputDataError
 
 # Execution properties added by ParquetExampleGenSpec.
 YEAR_SPLITS_KEY = 'year_splits'
@@ -144,6 +149,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     counts = artifacts.read_counts(examples_artifact.uri)
     counts_lib.check_reconciled(counts)
+    # An empty split would reach Transform as a schema of deprecated
+    # features; stop here, with the execution failed and nothing published.
+    problem = counts_lib.empty_split_problem(
+        counts, splits_lib.parse_year_splits(exec_properties.get(YEAR_SPLITS_KEY)))
+    if problem:
+      raise InputDataError(
+          exec_properties[standard_component_specs.INPUT_BASE_KEY], problem)
     for key, value in counts_lib.to_custom_properties(counts).items():
       if isinstance(value, str):
         examples_artifact.set_string_custom_property(key, value)

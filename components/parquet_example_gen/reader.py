@@ -8,9 +8,12 @@ size of the data set.
 Input (`input_base`) is one of:
   * a directory, read recursively: plain files and Hive partitions
     (`year=2021/part-0.parquet`);
+  * a single file;
   * a glob in Beam's syntax (`*` stays within a directory, `**` crosses
-    directories); a glob that matches a directory reads it recursively;
-  * a single file.
+    directories); a glob that matches a directory reads it recursively.
+A path that exists is always taken literally, even when its name holds
+`[`, `]`, `?` or `*`; only a path that does not exist is a glob, and the
+log says how many files it matched.
 Below the input, files and directories whose names start with `.` or `_`
 (Spark's `_SUCCESS`, `.crc` files, `_temporary/`) are skipped, as Spark,
 Hive and pyarrow datasets do. Every other file must be Parquet.
@@ -23,24 +26,31 @@ comes from the innermost `year=YYYY` directory of its path.
 
 Anything that makes a file unusable as a whole (missing, empty, not Parquet,
 a missing column, a column of the wrong type) raises
-`croptfx.errors.InputDataError` naming the file and the column. Problems of
-single rows are not this module's business (see `validation`).
+`croptfx.errors.InputDataError` naming the file and the column. A value of
+one row that cannot be cast (`tiles` bytes that are not UTF-8, a
+`num_scenes` beyond int64) is a row fault: `read_rows` returns it per row
+beside the batch (the value becomes null) and `validation` quarantines the
+row as `undecodable_value`. Other problems of single rows are
+`validation`'s business.
 """
 
 import concurrent.futures
 import dataclasses
+import logging
 import os
 import posixpath
 import re
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Union
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from croptfx import artifacts
 from croptfx import features
 from croptfx.errors import InputDataError
 
@@ -133,11 +143,19 @@ def _match(patterns: Sequence[str], input_base: str):
   return found
 
 
+def _exists(path: str, input_base: str) -> bool:
+  try:
+    return FileSystems.exists(path)
+  except Exception as e:  # pylint: disable=broad-except
+    raise InputDataError(input_base, f'cannot list files: {_first_line(e)}') from e
+
+
 def list_input_files(input_base: str) -> List[InputFile]:
   """Every data file `input_base` names (see the module doc), sorted by path.
 
   Args:
-    input_base: a directory, a glob or a file; local or a Beam file system URI.
+    input_base: a directory, a file or a glob; local or a Beam file system
+      URI. A path that exists is taken literally, glob characters and all.
 
   Returns:
     The files with their size and modification time (nanoseconds).
@@ -148,22 +166,27 @@ def list_input_files(input_base: str) -> List[InputFile]:
   """
   if not input_base:
     raise InputDataError('input_base', 'no input path given')
-  if _GLOB_CHARS.search(input_base):
+  base = input_base.rstrip('/') or input_base
+  exists = _exists(base, input_base)
+  if not exists and artifacts.has_glob_chars(input_base):
     # Hidden names are judged below the last directory without a wildcard.
     root = posixpath.dirname(_GLOB_CHARS.split(input_base, 1)[0]) + '/'
     found = _match([input_base, input_base.rstrip('/') + '/**'], input_base)
     if not found:
-      raise InputDataError(input_base, 'the pattern matches no files')
+      raise InputDataError(input_base, 'no such file or directory, and as a glob '
+                           'the pattern matches no files')
+    logging.info('ParquetExampleGen: the glob %s matched %d files', input_base, len(found))
   else:
-    base = input_base.rstrip('/') or input_base
+    # Escaped: an existing `data[1]` must never read a sibling `data1`.
+    pattern = artifacts.literal_or_pattern(base, exists)
     root = base + '/'
-    found = _match([root + '**'], input_base)
+    found = _match([pattern + '/**'], input_base)
     if not found:
-      if not FileSystems.exists(base):
+      if not exists:
         raise InputDataError(input_base, 'no such file or directory')
       if _is_local(base) and os.path.isdir(base):
         raise InputDataError(input_base, 'the directory holds no files')
-      found = _match([base], input_base)  # A single file.
+      found = _match([pattern], input_base)  # A single file.
       root = posixpath.dirname(base) + '/'
   files = [
       InputFile(path, m.size_in_bytes, _mtime_ns(m))
@@ -291,24 +314,43 @@ def _decode_dictionary(array: pa.Array) -> pa.Array:
   return array
 
 
-def _cast(array: pa.Array, target: pa.DataType, path: str,
-          column: str) -> pa.Array:
+def _cast(array: pa.Array, target: pa.DataType) -> pa.Array:
+  """Safe cast; raises pa.ArrowException on overflow or bad UTF-8."""
   array = _decode_dictionary(array)
   if array.type == target:
     return array
-  try:
-    return pc.cast(array, target)  # Safe: overflow or bad UTF-8 raise.
-  except pa.ArrowException as e:
-    problem = ('holds bytes that are not UTF-8 text'
-               if pa.types.is_string(target) else f'does not fit {target}')
-    raise InputDataError(path, f'{problem} ({_first_line(e)})',
-                         column=column) from e
+  return pc.cast(array, target)
 
 
-def normalize(data: Union[pa.RecordBatch, pa.Table],
-              path: str = '<data>',
-              year_from_path: Optional[int] = None,
-              columns: Optional[Dict[str, str]] = None) -> pa.RecordBatch:
+def _cast_rows(array: pa.Array, target: pa.DataType):
+  """Casts value by value: (array with the uncastable values null, faults)."""
+  values, faults = [], np.zeros(len(array), bool)
+  for i in range(len(array)):
+    try:
+      values.append(_cast(array.slice(i, 1), target))
+    except pa.ArrowException:
+      values.append(pa.nulls(1, target))
+      faults[i] = True
+  return (pa.concat_arrays(values) if values else pa.array([], target)), faults
+
+
+def _cast_problem(target: pa.DataType) -> str:
+  return ('holds bytes that are not UTF-8 text' if pa.types.is_string(target)
+          else f'does not fit {target}')
+
+
+class Rows(NamedTuple):
+  """A normalized batch and, per row, whether a value could not be cast."""
+  batch: pa.RecordBatch
+  cast_faults: np.ndarray  # bool, one per row
+  # {column name in the file: what is wrong} for the columns with faults.
+  fault_columns: Dict[str, str] = {}
+
+
+def normalize_rows(data: Union[pa.RecordBatch, pa.Table],
+                   path: str = '<data>',
+                   year_from_path: Optional[int] = None,
+                   columns: Optional[Dict[str, str]] = None) -> Rows:
   """Renames, casts and completes columns into `NORMALIZED_SCHEMA`.
 
   Args:
@@ -319,17 +361,20 @@ def normalize(data: Union[pa.RecordBatch, pa.Table],
     columns: the result of `resolve_columns` when already known.
 
   Returns:
-    One record batch with the columns of `NORMALIZED_SCHEMA`.
+    One record batch with the columns of `NORMALIZED_SCHEMA` and the rows
+    with a value that cannot be cast (an integer too large for int64,
+    `tiles`/`CDL` bytes that are not UTF-8); that value is null.
 
   Raises:
-    InputDataError: as `resolve_columns`, or a value cannot be cast (an
-      integer too large for int64, `tiles`/`CDL` bytes that are not UTF-8).
+    InputDataError: as `resolve_columns` (file- or schema-level faults).
   """
   if columns is None:
     columns = resolve_columns(data.schema, path, year_from_path)
   if isinstance(data, pa.Table):
     data = data.combine_chunks()
   arrays = []
+  faults = np.zeros(data.num_rows, bool)
+  problems = {}
   for field in NORMALIZED_SCHEMA:
     if field.name not in columns:  # `year` from the path, or an optional column.
       value = year_from_path if field.name == features.YEAR else None
@@ -340,15 +385,42 @@ def normalize(data: Union[pa.RecordBatch, pa.Table],
       column = (column.chunk(0) if column.num_chunks == 1 else
                 pa.concat_arrays(column.chunks) if column.num_chunks else
                 pa.array([], column.type))
-    arrays.append(_cast(column, field.type, path, columns[field.name]))
-  return pa.RecordBatch.from_arrays(arrays, schema=NORMALIZED_SCHEMA)
+    try:
+      arrays.append(_cast(column, field.type))
+    except pa.ArrowException as e:
+      # Rare: find the rows, one value at a time, and keep the others.
+      cast, bad = _cast_rows(column, field.type)
+      logging.info('%s: column %r: %d values %s (%s); those rows are quarantined',
+                   path, columns[field.name], int(bad.sum()),
+                   _cast_problem(field.type), _first_line(e))
+      arrays.append(cast)
+      faults |= bad
+      problems[columns[field.name]] = f'{_cast_problem(field.type)} ({_first_line(e)})'
+  return Rows(pa.RecordBatch.from_arrays(arrays, schema=NORMALIZED_SCHEMA), faults,
+              problems)
 
 
-def read_batches(
+def normalize(data: Union[pa.RecordBatch, pa.Table],
+              path: str = '<data>',
+              year_from_path: Optional[int] = None,
+              columns: Optional[Dict[str, str]] = None) -> pa.RecordBatch:
+  """`normalize_rows` for data that must cast whole (e.g. a table in memory).
+
+  Raises:
+    InputDataError: as `normalize_rows`, or a value cannot be cast.
+  """
+  rows = normalize_rows(data, path, year_from_path, columns)
+  for column, problem in rows.fault_columns.items():
+    raise InputDataError(path, problem, column=column)
+  return rows.batch
+
+
+def read_rows(
     path: str,
     batch_rows: int = DEFAULT_BATCH_ROWS,
-    layout: Optional[FileLayout] = None) -> Iterator[pa.RecordBatch]:
-  """Yields the normalized record batches of one Parquet file, streaming.
+    layout: Optional[FileLayout] = None) -> Iterator[Rows]:
+  """Yields the normalized record batches of one Parquet file with their
+  per-row cast faults, streaming (a file of 0 rows yields nothing).
 
   Args:
     path: the file (local or a Beam file system URI).
@@ -370,6 +442,22 @@ def read_batches(
       for batch in parquet_file.iter_batches(
           batch_size=batch_rows, columns=list(columns.values()),
           use_pandas_metadata=False):
-        yield normalize(batch, path, year_from_path, columns)
+        yield normalize_rows(batch, path, year_from_path, columns)
   except (pa.ArrowException, OSError) as e:
     raise InputDataError(path, f'cannot be read: {_first_line(e)}') from e
+
+
+def read_batches(
+    path: str,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    layout: Optional[FileLayout] = None) -> Iterator[pa.RecordBatch]:
+  """`read_rows` for readers that take only clean data (benchmarks).
+
+  Raises:
+    InputDataError: as `read_rows`, or a value cannot be cast.
+  """
+  for rows in read_rows(path, batch_rows, layout):
+    if rows.cast_faults.any():
+      raise InputDataError(path, f'{int(rows.cast_faults.sum())} rows hold values that '
+                           'cannot be cast (non-UTF-8 text or integers beyond int64)')
+    yield rows.batch

@@ -6,15 +6,18 @@ Parquet (about 6 s per worker here). The executor wires it into TFX; the
 benchmarks can run it alone.
 
 `ParquetToExamples` reads each checked input file in record batches, checks
-the rows (`validation`), emits valid rows as serialized tf.Examples tagged by
-the split of their year, and, given the output URI, writes the quarantined
-rows and the counts (see `counts`) and each split as gzipped TFRecords.
+the rows (`validation`), groups the valid rows by pixel-year to apply the
+duplicate rule, emits the kept rows as serialized tf.Examples tagged by the
+split of their year, and, given the output URI, writes the quarantined rows
+and the counts (see `counts`) and each split as gzipped TFRecords.
 """
 
 import posixpath
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import apache_beam as beam
+from apache_beam.transforms import window as beam_window
+from apache_beam.utils import windowed_value
 import numpy as np
 import pyarrow as pa
 
@@ -52,10 +55,20 @@ def quarantine_table(rows: pa.RecordBatch, source_file: str,
       schema=QUARANTINE_SCHEMA)
 
 
-class _ReadValidateEncode(beam.DoFn):
-  """One input file -> examples tagged by split, quarantine tables, counts.
+def pixel_year_key(lon: np.ndarray, lat: np.ndarray, year: np.ndarray) -> List[bytes]:
+  """Grouping keys of rows: (lon, lat, year) as exact big-endian bytes."""
+  packed = np.empty(len(lon), dtype=[('lon', '>f8'), ('lat', '>f8'), ('year', '>i8')])
+  packed['lon'], packed['lat'], packed['year'] = lon, lat, year
+  return [row.tobytes() for row in packed]
 
-  Holds only plain values so it pickles for multi-process runners.
+
+class _ReadValidateEncode(beam.DoFn):
+  """One input file -> valid rows keyed by pixel-year, quarantine, counts.
+
+  A valid row goes out as (pixel-year key, (order, split, example)), where
+  order = (file path, row number) decides which of identical copies is kept
+  (`validation.duplicate_reasons`, applied after grouping). Holds only plain
+  values so it pickles for multi-process runners.
   """
 
   def __init__(self, year_splits: Dict[int, str], label_mapping: Optional[str],
@@ -71,33 +84,70 @@ class _ReadValidateEncode(beam.DoFn):
     self._label_mapping = features.load_label_mapping(self._label_mapping_path)
 
   def process(self, layout: reader.FileLayout) -> Iterator[Any]:
-    years_of_split = {}
-    for year, name in self._year_splits.items():
-      years_of_split.setdefault(name, []).append(year)
-    counts = {'files': 1, 'rows_read': 0, 'examples': {}}
-    for batch in reader.read_batches(layout.path, self._batch_rows, layout):
+    counts = {'files': 1, 'rows_read': 0, 'rows_by_year': {}}
+    first_row = 0
+    for batch, cast_faults, _ in reader.read_rows(layout.path, self._batch_rows, layout):
       checks = validation.check_rows(batch, self._year_splits,
-                                     layout.path_year, self._label_mapping)
-      counts_lib.add_counts(counts, {
-          'rows_read': batch.num_rows,
-          'quarantined': checks.reason_counts(),
-          'notes': checks.note_counts()})
+                                     layout.path_year, self._label_mapping,
+                                     cast_faults=cast_faults)
       year = batch.column(features.YEAR).fill_null(0).to_numpy(
           zero_copy_only=False)
-      for name, years in years_of_split.items():
-        rows = np.flatnonzero(checks.valid & np.isin(year, years))
-        if not rows.size:
-          continue
-        examples = self._encoder.encode(batch.take(pa.array(rows)))
-        counts_lib.add_counts(counts, {'examples': {name: len(examples)}})
-        tag = _split_tag(name)
-        for example in examples:
-          yield beam.pvalue.TaggedOutput(tag, example)
+      years, per_year = np.unique(
+          year[~batch.column(features.YEAR).is_null().to_numpy(zero_copy_only=False)],
+          return_counts=True)
+      counts_lib.add_counts(counts, {
+          'rows_read': batch.num_rows,
+          'rows_by_year': {str(y): int(k) for y, k in zip(years, per_year)},
+          'quarantined': checks.reason_counts(),
+          'notes': checks.note_counts()})
+      rows = np.flatnonzero(checks.valid)
+      if rows.size:
+        good = batch.take(pa.array(rows))
+        examples = self._encoder.encode(good)
+        keys = pixel_year_key(
+            good.column(features.LON).to_numpy(zero_copy_only=False),
+            good.column(features.LAT).to_numpy(zero_copy_only=False),
+            year[rows])
+        for i, row in enumerate(rows):
+          yield (keys[i], ((layout.path, first_row + int(row)),
+                           self._year_splits[int(year[row])], examples[i]))
       bad = np.flatnonzero(~checks.valid)
       if bad.size:
         yield beam.pvalue.TaggedOutput(_QUARANTINE_TAG, quarantine_table(
             batch.take(pa.array(bad)), layout.path, checks.reasons[bad]))
+      first_row += batch.num_rows
     yield beam.pvalue.TaggedOutput(_COUNTS_TAG, counts)
+
+
+class _ResolveDuplicates(beam.DoFn):
+  """The valid copies of one pixel-year -> examples by split, or quarantine
+  (`validation.duplicate_reasons`); counts summed per bundle."""
+
+  def start_bundle(self):
+    self._counts = {'examples': {}, 'quarantined': {}}
+
+  def process(self, element) -> Iterator[Any]:
+    _, copies = element
+    copies = sorted(copies)  # by (file, row): the same order on every runner
+    reasons = validation.duplicate_reasons([(order, example) for order, _, example in copies])
+    quarantined = {}
+    for (order, split, example), reason in zip(copies, reasons):
+      if reason:
+        bucket, key = self._counts['quarantined'], reason
+        quarantined.setdefault(order[0], []).append((example, reason))
+      else:
+        bucket, key = self._counts['examples'], split
+        yield beam.pvalue.TaggedOutput(_split_tag(split), example)
+      bucket[key] = bucket.get(key, 0) + 1
+    for source, rows in sorted(quarantined.items()):
+      batch = encoding.decode_examples([e for e, _ in rows], reader.NORMALIZED_SCHEMA)
+      yield beam.pvalue.TaggedOutput(_QUARANTINE_TAG, quarantine_table(
+          batch, source, [r for _, r in rows]))
+
+  def finish_bundle(self):
+    yield beam.pvalue.TaggedOutput(_COUNTS_TAG, windowed_value.WindowedValue(
+        self._counts, beam_window.GlobalWindow().max_timestamp(),
+        [beam_window.GlobalWindow()]))
 
 
 def _write_counts(partial: Dict[str, Any], names: Sequence[str],
@@ -129,23 +179,32 @@ def ParquetToExamples(  # pylint: disable=invalid-name
     Split name -> PCollection of serialized tf.Examples.
   """
   names = splits_lib.split_names(year_splits)
-  outputs = (
+  read = (
       pipeline
       | 'InputFiles' >> beam.Create(layouts)
       # Spreads files over workers (Create alone may keep one bundle).
       | 'SpreadFiles' >> beam.Reshuffle()
       | 'ReadValidateEncode' >> beam.ParDo(_ReadValidateEncode(
           year_splits, label_mapping, batch_rows)).with_outputs(
-              *[_split_tag(n) for n in names], _QUARANTINE_TAG, _COUNTS_TAG))
+              _QUARANTINE_TAG, _COUNTS_TAG, main='valid'))
+  # Duplicates are judged over the whole input: every copy of a pixel-year
+  # meets in one group, whichever file and worker read it.
+  resolved = (
+      read.valid
+      | 'GroupByPixelYear' >> beam.GroupByKey()
+      | 'ResolveDuplicates' >> beam.ParDo(_ResolveDuplicates()).with_outputs(
+          *[_split_tag(n) for n in names], _QUARANTINE_TAG, _COUNTS_TAG))
   if examples_uri:
-    _ = (outputs[_QUARANTINE_TAG]
+    _ = ((read[_QUARANTINE_TAG], resolved[_QUARANTINE_TAG])
+         | 'AllQuarantine' >> beam.Flatten()
          | 'WriteQuarantine' >> beam.io.parquetio.WriteToParquetBatched(
              artifacts.quarantine_prefix(examples_uri), QUARANTINE_SCHEMA,
              codec='snappy', file_name_suffix='.parquet'))
-    _ = (outputs[_COUNTS_TAG]
+    _ = ((read[_COUNTS_TAG], resolved[_COUNTS_TAG])
+         | 'AllCounts' >> beam.Flatten()
          | 'SumCounts' >> beam.CombineGlobally(counts_lib.merge_counts)
          | 'WriteCounts' >> beam.Map(_write_counts, names, examples_uri))
-  return {name: outputs[_split_tag(name)] for name in names}
+  return {name: resolved[_split_tag(name)] for name in names}
 
 
 @beam.ptransform_fn
@@ -154,10 +213,10 @@ def WriteExamples(  # pylint: disable=invalid-name
   """Serialized examples -> gzipped TFRecords, as TFX's WriteSplit does.
 
   TFX's WriteSplit would import TensorFlow in every worker for a
-  serialization step these bytes do not need.
+  serialization step these bytes do not need. No Reshuffle: the examples
+  come out of the pixel-year grouping, already spread over workers.
   """
   return (examples
-          | 'Shuffle' >> beam.Reshuffle()
           | 'Write' >> beam.io.WriteToTFRecord(
               posixpath.join(split_uri, TFRECORD_PREFIX),
               file_name_suffix=TFRECORD_SUFFIX))

@@ -6,12 +6,16 @@ and the benchmarks share one definition of a bad row. Input is a record batch
 concatenated value buffers with `np.*.reduceat`, never a Python loop per row.
 
 A row gets the first reason that applies, in `REASONS` order:
+  undecodable_value      a value the reader could not cast: `tiles`/`CDL`
+                         bytes that are not UTF-8, an integer beyond int64
+                         (`reader.read_rows` gives these per row)
   null_value             a null in num_scenes, bands, img_dates, scl_vals,
                          year, tiles or bbox
   zero_scenes            num_scenes (N) is 0
   byte_length            bands not 24 x N bytes, img_dates not 2 x N, scl_vals
                          not N (a negative N fails here)
   non_finite_coordinate  lon or lat null, NaN or infinite
+  coordinate_out_of_range  lon outside [-180, 180] or lat outside [-90, 90]
   missing_label          CDL null, empty or blank
   invalid_scl            an SCL value above 11
   date_outside_year      an image date outside Jan 1 .. Dec 31 of `year`
@@ -20,6 +24,16 @@ A row gets the first reason that applies, in `REASONS` order:
                          directory `year=YYYY` (only when both exist)
   year_not_in_splits     `year` is not a key of the year -> split mapping
                          (checked only when a mapping is given)
+  duplicate              the same pixel-year (lon, lat, year) as an earlier
+                         row, every column equal: the first row (by file
+                         path, then row order) is kept, the copies are
+                         quarantined
+  conflicting_duplicate  the same pixel-year as another row, some column
+                         different: every copy is quarantined (which one
+                         is right cannot be told)
+The two duplicate reasons are judged among the rows that pass every other
+check, over the whole input (`duplicates`, in the ExampleGen's Beam job);
+`check_rows` never gives them.
 Informational notes on rows that pass (they are kept): `unsorted_dates`,
 `duplicate_dates` (the same date twice in a row, from overlapping tiles) and
 `unknown_cdl` (a CDL name the label mapping does not know; it maps to
@@ -27,7 +41,7 @@ Uncultivated).
 """
 
 import dataclasses
-from typing import Dict, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pyarrow as pa
@@ -36,9 +50,15 @@ import pyarrow.compute as pc
 from croptfx import codec
 from croptfx import features
 
-REASONS = ('null_value', 'zero_scenes', 'byte_length', 'non_finite_coordinate',
-           'missing_label', 'invalid_scl', 'date_outside_year', 'no_data',
-           'year_mismatch', 'year_not_in_splits')
+REASONS = ('undecodable_value', 'null_value', 'zero_scenes', 'byte_length',
+           'non_finite_coordinate', 'coordinate_out_of_range', 'missing_label',
+           'invalid_scl', 'date_outside_year', 'no_data', 'year_mismatch',
+           'year_not_in_splits', 'duplicate', 'conflicting_duplicate')
+DUPLICATE = 'duplicate'
+CONFLICTING_DUPLICATE = 'conflicting_duplicate'
+# Valid coordinate ranges, degrees (inclusive).
+LON_RANGE = (-180.0, 180.0)
+LAT_RANGE = (-90.0, 90.0)
 NOTES = ('unsorted_dates', 'duplicate_dates', 'unknown_cdl')
 # lon/lat nulls are `non_finite_coordinate` and CDL nulls `missing_label`.
 # tiles and bbox are checked too: an example without them would break
@@ -112,7 +132,8 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
                year_splits: Optional[Mapping[int, str]] = None,
                path_year: Optional[int] = None,
                label_mapping: Optional[features.LabelMapping] = None,
-               for_prediction: bool = False
+               for_prediction: bool = False,
+               cast_faults: Optional[np.ndarray] = None,
                ) -> RowChecks:
   """Checks every row of a normalized batch (see the module doc).
 
@@ -124,6 +145,8 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
     label_mapping: for the `unknown_cdl` note; default the bundled mapping.
     for_prediction: the row only needs what a prediction uses: CDL, tiles
       and bbox may be null (no `missing_label`, no `unknown_cdl`).
+    cast_faults: rows whose value the reader could not cast
+      (`reader.Rows.cast_faults`); they are `undecodable_value`.
 
   Returns:
     The reason code of every row and the informational notes.
@@ -140,6 +163,9 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
     else:
       rows = rows[mask]
       codes[rows[codes[rows] == 0]] = code
+
+  if cast_faults is not None:
+    flag('undecodable_value', np.asarray(cast_faults, bool))
 
   null = np.zeros(n, bool)
   for name in NULL_CHECKED_COLUMNS:
@@ -160,10 +186,15 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
        (_byte_lengths(scl) != features.SCL_BYTES_PER_IMAGE * scenes))
 
   finite = np.ones(n, bool)
-  for name in (features.LON, features.LAT):
+  in_range = np.ones(n, bool)
+  for name, (low, high) in ((features.LON, LON_RANGE), (features.LAT, LAT_RANGE)):
     # Nulls become NaN in to_numpy for float arrays.
-    finite &= np.isfinite(_column(batch, name).to_numpy(zero_copy_only=False))
+    values = _column(batch, name).to_numpy(zero_copy_only=False).astype(np.float64)
+    finite &= np.isfinite(values)
+    with np.errstate(invalid='ignore'):
+      in_range &= (values >= low) & (values <= high)
   flag('non_finite_coordinate', ~finite)
+  flag('coordinate_out_of_range', ~in_range)
 
   cdl = _column(batch, features.CDL)
   if not for_prediction:
@@ -232,6 +263,26 @@ def _unknown_cdl(cdl: pa.Array, valid: np.ndarray,
                     for name in encoded.dictionary.to_pylist()], bool)
   unknown[rows] = ~known[encoded.indices.to_numpy(zero_copy_only=False)]
   return unknown
+
+
+def duplicate_reasons(copies: Sequence[Tuple[Any, bytes]]) -> List[str]:
+  """The duplicate rule for the valid rows of one pixel-year.
+
+  Args:
+    copies: (order key, content) of every valid row with the same (lon,
+      lat, year); the order key sorts rows by file path, then row number;
+      content holds every column (e.g. the serialized example).
+
+  Returns:
+    One reason per copy, in the order given: '' (kept), `duplicate` or
+    `conflicting_duplicate`.
+  """
+  if len(copies) == 1:
+    return ['']
+  if len({content for _, content in copies}) > 1:
+    return [CONFLICTING_DUPLICATE] * len(copies)
+  first = min(range(len(copies)), key=lambda i: copies[i][0])
+  return ['' if i == first else DUPLICATE for i in range(len(copies))]
 
 
 def row_reasons(batch: Union[pa.RecordBatch, pa.Table],
