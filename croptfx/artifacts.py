@@ -114,6 +114,42 @@ def list_dir_files(directory: str) -> List[str]:
   return sorted(p for p in paths if not tf.io.gfile.isdir(p))
 
 
+def glob_free_alias(directory: str) -> str:
+  """A path to `directory` without glob characters, for tools that glob it.
+
+  TFX and Beam treat artifact paths as patterns in places (Beam renames its
+  temporary files with a match on the destination), so an output directory
+  like `out[1]` breaks them. It is reached through a symbolic link under
+  the system temp directory, named by a hash of its absolute path (the same
+  link every run, so the cache still hits); a path without glob characters
+  is returned as it is.
+  """
+  import hashlib  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  target = os.path.abspath(directory)
+  if not has_glob_chars(target):
+    return target
+  links = os.path.join(tempfile.gettempdir(), 'croptfx-output-links')
+  os.makedirs(links, exist_ok=True)
+  link = os.path.join(links, hashlib.sha256(target.encode('utf-8')).hexdigest()[:16])
+  if os.path.islink(link) and os.readlink(link) == target:
+    return link
+  tmp = f'{link}.{os.getpid()}'
+  os.symlink(target, tmp)
+  os.replace(tmp, link)  # atomic, also over a stale link
+  return link
+
+
+def move_aside(paths: Iterable[str], suffix: str = '.previous') -> List[str]:
+  """Renames the files that exist to `<path><suffix>`; returns the new names."""
+  moved = []
+  for path in paths:
+    if os.path.exists(path):
+      os.replace(path, path + suffix)
+      moved.append(path + suffix)
+  return moved
+
+
 # --- the pushed model ----------------------------------------------------------
 
 def check_serving_model(model_dir: str, signature: str = 'serving_default',
@@ -382,6 +418,22 @@ class RunSummary:
   def artifact(self, name: str) -> Optional[str]:
     """URI of one artifact named in the summary, or None."""
     return (self.artifacts or {}).get(name)
+
+  def roles(self) -> features.SplitRoles:
+    """The run's split roles (a summary without them: the defaults')."""
+    if self.split_roles:
+      return features.SplitRoles(self.split_roles['train'], self.split_roles['eval'],
+                                 tuple(self.split_roles.get('others') or ()))
+    if self.year_splits:
+      return features.split_roles({int(y): n for y, n in self.year_splits.items()})
+    return features.split_roles(features.DEFAULT_YEAR_SPLITS)
+
+  def headline_split(self, available: Iterable[str]) -> Optional[str]:
+    """The split a report leads with: the first held-out one (never trained
+    on nor blessed on), else the eval split; None if neither is available."""
+    available = set(available)
+    roles = self.roles()
+    return next((s for s in roles.others + (roles.eval,) if s in available), None)
 
 
 def write_summary(path: str, summary: RunSummary) -> None:

@@ -109,11 +109,11 @@ def _stderr_to_log(log_path: str, enabled: bool):
 
 
 def _check_data_path(data: str) -> None:
-  """Fail early on a local path that does not exist (cloud URIs: ExampleGen)."""
-  if '://' in data or any(ch in data for ch in '*?['):
+  """Fail early on a local path that does not exist and is not a glob
+  (cloud URIs and globs: the ExampleGen lists them)."""
+  if '://' in data or os.path.exists(data) or artifacts.has_glob_chars(data):
     return
-  if not os.path.exists(data):
-    raise errors.InputDataError(data, 'no such file or directory')
+  raise errors.InputDataError(data, 'no such file or directory')
 
 
 def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: Dict[int, str],
@@ -172,21 +172,35 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
                  last_component: Optional[str] = None) -> Dict[str, object]:
   """Runs the pipeline; returns the run summary as written to run_summary.json."""
   stream = stream or sys.stdout
-  _check_data_path(data)
-  if runner == 'portable' and workers not in (None, 1):
-    raise errors.CroptfxError(
-        '--workers applies to the local and beam runners; with --runner portable '
-        'the worker pool starts the SDK workers the job service asks for')
   if workers is None:
     # In-memory is fastest for a laptop-sized run; the Beam runner shows off
     # (and tests) multi-processing.
     workers = 2 if runner == 'beam' else 1
   layout = artifacts.RunLayout(output)
-  os.makedirs(output, exist_ok=True)
-  with _logging_to(layout.log_path, verbose):
-    return _run(data, layout, runner, workers, year_splits, train_steps, epochs,
-                label_mapping, verbose, report, stream, accuracy_threshold,
-                last_component)
+  # A failed run must not leave the previous run's summary and report
+  # reading as current: they are renamed `*.previous` before anything else.
+  previous = (artifacts.move_aside([layout.summary_path, layout.report_path])
+              if os.path.isdir(output) else [])
+  try:
+    _check_data_path(data)
+    if runner == 'portable' and workers != 1:
+      raise errors.CroptfxError(
+          '--workers applies to the local and beam runners; with --runner portable '
+          'the worker pool starts the SDK workers the job service asks for')
+    os.makedirs(output, exist_ok=True)
+    with _logging_to(layout.log_path, verbose):
+      return _run(data, layout, runner, workers, year_splits, train_steps, epochs,
+                  label_mapping, verbose, report, stream, accuracy_threshold,
+                  last_component)
+  except errors.CroptfxError as e:
+    if os.path.exists(layout.summary_path):  # the report failed, not the run
+      raise
+    note = 'no run summary was written'
+    if previous:
+      note += f' (the previous run\'s is now {os.path.basename(previous[0])})'
+    if isinstance(e, errors.InputDataError):
+      raise errors.InputDataError(e.path, f'{e.problem}; {note}', e.column) from None
+    raise errors.CroptfxError(f'{e}; {note}') from None
 
 
 def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
@@ -211,10 +225,14 @@ def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
               label_mapping, verbose, report, stream, accuracy_threshold,
               last_component, beam_args) -> Dict[str, object]:
   """`_run` with the components' Beam arguments chosen."""
+  from croptfx import features  # pylint: disable=g-import-not-at-top
   from pipeline import configs  # pylint: disable=g-import-not-at-top
   from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
+  year_splits = dict(year_splits or configs.YEAR_SPLITS)
+  # TFX and Beam see the output through a path without glob characters.
+  tfx_output = artifacts.glob_free_alias(layout.output)
   dsl_pipeline = create_local_pipeline(
-      data, layout, year_splits or dict(configs.YEAR_SPLITS), train_steps, epochs,
+      data, artifacts.RunLayout(tfx_output), year_splits, train_steps, epochs,
       label_mapping, beam_args, accuracy_threshold, last_component)
   components = [c.id for c in dsl_pipeline.components]
   progress = ProgressReporter(components, stream)
@@ -248,6 +266,10 @@ def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
       os.path.abspath(label_mapping) if label_mapping else None)
   summary.wall_seconds = round(time.monotonic() - start, 2)
   summary.runner = runner
+  summary.year_splits = {str(y): name for y, name in year_splits.items()}
+  summary.split_roles = features.split_roles(year_splits).to_dict()
+  if tfx_output != os.path.abspath(layout.output):
+    summary = _real_paths(summary, tfx_output, os.path.abspath(layout.output))
   artifacts.write_summary(layout.summary_path, summary)
   stream.write(f'croptfx run: finished in {summary.wall_seconds:.0f}s\n'
                f'  summary: {layout.summary_path}\n'
@@ -256,6 +278,17 @@ def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
     from report import build as report_build  # pylint: disable=g-import-not-at-top
     stream.write(f'  report:  {report_build.write_report(layout.output)}\n')
   return summary.to_dict()
+
+
+def _real_paths(summary: artifacts.RunSummary, alias: str, real: str) -> artifacts.RunSummary:
+  """The summary with the paths under `alias` written under `real`."""
+  def fix(path):
+    return real + path[len(alias):] if isinstance(path, str) and (
+        path == alias or path.startswith(alias + os.sep)) else path
+  summary.artifacts = {k: fix(v) for k, v in (summary.artifacts or {}).items()} or None
+  summary.model_dir = fix(summary.model_dir)
+  summary.quarantine_dir = fix(summary.quarantine_dir)
+  return summary
 
 
 def _user_error_in(exc: BaseException) -> Optional[errors.CroptfxError]:

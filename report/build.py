@@ -98,7 +98,7 @@ def _cards(inputs: sections.Inputs) -> page.Markup:
     card('quarantined', page.fmt_int(sum(s.quarantined.values())), 'card-quarantined')
   metrics = s.metrics or {}
   day = inputs.headline_day()
-  split = next((x for x in (features.TEST_SPLIT, features.EVAL_SPLIT) if x in metrics), None)
+  split = s.headline_split(metrics)
   head = (metrics.get(split) or {}).get(str(day)) if split else None
   if head:
     card(f'{split} accuracy, day {day}', page.fmt_float(head['accuracy']), 'card-accuracy')

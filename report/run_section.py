@@ -73,7 +73,7 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
                           page.link(stats), page.link(schema), page.link(anomalies)))
     splits = (_split_names(inputs.artifact('statistics'))
               or list((inputs.summary.examples or {}))
-              or [features.TRAIN_SPLIT, features.EVAL_SPLIT])
+              or list(inputs.summary.roles().names))
     lines = ['import tensorflow_data_validation as tfdv']
     if stats:
       names = {split: f'stats_{page.slug(split).replace("-", "_")}' for split in splits}

@@ -213,7 +213,7 @@ def season_section(inputs: Inputs) -> page.Section:
                      'to tell apart. Curves that overlap early in the season are why in-season '
                      'accuracy starts low.')
   body: List[page.Markup] = []
-  split = features.TRAIN_SPLIT
+  split = s.roles().train
   raw = inputs.raw.get(split)
   transformed = inputs.transformed.get(split)
   years = inputs.split_years().get(split, [])
@@ -366,7 +366,7 @@ def maps_section(inputs: Inputs) -> page.Section:
                                          'per-pixel predictions (predictions.parquet)'))
     return sec
   splits = list(df['split'].unique())
-  split = next((x for x in (features.TEST_SPLIT, features.EVAL_SPLIT) if x in splits), splits[0])
+  split = inputs.summary.headline_split(splits) or splits[0]
   part = df[df['split'] == split]
   total = len(part)
   if total > MAX_MAP_POINTS:

@@ -2,7 +2,8 @@
 
 Reads the rows with ParquetExampleGen's reader (same column spellings, Hive
 years, cloud URIs), checks them with its validation (bad rows are skipped and
-counted by reason, not a crash), encodes them as the raw tf.Examples the
+counted by reason, not a crash; a row whose year is not the as-of date's
+is skipped as `as_of_outside_year`; nothing predictable is an error), encodes them as the raw tf.Examples the
 pipeline emits and calls the pushed model's `serving_default` signature in
 batches. Writes one row per predicted pixel: lon, lat, year, class,
 class_index, probabilities.
@@ -57,10 +58,14 @@ def predict(model_dir: str, data: str, as_of: datetime.date, output: str,
   bar = tqdm.tqdm(total=total, unit='rows', disable=not progress, file=sys.stderr,
                   desc='croptfx predict')
   for layout in layouts:
-    for batch in reader.read_batches(layout.path, batch_size, layout):
-      checks = validation.check_rows(batch, path_year=layout.path_year, for_prediction=True)
+    for batch, cast_faults, _ in reader.read_rows(layout.path, batch_size, layout):
+      checks = validation.check_rows(batch, path_year=layout.path_year, for_prediction=True,
+                                     cast_faults=cast_faults)
       skipped.update(checks.reason_counts())
-      rows = np.flatnonzero(checks.valid)
+      # A date outside the row's season cannot be windowed: a row fault.
+      outside = checks.valid & validation.as_of_outside_year(batch, as_of)
+      skipped[validation.AS_OF_OUTSIDE_YEAR] += int(outside.sum())
+      rows = np.flatnonzero(checks.valid & ~outside)
       if rows.size:
         good = batch.take(pa.array(rows))
         out = serve(examples=tf.constant(encoder.encode(good)), as_of_date=as_of_date)
@@ -74,6 +79,11 @@ def predict(model_dir: str, data: str, as_of: datetime.date, output: str,
   bar.close()
   del loaded
   table = pa.table(columns, schema=OUTPUT_SCHEMA)
+  if not table.num_rows:
+    detail = ', '.join(f'{r}={n}' for r, n in sorted(skipped.items()) if n)
+    raise errors.CroptfxError(
+        f'nothing to predict as of {as_of}: {total} rows read, none predictable'
+        + (f' ({detail})' if detail else '') + f'; {output} not written')
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   pq.write_table(table, output)
   return {'rows_read': total, 'predicted': table.num_rows,

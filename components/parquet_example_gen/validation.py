@@ -41,6 +41,7 @@ Uncultivated).
 """
 
 import dataclasses
+import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -263,6 +264,17 @@ def _unknown_cdl(cdl: pa.Array, valid: np.ndarray,
                     for name in encoded.dictionary.to_pylist()], bool)
   unknown[rows] = ~known[encoded.indices.to_numpy(zero_copy_only=False)]
   return unknown
+
+
+# A prediction's row fault: the as-of date is not in the row's season year
+# (the model windows the season up to the as-of date of the row's year).
+AS_OF_OUTSIDE_YEAR = 'as_of_outside_year'
+
+
+def as_of_outside_year(batch: Union[pa.RecordBatch, pa.Table],
+                       as_of: datetime.date) -> np.ndarray:
+  """Rows (bool) whose `year` is not the year of the as-of date."""
+  return _ints(_column(batch, features.YEAR)) != as_of.year
 
 
 def duplicate_reasons(copies: Sequence[Tuple[Any, bytes]]) -> List[str]:
