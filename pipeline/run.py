@@ -189,6 +189,8 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
           'the worker pool starts the SDK workers the job service asks for')
     os.makedirs(output, exist_ok=True)
     with _logging_to(layout.log_path, verbose):
+      if previous:
+        logging.info('Renamed the previous run summary and report: %s', previous)
       return _run(data, layout, runner, workers, year_splits, train_steps, epochs,
                   label_mapping, verbose, report, stream, accuracy_threshold,
                   last_component)
@@ -196,8 +198,6 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
     if os.path.exists(layout.summary_path):  # the report failed, not the run
       raise
     note = 'no run summary was written'
-    if previous:
-      note += f' (the previous run\'s is now {os.path.basename(previous[0])})'
     if isinstance(e, errors.InputDataError):
       raise errors.InputDataError(e.path, f'{e.problem}; {note}', e.column) from None
     raise errors.CroptfxError(f'{e}; {note}') from None

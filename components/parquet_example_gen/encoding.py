@@ -67,6 +67,47 @@ def decode_examples(examples: List[bytes], schema: pa.Schema) -> pa.RecordBatch:
   return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def _varint(data: bytes, pos: int):
+  """(value, position after it) of the protobuf varint at `pos`."""
+  result = shift = 0
+  while True:
+    byte = data[pos]
+    pos += 1
+    result |= (byte & 0x7f) << shift
+    if byte < 0x80:
+      return result, pos
+    shift += 7
+
+
+def canonical_example(example: bytes) -> bytes:
+  """A serialized tf.train.Example with its features in key order.
+
+  `Features.feature` is a protobuf map, and map entries are serialized in
+  hash order, which changes from process to process: the same example gave
+  different bytes in every run. Each entry is self-contained (key and
+  value), so sorting the entries by key changes no length and gives one
+  byte string per example. Bytes that are not an Example's layout are
+  returned unchanged.
+  """
+  if not example or example[0] != 0x0a:  # field 1 (features), length-delimited
+    return example
+  length, start = _varint(example, 1)
+  end = start + length
+  entries = []
+  pos = start
+  while pos < end:
+    if example[pos] != 0x0a:  # field 1 (feature map entry)
+      return example
+    size, body = _varint(example, pos + 1)
+    if example[body] != 0x0a:  # the entry's key comes first
+      return example
+    key_size, key = _varint(example, body + 1)
+    entries.append((example[key:key + key_size], example[pos:body + size]))
+    pos = body + size
+  entries.sort()
+  return example[:start] + b''.join(entry for _, entry in entries) + example[end:]
+
+
 class ExampleEncoder:
   """Serializes valid normalized rows (no nulls) as tf.Examples.
 
@@ -77,6 +118,8 @@ class ExampleEncoder:
     self._encoder = example_coder.RecordBatchToExamplesEncoder()
 
   def encode(self, batch: pa.RecordBatch) -> List[bytes]:
+    """One serialized example per row, byte-identical from run to run
+    (`canonical_example`)."""
     if not batch.num_rows:
       return []
-    return self._encoder.encode(to_example_batch(batch))
+    return [canonical_example(e) for e in self._encoder.encode(to_example_batch(batch))]
