@@ -35,6 +35,7 @@ from tfx.utils import proto_utils
 from components.parquet_example_gen import counts as counts_lib
 from components.parquet_example_gen.component import ParquetExampleGen
 from components.parquet_example_gen import driver
+from components.parquet_example_gen import encoding
 from components.parquet_example_gen import executor
 from components.parquet_example_gen import reader
 from components.parquet_example_gen import splits
@@ -43,6 +44,7 @@ from croptfx import codec
 from croptfx import features
 from croptfx import generate
 from croptfx.errors import InputDataError
+from tests.test_example_gen_rows import make_table
 from tests.test_example_gen_rows import pixel_row
 from tests.test_example_gen_rows import reference_notes
 from tests.test_example_gen_rows import reference_reason
@@ -509,3 +511,119 @@ def test_component_defaults():
     splits.parse_year_splits({'twenty': 'train'})
   with pytest.raises(ValueError, match='split name'):
     splits.parse_year_splits({2021: 'a/b'})
+
+
+def _entries(example: bytes):
+  """The feature-map entries of a serialized Example, as written."""
+  from google.protobuf.internal import decoder  # pylint: disable=g-import-not-at-top
+  length, pos = decoder._DecodeVarint(example, 1)  # pylint: disable=protected-access
+  end, entries = pos + length, []
+  while pos < end:
+    size, body = decoder._DecodeVarint(example, pos + 1)  # pylint: disable=protected-access
+    entries.append(example[pos:body + size])
+    pos = body + size
+  return example[:example.index(entries[0])], entries
+
+
+def test_encoded_examples_are_canonical_bytes():
+  # Protobuf writes map entries in hash order, which differs from process to
+  # process; the encoder's bytes must be the sorted-key form, whatever
+  # order the C++ encoder produced.
+  batch = reader.normalize(make_table([pixel_row(2021, seed=i) for i in range(20)]))
+  examples = encoding.ExampleEncoder().encode(batch)
+  for example in examples:
+    parsed = tf.train.Example.FromString(example)
+    assert example == parsed.SerializeToString(deterministic=True)
+    header, entries = _entries(example)
+    assert len(entries) == len(features.RAW_COLUMNS)
+    shuffled = header + b''.join(entries[::-1])
+    assert shuffled != example
+    assert tf.train.Example.FromString(shuffled) == parsed
+    assert encoding.canonical_example(shuffled) == example
+  # Not an Example's layout: unchanged.
+  assert encoding.canonical_example(b'') == b''
+  assert encoding.canonical_example(b'\x12\x00') == b'\x12\x00'
+
+
+# Hostile input (issue 15): literal paths, duplicates, empty files and splits.
+
+
+def test_existing_paths_are_read_literally_only_missing_ones_are_globs(tmp_path):
+  # `data[1]` exists: it is that directory, never the pattern that matches
+  # its sibling `data1`.
+  literal = write_parquet(str(tmp_path / 'data[1]' / 'a.parquet'), _three_years(0))
+  sibling = write_parquet(str(tmp_path / 'data1' / 'b.parquet'),
+                          [pixel_row(seed=10 + i) for i in range(5)])
+  odd_file = write_parquet(str(tmp_path / 'x*?.parquet'), [pixel_row(seed=20)])
+  write_parquet(str(tmp_path / 'xab.parquet'), [pixel_row(seed=21)])
+  listed = lambda base: [f.path for f in reader.list_input_files(base)]
+  assert listed(str(tmp_path / 'data[1]')) == [literal]
+  assert listed(str(tmp_path / 'data[1]') + '/') == [literal]
+  assert listed(odd_file) == [odd_file]
+  # Paths that do not exist are globs.
+  assert listed(str(tmp_path / 'data[12]')) == [sibling]
+  assert listed(str(tmp_path / 'data*')) == [sibling, literal]
+  artifact = _run(str(tmp_path / 'data[1]'), str(tmp_path / 'examples'))
+  counts = artifacts.read_counts(artifact.uri)
+  assert counts['rows_read'] == 6 and counts['files'] == 1
+  assert counts['examples'] == {'train': 2, 'eval': 2, 'test': 2}
+
+
+def _three_years(seed):
+  return [pixel_row(year, seed=seed + i) for year in YEARS for i in range(2)]
+
+
+def test_duplicates_across_files_and_a_file_of_zero_rows(tmp_path):
+  root = tmp_path / 'in'
+  r1, r2, r3 = (pixel_row(2021, seed=s) for s in (101, 102, 103))
+  good = _three_years(200)
+  write_parquet(str(root / 'a.parquet'), [r1, r2, dict(r1), r3] + good)
+  # b: another identical copy of r1, and r2 with another label.
+  write_parquet(str(root / 'b.parquet'), [dict(r2, CDL='Rice'), dict(r1)])
+  write_parquet(str(root / 'c' / 'empty.parquet'), [])
+  artifact = _run(str(root), str(tmp_path / 'examples'))
+  counts = artifacts.read_counts(artifact.uri)
+  assert counts['rows_read'] == 4 + 6 + 2
+  assert counts['files'] == 3
+  assert counts['examples'] == {'train': 2 + 2, 'eval': 2, 'test': 2}  # r1 once, r3
+  reasons = {r: n for r, n in counts['quarantined'].items() if n}
+  assert reasons == {'duplicate': 2, 'conflicting_duplicate': 2}
+  counts_lib.check_reconciled(counts)
+  # The quarantined copies, with their file and every value as written.
+  table = pq.read_table(artifacts.quarantine_dir(artifact.uri)).to_pylist()
+  got = sorted((os.path.basename(r['source_file']), r['reason'], r['CDL'],
+                r['lon'], r['bands'] == r1['bands']) for r in table)
+  assert got == sorted([
+      ('a.parquet', 'duplicate', 'Corn', r1['lon'], True),  # row 2 of a
+      ('b.parquet', 'duplicate', 'Corn', r1['lon'], True),
+      ('a.parquet', 'conflicting_duplicate', 'Corn', r2['lon'], False),
+      ('b.parquet', 'conflicting_duplicate', 'Rice', r2['lon'], False)])
+  for row in table:
+    want = r1 if row['lon'] == r1['lon'] else r2
+    for key in ('lat', 'num_scenes', 'bands', 'img_dates', 'scl_vals', 'tiles',
+                'bbox', 'year'):
+      assert row[key] == want[key], key
+  # The kept copy of r1 is an example once.
+  train = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(
+      artifacts.split_files(artifact.uri, 'train'), compression_type='GZIP')]
+  lons = [codec.decode_coord(e.features.feature['lon'].bytes_list.value[0])
+          for e in train]
+  assert sorted(lons) == sorted([r1['lon'], r3['lon']] +
+                                [r['lon'] for r in good if r['year'] == 2021])
+
+
+@pytest.mark.parametrize('case', ['year_missing', 'all_quarantined'])
+def test_error_empty_split_names_split_and_year(tmp_path, case):
+  root = tmp_path / 'in'
+  rows = [r for r in _three_years(300) if r['year'] != 2019]
+  if case == 'all_quarantined':
+    rows += [pixel_row(2019, seed=400 + i, CDL=' ') for i in range(3)]
+    fragment = "split 'test' (year 2019) is empty: all 3 rows of 2019 were quarantined"
+  else:
+    fragment = "split 'test' (year 2019) is empty: the data has no rows of 2019"
+  write_parquet(str(root / 'a.parquet'), rows)
+  with pytest.raises(InputDataError) as error:
+    _run(str(root), str(tmp_path / 'examples'))
+  message = str(error.value)
+  assert '\n' not in message
+  assert message.startswith(f'{root}: {fragment}'), message

@@ -81,9 +81,31 @@ def write_parquet(path: str, rows: List[Dict], **table_args) -> str:
   return path
 
 
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+
+def _undecodable(row: Dict) -> bool:
+  """A value the reader cannot cast: text bytes that are not UTF-8, an
+  integer beyond int64."""
+  for name in (features.TILES, features.CDL):
+    value = row.get(name)
+    if isinstance(value, bytes):
+      try:
+        value.decode('utf-8')
+      except UnicodeDecodeError:
+        return True
+  return any(row.get(c) is not None and not INT64_MIN <= row[c] <= INT64_MAX
+             for c in (features.NUM_SCENES, features.BBOX, features.YEAR))
+
+
 def reference_reason(row: Dict, year_splits=None,
                      path_year: Optional[int] = None) -> str:
-  """The first failing check of one row, written plainly (see validation)."""
+  """The first failing check of one row, written plainly (see validation).
+
+  The duplicate reasons depend on other rows: `reference_duplicates`.
+  """
+  if _undecodable(row):
+    return 'undecodable_value'
   n = row[features.NUM_SCENES]
   if any(row.get(c) is None for c in (
       features.NUM_SCENES, features.BANDS, features.IMG_DATES,
@@ -98,6 +120,8 @@ def reference_reason(row: Dict, year_splits=None,
   for c in (features.LON, features.LAT):
     if row[c] is None or not math.isfinite(row[c]):
       return 'non_finite_coordinate'
+  if not (-180 <= row[features.LON] <= 180 and -90 <= row[features.LAT] <= 90):
+    return 'coordinate_out_of_range'
   if row[features.CDL] is None or not row[features.CDL].strip():
     return 'missing_label'
   if any(v > 11 for v in codec.decode_scl(row[features.SCL_VALS])):
@@ -115,6 +139,43 @@ def reference_reason(row: Dict, year_splits=None,
   if year_splits is not None and year not in year_splits:
     return 'year_not_in_splits'
   return ''
+
+
+def _same(a: Dict, b: Dict) -> bool:
+  """Every column equal (text as text, whichever type the file held)."""
+  text = lambda v: v.decode() if isinstance(v, bytes) else v
+  return all((text(a.get(c)) if c in (features.TILES, features.CDL) else a.get(c)) ==
+             (text(b.get(c)) if c in (features.TILES, features.CDL) else b.get(c))
+             for c in features.RAW_COLUMNS)
+
+
+def reference_duplicates(valid: List[tuple]) -> List[str]:
+  """The duplicate rule over the rows that pass every other check.
+
+  Args:
+    valid: (order, row) of those rows; order = (file path, row number).
+
+  Returns:
+    Per row, in the order given: '' (kept), 'duplicate' (an identical copy
+    of an earlier row) or 'conflicting_duplicate' (copies disagree).
+  """
+  groups = {}
+  for i, (_, row) in enumerate(valid):
+    key = (row[features.LON], row[features.LAT], row[features.YEAR])
+    groups.setdefault(key, []).append(i)
+  reasons = [''] * len(valid)
+  for members in groups.values():
+    if len(members) == 1:
+      continue
+    rows = [valid[i][1] for i in members]
+    if not all(_same(rows[0], r) for r in rows[1:]):
+      for i in members:
+        reasons[i] = 'conflicting_duplicate'
+      continue
+    first = min(members, key=lambda i: valid[i][0])
+    for i in members:
+      reasons[i] = '' if i == first else 'duplicate'
+  return reasons
 
 
 def reference_notes(row: Dict, label_mapping) -> Dict[str, bool]:

@@ -256,3 +256,81 @@ def test_normalize_errors_name_the_column():
                                 tiles_binary=True))
   with pytest.raises(InputDataError, match=r"column 'year'.*year=YYYY"):
     reader.normalize(table.drop(['year']))
+
+
+# --- hostile input (issue 15) -------------------------------------------------
+
+
+def test_coordinate_out_of_range():
+  rows = [pixel_row(lon=-180.0, lat=90.0), pixel_row(lon=180.0, lat=-90.0),
+          pixel_row(lon=-180.0001), pixel_row(lon=181.5), pixel_row(lat=90.5),
+          pixel_row(lat=-1000.0), pixel_row(lon=float('nan'), lat=95.0)]
+  want = ['', '', 'coordinate_out_of_range', 'coordinate_out_of_range',
+          'coordinate_out_of_range', 'coordinate_out_of_range',
+          'non_finite_coordinate']
+  assert _reasons(rows) == want
+  assert [reference_reason(r, SPLITS) for r in rows] == want
+
+
+def test_values_that_do_not_cast_are_row_faults_not_file_faults():
+  rows = [pixel_row(seed=1), pixel_row(seed=2, tiles=b'15SXA_0\xff'),
+          pixel_row(seed=3, num_scenes=2**63 + 1), pixel_row(seed=4),
+          pixel_row(seed=5, tiles=b'\xc3\x28', num_scenes=2**64 - 1)]
+  table = make_table(rows, tiles_binary=True, num_scenes_type=pa.uint64())
+  normalized = reader.normalize_rows(table, path='f.parquet')
+  assert normalized.cast_faults.tolist() == [False, True, True, False, True]
+  assert sorted(normalized.fault_columns) == ['num_scenes', 'tiles']
+  batch = normalized.batch
+  # The other rows keep every value; the faulty value is null.
+  assert batch.column('tiles').to_pylist() == [
+      rows[0]['tiles'], None, rows[2]['tiles'], rows[3]['tiles'], None]
+  assert batch.column('num_scenes').to_pylist() == [4, 4, None, 4, None]
+  checks = validation.check_rows(batch, SPLITS, cast_faults=normalized.cast_faults)
+  want = ['', 'undecodable_value', 'undecodable_value', '', 'undecodable_value']
+  assert list(checks.reasons) == want
+  assert [reference_reason(r, SPLITS) for r in rows] == want
+  assert checks.reason_counts()['undecodable_value'] == 3
+  # Without the faults the nulls would read as null_value: the reason says
+  # what happened.
+  assert list(validation.check_rows(batch, SPLITS).reasons) == [
+      '', 'null_value', 'null_value', '', 'null_value']
+
+
+def test_read_rows_gives_cast_faults_per_row(tmp_path):
+  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+  rows = [pixel_row(seed=i) for i in range(7)]
+  rows[5]['tiles'] = b'\xff'
+  path = str(tmp_path / 'a.parquet')
+  pq.write_table(make_table(rows, tiles_binary=True), path)
+  got = list(reader.read_rows(path, batch_rows=3))
+  assert [r.batch.num_rows for r in got] == [3, 3, 1]
+  assert [r.cast_faults.tolist() for r in got] == [
+      [False] * 3, [False, False, True], [False]]
+  with pytest.raises(InputDataError, match='cannot be cast'):
+    list(reader.read_batches(path, batch_rows=3))
+  # A file of 0 rows yields nothing.
+  empty = str(tmp_path / 'empty.parquet')
+  pq.write_table(make_table([]), empty)
+  assert reader.inspect_file(empty).num_rows == 0
+  assert list(reader.read_rows(empty)) == []
+
+
+def test_duplicate_rule():
+  rule = validation.duplicate_reasons
+  assert rule([(('a', 0), b'x')]) == ['']
+  # Identical copies: the first by (file, row) is kept, wherever it is listed.
+  assert rule([(('b', 0), b'x'), (('a', 7), b'x'), (('a', 9), b'x')]) == [
+      'duplicate', '', 'duplicate']
+  # Copies that differ: none can be trusted.
+  assert rule([(('a', 0), b'x'), (('a', 1), b'y'), (('b', 0), b'x')]) == [
+      'conflicting_duplicate'] * 3
+
+
+def test_as_of_outside_year():
+  import datetime  # pylint: disable=g-import-not-at-top
+  batch = reader.normalize(make_table(
+      [pixel_row(2019), pixel_row(2021), pixel_row(2020), pixel_row(2021)]))
+  assert validation.as_of_outside_year(
+      batch, datetime.date(2021, 6, 1)).tolist() == [True, False, True, False]
+  assert validation.as_of_outside_year(
+      batch, datetime.date(2018, 6, 1)).tolist() == [True] * 4

@@ -15,10 +15,12 @@ and the train-split band statistics must all agree.
 """
 
 import collections
+import functools
 import os
 from typing import Callable, Dict, List, NamedTuple, Optional
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -31,6 +33,7 @@ from tests import test_reliability_helpers as helpers
 from tests.conftest import run_small_pipeline
 from tests.test_example_gen_rows import make_table
 from tests.test_example_gen_rows import pixel_row
+from tests.test_example_gen_rows import reference_duplicates
 from tests.test_example_gen_rows import reference_notes
 from tests.test_example_gen_rows import reference_reason
 
@@ -45,6 +48,7 @@ class Written(NamedTuple):
   row: Dict
   source: str  # path relative to the input root
   path_year: Optional[int]
+  index: int = 0  # row number in its file
 
 
 class _Coords:
@@ -84,11 +88,28 @@ def _series(coords: _Coords, year: int, days_of_year, bands, scl,
   }
 
 
-# One builder per quarantine reason: the faulty rows of `year`.
-def _faults(reason: str, coords: _Coords, year: int, seed: int) -> List[Dict]:
+# One builder per quarantine reason: the faulty rows of `year`. `wide`:
+# the file's table holds tiles as binary and num_scenes as uint64, so it
+# can hold values that do not cast (`UNDECODABLE_TABLE`).
+def _faults(reason: str, coords: _Coords, year: int, seed: int,
+            wide: bool = False) -> List[Dict]:
   jan1 = codec.jan1_days(year)
   row = lambda i, **kw: _row(coords, year, seed + i, **kw)
   dates = lambda days: codec.encode_dates(jan1 + np.asarray(days))
+  if reason == 'undecodable_value':
+    rows = [row(0, tiles=b'15SXA_0\xff\xfe'), row(1, tiles=b'\xc3\x28')]
+    if wide:  # beyond int64: only a uint64 column holds it
+      rows.append(row(2, num_scenes=2**63 + 5))
+    return rows
+  if reason == 'coordinate_out_of_range':
+    return [row(0, lon=-180.5), row(1, lat=90.25), row(2, lon=540.0),
+            row(3, lat=-91.0)]
+  if reason == 'duplicate':  # three identical copies: one kept
+    base = row(0)
+    return [base, dict(base), dict(base)]
+  if reason == 'conflicting_duplicate':  # one copy differs: none kept
+    base = row(0)
+    return [base, dict(base, CDL='Soybeans'), dict(base)]
   if reason == 'null_value':  # a null in each checked column
     return [row(0, bands=None), row(1, img_dates=None),
             row(2, scl_vals=None), row(3, tiles=None), row(4, bbox=None),
@@ -173,6 +194,12 @@ NOTE_CASES = ('unsorted_dates', 'duplicate_dates', 'unsorted_and_duplicate',
 UNKNOWN_CDL_NAMES = ('Mystery Crop', 'Kale')
 
 
+# Tables that can hold values the reader cannot cast, and every other row.
+UNDECODABLE_TABLE = functools.partial(make_table, tiles_binary=True,
+                                      num_scenes_type=pa.uint64())
+TILES_BINARY_TABLE = functools.partial(make_table, tiles_binary=True)
+
+
 class Corpus(NamedTuple):
   written: List[Written]
   twins: List[Twin]
@@ -191,6 +218,7 @@ def write_corpus(root: str) -> Corpus:
   coords = _Coords()
   written, twins, unknown = [], [], []
   files: Dict[str, List[Dict]] = collections.defaultdict(list)
+  tables: Dict[str, Callable] = {}
   good = lambda year, seed: _row(coords, year, seed)
 
   # Generated pixels (realistic series with their own unsorted and
@@ -207,8 +235,17 @@ def write_corpus(root: str) -> Corpus:
           _faults(reason, coords, TRAIN_YEAR, seed) + [good(TRAIN_YEAR, seed)])
       continue
     files[f'alone/{reason}.parquet'] = (
-        _faults(reason, coords, TRAIN_YEAR, seed) +
+        _faults(reason, coords, TRAIN_YEAR, seed, wide=reason == 'undecodable_value') +
         [good(year, seed + 50) for year in (TRAIN_YEAR, EVAL_YEAR, TEST_YEAR)])
+  tables['alone/undecodable_value.parquet'] = UNDECODABLE_TABLE
+  # Copies in another file: of an identical row (a duplicate, the first
+  # file's copy is kept), and of a good row, differing (both quarantined).
+  files['alone/duplicate_across.parquet'] = [
+      dict(files['alone/duplicate.parquet'][0]),
+      dict(files['alone/null_value.parquet'][-1], CDL='Rice'),
+      good(EVAL_YEAR, 950)]
+  # A file of 0 rows contributes nothing.
+  files['alone/empty.parquet'] = []
   # A whole bytes column null: every row of the file is quarantined.
   files['alone/null_scl_column.parquet'] = [
       good(year, 900 + year) for year in (TRAIN_YEAR, EVAL_YEAR, TEST_YEAR)]
@@ -249,11 +286,12 @@ def write_corpus(root: str) -> Corpus:
     unknown.append(row)
     rows.append(row)
     files[source] = [rows[i] for i in rng.permutation(len(rows))]
+    tables[source] = TILES_BINARY_TABLE
 
   for source, rows in files.items():
-    _write(root, source, rows)
+    _write(root, source, rows, tables.get(source, make_table))
     path_year = TRAIN_YEAR if source.startswith(HIVE_DIR + '/') else None
-    written += [Written(r, source, path_year) for r in rows]
+    written += [Written(r, source, path_year, i) for i, r in enumerate(rows)]
   return Corpus(written, twins, unknown)
 
 
@@ -281,8 +319,14 @@ def _expected(written: List[Written]) -> Expected:
   by_file = collections.defaultdict(collections.Counter)
   examples = {split: [] for split in helpers.SPLITS}
   notes = dict.fromkeys(validation.NOTES, 0)
-  for w in written:
-    reason = reference_reason(w.row, YEAR_SPLITS, w.path_year)
+  row_reasons = [reference_reason(w.row, YEAR_SPLITS, w.path_year) for w in written]
+  # Duplicates: among the rows that pass every other check; files in path
+  # order, rows in file order.
+  valid = [i for i, r in enumerate(row_reasons) if not r]
+  for i, reason in zip(valid, reference_duplicates(
+      [((written[i].source, written[i].index), written[i].row) for i in valid])):
+    row_reasons[i] = reason
+  for w, reason in zip(written, row_reasons):
     by_file[w.source][reason or 'kept'] += 1
     if reason:
       reasons[reason] += 1
@@ -315,6 +359,11 @@ def test_corpus_has_every_reason_and_note(faulty_run):
              and expected.by_file[s].get(reason)]
     assert len(alone) == 1 and expected.by_file[alone[0]][reason] >= 1, reason
     assert mixed, reason
+  # Copies across files, and a file of 0 rows.
+  assert expected.by_file['alone/duplicate_across.parquet'] == {
+      'duplicate': 1, 'conflicting_duplicate': 1, 'kept': 1}
+  assert expected.by_file['alone/null_value.parquet']['conflicting_duplicate'] == 1
+  assert 'alone/empty.parquet' not in expected.by_file
   assert all(n > 0 for n in expected.notes.values()), expected.notes
   assert all(rows for rows in expected.examples.values())
 
