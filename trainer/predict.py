@@ -24,6 +24,7 @@ import tqdm
 from components.parquet_example_gen import encoding
 from components.parquet_example_gen import reader
 from components.parquet_example_gen import validation
+from croptfx import artifacts
 from croptfx import errors
 from croptfx import features
 from trainer import signatures
@@ -38,7 +39,9 @@ OUTPUT_SCHEMA = pa.schema([
 def _load_serving_fn(model_dir: str):
   if not tf.saved_model.contains_saved_model(model_dir):
     raise errors.InputDataError(model_dir, 'is not a SavedModel directory (use run_summary.json model_dir)')
-  loaded = tf.saved_model.load(model_dir)
+  # TF globs the variables' path: `run[1]/serving_model/...` is read
+  # through a glob-free link.
+  loaded = tf.saved_model.load(artifacts.glob_free_alias(model_dir))
   if signatures.SERVING_SIGNATURE not in loaded.signatures:
     raise errors.InputDataError(model_dir, f'has no {signatures.SERVING_SIGNATURE!r} signature')
   return loaded, loaded.signatures[signatures.SERVING_SIGNATURE]
