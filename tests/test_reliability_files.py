@@ -130,6 +130,13 @@ def _tiles_not_utf8(d):
   return d
 
 
+def _year_missing(d):
+  """Rows of 2021 and 2020 only: the test split (2019) would be empty."""
+  write_parquet(os.path.join(d, 'a.parquet'),
+                [pixel_row(year, seed=i) for year in (2021, 2020) for i in range(3)])
+  return d
+
+
 def _fix_all(d) -> int:
   """Rewrites every file under `d` as good Parquet; returns the rows."""
   os.makedirs(d, exist_ok=True)
@@ -177,10 +184,21 @@ CASES = [
     Case('corrupt_page_beam', _corrupt,
          lambda d: [os.path.join(d, 'a.parquet'), 'cannot be read'],
          _fix_all, runner='beam', checked_up_front=False),
-    Case('tiles_not_utf8', _tiles_not_utf8,
-         lambda d: [os.path.join(d, 'a.parquet'), "column 'tiles'",
-                    'not UTF-8'], _fix_all, checked_up_front=False),
+    # Row faults are never fatal, but a split left without rows is: every
+    # row's tiles are not UTF-8 (each one quarantined), so the train split
+    # is empty and the run stops after the ExampleGen, before Transform.
+    Case('tiles_not_utf8_in_every_row', _tiles_not_utf8,
+         lambda d: [d, "split 'train' (year 2021) is empty: all 3 rows of 2021 "
+                       'were quarantined', 'no run summary was written'],
+         _fix_all, checked_up_front=False),
+    Case('year_missing', _year_missing,
+         lambda d: [d, "split 'test' (year 2019) is empty: the data has no rows of 2019",
+                    'before Transform', 'no run summary was written'],
+         _fix_all, checked_up_front=False),
 ]
+
+
+STALE = '{"rows_read": 1}'
 
 
 class Outcome(NamedTuple):
@@ -200,6 +218,9 @@ def _left(output: str) -> Dict[str, Any]:
       'output_exists': os.path.exists(output),
       'summary_exists': os.path.exists(
           os.path.join(output, 'run_summary.json')),
+      'report_exists': os.path.exists(os.path.join(output, 'report.html')),
+      'moved_aside': sorted(n for n in os.listdir(output) if n.endswith('.previous'))
+                     if os.path.isdir(output) else [],
       'example_files': [os.path.join(p, n)
                         for p, _, names in os.walk(examples_dir)
                         for n in names],
@@ -220,6 +241,11 @@ def _run_cli(case: Case, root: str) -> Outcome:
   data_dir = os.path.join(root, case.name, 'in')
   output = os.path.join(root, case.name, 'out')
   data_arg = case.make(data_dir)
+  if case.name != 'missing_path':  # a previous run's results, to be moved aside
+    os.makedirs(output)
+    for name in ('run_summary.json', 'report.html'):
+      with open(os.path.join(output, name), 'w') as f:
+        f.write(STALE)
   command = [helpers.CROPTFX, 'run', '--data', data_arg, '--output', output,
              '--runner', case.runner, '--no-report']
   result = subprocess.run(command, cwd=root, env=helpers.child_env(),
@@ -296,6 +322,7 @@ def test_one_clear_line_and_exit_status(failed_runs, case):
   lines = [l for l in result.stderr.splitlines() if l.strip()]
   assert len(lines) == 1, result.stderr[-3000:]
   assert lines[0].startswith('croptfx run: error: '), lines
+  assert lines[0].endswith('; no run summary was written'), lines
   for fragment in case.fragments(outcome.data_dir):
     assert fragment in lines[0], (fragment, lines[0])
   print(f'\n{case.name}: {lines[0]}')
@@ -305,9 +332,16 @@ def test_one_clear_line_and_exit_status(failed_runs, case):
 def test_nothing_valid_left_behind(failed_runs, case):
   left = failed_runs[case.name].left
   assert not left['summary_exists']
+  assert not left['report_exists']
   if case.name == 'missing_path':  # stopped before the output is made
     assert not left['output_exists']
     return
+  # The previous run's summary and report were moved aside, unchanged.
+  assert left['moved_aside'] == ['report.html.previous', 'run_summary.json.previous']
+  output = failed_runs[case.name].output
+  for name in left['moved_aside']:
+    with open(os.path.join(output, name)) as f:
+      assert f.read() == STALE
   # ML Metadata: no artifact published, no execution that succeeded.
   assert left['live_artifacts'] == []
   assert list(left['executions']) == ['ParquetExampleGen'], left
