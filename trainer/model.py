@@ -159,6 +159,10 @@ def run_fn(fn_args: tfx.components.FnArgs):
   keras.utils.set_random_seed(hparams.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
+  # num_epochs None repeats the examples before they are batched, so a train
+  # split smaller than one batch (60 pixels, batch 128) still gives full
+  # batches (tests/test_reliability_splits.py); an empty split never gets
+  # here (the ExampleGen stops the run).
   train_dataset = input_fn(fn_args.train_files, fn_args.data_accessor,
                            tf_transform_output, hparams.batch_size, seed=hparams.seed)
   eval_dataset = input_fn(fn_args.eval_files, fn_args.data_accessor,
