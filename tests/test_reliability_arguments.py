@@ -2,28 +2,29 @@
 
 Every numeric argument is checked by argparse (`croptfx/cli.py`); where
 outputs go and what `--model` is are checked before the pipeline or a
-prediction starts. Each case asserts the exit status, the single stderr
-line and that nothing was written.
+prediction starts. Each case runs the CLI in a child process, as a user
+does (nothing imports the CLI), and asserts the exit status, the single
+stderr line and that nothing was written.
 """
 
+import concurrent.futures
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
-from croptfx import cli
 from tests import test_reliability_helpers as helpers
 
 
-def _main(capsys, argv):
-  """(exit status, stderr lines, stdout) of `croptfx argv` in this process."""
-  try:
-    status = cli.main(argv)
-  except SystemExit as e:  # argparse
-    status = e.code
-  captured = capsys.readouterr()
-  return status, [l for l in captured.err.splitlines() if l.strip()], captured.out
+def _cli(argv, cwd=None):
+  """(exit status, stderr lines, stdout) of `croptfx argv` in a child process."""
+  result = subprocess.run([sys.executable, '-m', 'croptfx.cli', *argv], cwd=cwd,
+                          capture_output=True, text=True, env=helpers.child_env(),
+                          timeout=300)
+  return (result.returncode, [l for l in result.stderr.splitlines() if l.strip()],
+          result.stdout)
 
 
 RUN = ['run', '--data', 'data', '--output', 'out']
@@ -76,9 +77,8 @@ BAD_SPLITS = [
 
 @pytest.mark.parametrize('argv,message', BAD_NUMBERS + BAD_SPLITS,
                          ids=lambda x: ' '.join(x) if isinstance(x, list) else None)
-def test_bad_arguments_are_refused_at_parse_time_in_one_line(capsys, tmp_path, argv, message):
-  os.chdir(tmp_path)  # nothing may appear here
-  status, lines, out = _main(capsys, argv)
+def test_bad_arguments_are_refused_at_parse_time_in_one_line(tmp_path, argv, message):
+  status, lines, out = _cli(argv, cwd=tmp_path)  # nothing may appear there
   assert status == 2
   assert len(lines) == 1, lines
   assert lines[0].startswith(f'croptfx {argv[0]}: error: argument {message}'), lines[0]
@@ -87,21 +87,19 @@ def test_bad_arguments_are_refused_at_parse_time_in_one_line(capsys, tmp_path, a
   assert os.listdir(tmp_path) == []
 
 
-def test_good_numbers_and_splits_parse_to_their_values():
-  parser = cli.build_parser()
-  args = parser.parse_args(RUN + ['--train-steps', '1', '--epochs', '2', '--workers', '3',
-                                  '--blessing-threshold', '0',
-                                  '--year-splits', '2021=fit,2020=valid,2019=holdout'])
-  assert (args.train_steps, args.epochs, args.workers, args.blessing_threshold) == (1, 2, 3, 0.0)
-  assert args.year_splits == {2021: 'fit', 2020: 'valid', 2019: 'holdout'}
-  assert list(args.year_splits) == [2021, 2020, 2019]  # the order given
-  args = parser.parse_args(RUN + ['--years', '2020,2019'])
-  assert cli._resolve_year_splits(args.year_splits, args.years) == {  # pylint: disable=protected-access
-      2020: 'train', 2019: 'eval'}
-  args = parser.parse_args(PREDICT + ['--batch-size', '1'])
-  assert args.batch_size == 1 and str(args.as_of) == '2021-06-01'
-  args = parser.parse_args(['generate', 'o', '--pixels-per-year', '1', '--seed', '0'])
-  assert (args.pixels_per_year, args.seed) == (1, 0)
+@pytest.mark.parametrize('argv,error', [
+    (RUN + ['--train-steps', '1', '--epochs', '2', '--workers', '3',
+            '--blessing-threshold', '0', '--year-splits', '2021=fit,2020=valid,2019=holdout'],
+     'croptfx run: error: data: no such file or directory; no run summary was written'),
+    (RUN + ['--years', '2020,2019', '--blessing-threshold', '1'],
+     'croptfx run: error: data: no such file or directory; no run summary was written'),
+    (PREDICT + ['--batch-size', '1'], 'croptfx predict: error: m: no such model directory'),
+])
+def test_good_values_pass_parsing(tmp_path, argv, error):
+  # Accepted: the command gets past argparse to its first check of the paths.
+  status, lines, _ = _cli(argv, cwd=tmp_path)
+  assert (status, lines) == (2, [error])
+  assert os.listdir(tmp_path) == []
 
 
 def test_the_console_script_prints_one_line(tmp_path):
@@ -119,12 +117,12 @@ def test_the_console_script_prints_one_line(tmp_path):
 # Where outputs go.
 
 
-def test_run_output_that_is_a_file_is_refused(capsys, tmp_path):
+def test_run_output_that_is_a_file_is_refused(tmp_path):
   data = tmp_path / 'data'
   data.mkdir()
   output = tmp_path / 'out.txt'
   output.write_text('keep me')
-  status, lines, _ = _main(capsys, ['run', '--data', str(data), '--output', str(output)])
+  status, lines, _ = _cli(['run', '--data', str(data), '--output', str(output)])
   assert status == 2
   assert lines == [f'croptfx run: error: --output {output} is an existing file; it must be '
                    'a directory (new or a previous run)']
@@ -132,12 +130,12 @@ def test_run_output_that_is_a_file_is_refused(capsys, tmp_path):
 
 
 @pytest.mark.parametrize('where', ['inside', 'same', 'inside_glob_base'])
-def test_run_output_inside_the_data_is_refused(capsys, tmp_path, where):
+def test_run_output_inside_the_data_is_refused(tmp_path, where):
   data = tmp_path / 'data'
   (data / 'year=2021').mkdir(parents=True)
   data_arg = str(data / '**' / '*.parquet') if where == 'inside_glob_base' else str(data)
   output = data if where == 'same' else data / 'runs' / 'out'
-  status, lines, _ = _main(capsys, ['run', '--data', data_arg, '--output', str(output)])
+  status, lines, _ = _cli(['run', '--data', data_arg, '--output', str(output)])
   assert status == 2
   assert len(lines) == 1
   assert lines[0] == (f'croptfx run: error: --output {output} is inside --data {data_arg}: '
@@ -147,8 +145,8 @@ def test_run_output_inside_the_data_is_refused(capsys, tmp_path, where):
   assert sorted(os.listdir(data)) == ['year=2021']
 
 
-def test_predict_output_that_is_a_directory_is_refused(capsys, tmp_path):
-  status, lines, _ = _main(capsys, ['predict', '--model', str(tmp_path), '--data', str(tmp_path),
+def test_predict_output_that_is_a_directory_is_refused(tmp_path):
+  status, lines, _ = _cli(['predict', '--model', str(tmp_path), '--data', str(tmp_path),
                                     '--as-of', '2021-06-01', '--output', str(tmp_path)])
   assert status == 2
   assert lines == [f'croptfx predict: error: --output {tmp_path} is a directory; give the '
@@ -169,7 +167,7 @@ def _saved_model(path, with_serving: bool, inputs=('examples', 'as_of_date')):
   return str(path)
 
 
-def test_predict_model_that_is_not_a_pushed_model_is_named_in_one_line(capsys, tmp_path):
+def test_predict_model_that_is_not_a_pushed_model_is_named_in_one_line(tmp_path):
   out = tmp_path / 'p.parquet'
   run_dir = tmp_path / 'run'
   run_dir.mkdir()
@@ -187,10 +185,16 @@ def test_predict_model_that_is_not_a_pushed_model_is_named_in_one_line(capsys, t
       str(tmp_path): 'is not a SavedModel directory (use the model_dir of run_summary.json)',
       other: "its 'serving_default' signature does not take as_of_date, examples",
   }
+
+  def predict(model):
+    return _cli(['predict', '--model', model, '--data', str(tmp_path),
+                 '--as-of', '2021-06-01', '--output', str(out)])
+
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    results = dict(zip(cases, pool.map(predict, cases)))
   for model, problem in cases.items():
-    status, lines, _ = _main(capsys, ['predict', '--model', model, '--data', str(tmp_path),
-                                      '--as-of', '2021-06-01', '--output', str(out)])
+    status, lines, _ = results[model]
     assert status == 2, model
     assert len(lines) == 1, lines
     assert lines[0].startswith(f'croptfx predict: error: {model}: {problem}'), lines[0]
-    assert not out.exists()
+  assert not out.exists()
