@@ -114,18 +114,69 @@ def _cmd_compile(args) -> int:
   return 0
 
 
-def _cmd_predict(args) -> int:
+def _date(text: str) -> datetime.date:
   try:
-    as_of = datetime.date.fromisoformat(args.as_of)
+    return datetime.date.fromisoformat(text)
   except ValueError:
-    raise errors.CroptfxError(f'--as-of must be a date YYYY-MM-DD, got {args.as_of!r}') from None
-  from trainer import predict  # pylint: disable=g-import-not-at-top
-  result = predict.predict(args.model, args.data, as_of, args.output, args.batch_size)
+    raise argparse.ArgumentTypeError(f'must be a date YYYY-MM-DD, got {text!r}') from None
+
+
+def _cmd_predict(args) -> int:
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  result = map_run.predict(args.model, args.data, args.as_of, args.output, args.batch_size)
   skipped = result['skipped']
   detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
   print(f"croptfx predict: {result['predicted']} of {result['rows_read']} rows predicted "
-        f'as of {as_of} -> {args.output}'
-        + (f"; skipped {sum(skipped.values())} bad rows ({detail})" if skipped else ''))
+        f'as of {args.as_of} -> {args.output}'
+        + (f"; skipped {sum(skipped.values())} rows ({detail}) -> {result['skipped_file']}"
+           if skipped else ''))
+  return 0
+
+
+def _is_uri(path: str) -> bool:
+  return '://' in path
+
+
+def _dataflow_settings(args):
+  """The Dataflow flags (as `croptfx compile`'s), checked; None off Dataflow."""
+  dataflow_flags = {'--project': args.project, '--region': args.region,
+                    '--temp-location': args.temp_location, '--image': args.image}
+  if args.runner != 'dataflow':
+    given = [flag for flag, value in dataflow_flags.items() if value]
+    if given:
+      raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
+    return None
+  for flag, path in (('--model', args.model), ('--data', args.data), ('--output', args.output)):
+    if not path.startswith('gs://'):
+      raise errors.CroptfxError(f'Dataflow workers read and write Cloud Storage: {flag} '
+                                f'must be a gs:// URI, got {path!r}')
+  if not args.project or not args.region:
+    raise errors.CroptfxError('--runner dataflow needs --project and --region')
+  temp_location = args.temp_location or args.output.rstrip('/') + '/tmp'
+  if not temp_location.startswith('gs://'):
+    raise errors.CroptfxError(f'--temp-location must be a gs:// URI, got {temp_location!r}')
+  settings = {'project': args.project, 'region': args.region, 'temp_location': temp_location,
+              'max_num_workers': args.max_num_workers}
+  if args.image:
+    settings['sdk_container_image'] = args.image
+  if args.machine_type:
+    settings['machine_type'] = args.machine_type
+  return settings
+
+
+def _cmd_map(args) -> int:
+  if args.runner != 'beam' and args.workers is not None and not (
+      args.runner == 'local' and args.workers == 1):
+    raise errors.CroptfxError(f'--workers applies to --runner beam (DirectRunner '
+                              f'processes), not --runner {args.runner}')
+  dataflow = _dataflow_settings(args)
+  if args.runner != 'dataflow':
+    for flag, path in (('--model', args.model), ('--data', args.data)):
+      if not _is_uri(path) and not any(c in path for c in '*?[') and not os.path.exists(path):
+        raise errors.CroptfxError(f'{flag} {path}: no such file or directory')
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  map_run.run_map(args.model, args.data, args.as_of, args.output, runner=args.runner,
+                  workers=args.workers, dataflow=dataflow)
   return 0
 
 
@@ -222,10 +273,37 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser('predict', help='classify raw Part-1 Parquet rows with a pushed model')
   p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
   p.add_argument('--data', required=True, help='Parquet file, directory or glob')
-  p.add_argument('--as-of', required=True, help='prediction date YYYY-MM-DD')
-  p.add_argument('--output', required=True, help='output Parquet file')
-  p.add_argument('--batch-size', type=int, default=1024)
+  p.add_argument('--as-of', required=True, type=_date, help='prediction date YYYY-MM-DD')
+  p.add_argument('--output', required=True,
+                 help='output Parquet file (GeoParquet: the pixel table of `croptfx map`)')
+  p.add_argument('--batch-size', type=_positive_int, default=4096,
+                 help='rows per record batch read and encoded')
   p.set_defaults(func=_cmd_predict)
+
+  p = sub.add_parser('map', help='map crop classes as of a date: GeoParquet pixels, '
+                                 'Cloud-Optimized GeoTIFFs and a quicklook (a Beam job)')
+  p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
+  p.add_argument('--data', required=True,
+                 help='Parquet file, directory, glob, Hive tree or gs:// / s3:// URI')
+  p.add_argument('--as-of', required=True, type=_date, help='map date YYYY-MM-DD')
+  p.add_argument('--output', required=True, help='output directory (local or gs://)')
+  p.add_argument('--runner', choices=('local', 'beam', 'dataflow'), default='local',
+                 help='local: DirectRunner, one in-memory worker; beam: DirectRunner '
+                      'multi-processing (--workers); dataflow: Google Cloud Dataflow with '
+                      'the project image as the worker container')
+  p.add_argument('--workers', type=_positive_int, default=None,
+                 help='worker processes of --runner beam (default 2)')
+  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
+  p.add_argument('--temp-location', default=None,
+                 help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
+  p.add_argument('--image', default=None,
+                 help='worker container image with the project installed (Dataflow; '
+                      'default pipeline/configs.py PIPELINE_IMAGE)')
+  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
+  p.add_argument('--max-num-workers', type=_positive_int, default=10,
+                 help='autoscaling limit (Dataflow)')
+  p.set_defaults(func=_cmd_map)
 
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
   p.add_argument('--run', required=True, help='the --output directory of `croptfx run`')

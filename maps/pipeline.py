@@ -1,0 +1,176 @@
+"""The map job: Parquet pixel-years -> classes as of a date -> GeoParquet shards.
+
+One Beam pipeline, the same on the in-memory DirectRunner, multi-processing
+and Dataflow:
+
+  input files (checked footers, `reader.check_input_files`)
+    -> Reshuffle                         spread the files over workers
+    -> ReadCheckEncode                   per record batch: ExampleGen's reader,
+                                         its row checks (prediction rules) and
+                                         its encoder; bad rows tagged `skipped`
+    -> RunInference(ServingModelHandler) batches of rows, one `serving_default`
+                                         call per batch, model loaded once per
+                                         worker
+    -> WritePixels                       GeoParquet shards under pixels/
+  skipped rows (normalized columns, source_file, reason) -> skipped/*.parquet
+
+Everything moves as record batches (thousands of rows per element), so Beam
+and Python cost per batch, not per pixel, and a worker holds at most a few
+batches and one shard's rows: memory does not grow with the input.
+
+A row is skipped, with the first reason that applies, for the reasons of
+`validation.check_rows(for_prediction=True)` or, after those,
+`as_of_outside_year`: the as-of date is not in the row's season year (the
+model reads a season up to a day of that year; another year's date has no
+meaning for it).
+"""
+
+import datetime
+from typing import Iterator, List, Optional
+
+import apache_beam as beam
+from apache_beam.ml.inference import base as inference_base
+from apache_beam.transforms import window as beam_window
+from apache_beam.utils import windowed_value
+import numpy as np
+import pyarrow as pa
+
+from components.parquet_example_gen import encoding
+from components.parquet_example_gen import reader
+from components.parquet_example_gen import transforms
+from components.parquet_example_gen import validation
+from croptfx import artifacts
+from croptfx import features
+from maps import model_handler as handler_lib
+from maps import pixels as pixels_lib
+
+AS_OF_OUTSIDE_YEAR = 'as_of_outside_year'
+# Every reason a row may be skipped for, in the order they are checked.
+SKIP_REASONS = validation.REASONS[:-1] + (AS_OF_OUTSIDE_YEAR,)
+SKIPPED_SCHEMA = transforms.QUARANTINE_SCHEMA
+# Rows read per record batch: one RunInference element.
+DEFAULT_BATCH_ROWS = 4096
+# Rows a writer buffers before it writes a shard (about 8 MB of columns):
+# bounds a worker's memory and keeps shards a useful size.
+DEFAULT_SHARD_ROWS = 100_000
+
+_SKIPPED_TAG = 'skipped'
+_METRICS = 'croptfx_map'
+
+
+def skip_reasons(batch: pa.RecordBatch, path_year: Optional[int],
+                 as_of: datetime.date) -> np.ndarray:
+  """Reason each row is skipped ('' for rows to map), as an object array."""
+  checks = validation.check_rows(batch, path_year=path_year, for_prediction=True)
+  reasons = checks.reasons.copy()
+  year = batch.column(features.YEAR).fill_null(0).to_numpy(zero_copy_only=False)
+  reasons[checks.valid & (year != as_of.year)] = AS_OF_OUTSIDE_YEAR
+  return reasons
+
+
+class _ReadCheckEncode(beam.DoFn):
+  """One input file -> EncodedRows per record batch, skipped rows tagged."""
+
+  def __init__(self, as_of: datetime.date, batch_rows: int):
+    self._as_of = as_of
+    self._batch_rows = batch_rows
+    self._encoder = None
+    self._rows_read = beam.metrics.Metrics.counter(_METRICS, 'rows_read')
+    self._rows_skipped = beam.metrics.Metrics.counter(_METRICS, 'rows_skipped')
+
+  def setup(self):
+    self._encoder = encoding.ExampleEncoder()
+
+  def process(self, layout: reader.FileLayout) -> Iterator[object]:
+    for batch in reader.read_batches(layout.path, self._batch_rows, layout):
+      reasons = skip_reasons(batch, layout.path_year, self._as_of)
+      self._rows_read.inc(batch.num_rows)
+      good = np.flatnonzero(reasons == '')
+      if good.size:
+        rows = batch.take(pa.array(good)) if good.size < batch.num_rows else batch
+        yield handler_lib.EncodedRows(
+            examples=self._encoder.encode(rows),
+            lon=rows.column(features.LON).to_numpy(zero_copy_only=False),
+            lat=rows.column(features.LAT).to_numpy(zero_copy_only=False),
+            year=rows.column(features.YEAR).to_numpy(zero_copy_only=False),
+            source_file=layout.path)
+      bad = np.flatnonzero(reasons != '')
+      if bad.size:
+        self._rows_skipped.inc(int(bad.size))
+        yield beam.pvalue.TaggedOutput(_SKIPPED_TAG, transforms.quarantine_table(
+            batch.take(pa.array(bad)), layout.path, reasons[bad]))
+
+
+class _WritePixels(beam.DoFn):
+  """Predictions -> GeoParquet shards of at most `shard_rows` rows.
+
+  Buffers prediction tables until a shard's worth, then writes it (and at the
+  end of each bundle); outputs the shard paths.
+  """
+
+  def __init__(self, prefix: str, as_of: datetime.date, shard_rows: int):
+    self._prefix = prefix
+    self._as_of = as_of
+    self._shard_rows = shard_rows
+    self._tables: List[pa.Table] = []
+    self._rows = 0
+    self._predicted = beam.metrics.Metrics.counter(_METRICS, 'rows_predicted')
+
+  def start_bundle(self):
+    self._tables, self._rows = [], 0
+
+  def _flush(self) -> Optional[str]:
+    if not self._rows:
+      return None
+    table = pa.concat_tables(self._tables)
+    self._tables, self._rows = [], 0
+    return pixels_lib.write_shard(table, self._prefix)
+
+  def process(self, result: inference_base.PredictionResult) -> Iterator[str]:
+    rows: handler_lib.EncodedRows = result.example
+    self._tables.append(pixels_lib.prediction_table(
+        rows.lon, rows.lat, rows.year, self._as_of,
+        result.inference['probabilities'], result.inference['class_index']))
+    self._rows += rows.num_rows
+    self._predicted.inc(rows.num_rows)
+    if self._rows >= self._shard_rows:
+      yield self._flush()
+
+  def finish_bundle(self):
+    path = self._flush()
+    if path:
+      yield windowed_value.WindowedValue(
+          path, beam_window.GlobalWindow().max_timestamp(), [beam_window.GlobalWindow()])
+
+
+@beam.ptransform_fn
+def MapPixels(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline,
+    layouts: List[reader.FileLayout],
+    model_dir: str,
+    as_of: datetime.date,
+    layout: artifacts.MapLayout,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    min_batch_rows: int = handler_lib.DEFAULT_MIN_BATCH_ROWS,
+    max_batch_rows: int = handler_lib.DEFAULT_MAX_BATCH_ROWS,
+    shard_rows: int = DEFAULT_SHARD_ROWS) -> beam.pvalue.PCollection:
+  """Checked input files -> pixel shards and skipped rows under `layout`.
+
+  Returns:
+    The PCollection of written pixel shard paths.
+  """
+  outputs = (
+      pipeline
+      | 'InputFiles' >> beam.Create(layouts)
+      # Spreads files over workers (Create alone may keep one bundle).
+      | 'SpreadFiles' >> beam.Reshuffle()
+      | 'ReadCheckEncode' >> beam.ParDo(_ReadCheckEncode(as_of, batch_rows)).with_outputs(
+          _SKIPPED_TAG, main='rows'))
+  _ = (outputs[_SKIPPED_TAG]
+       | 'WriteSkipped' >> beam.io.parquetio.WriteToParquetBatched(
+           layout.skipped_prefix, SKIPPED_SCHEMA, codec='snappy',
+           file_name_suffix='.parquet'))
+  handler = handler_lib.ServingModelHandler(model_dir, as_of, min_batch_rows, max_batch_rows)
+  return (outputs['rows']
+          | 'RunInference' >> inference_base.RunInference(handler)
+          | 'WritePixels' >> beam.ParDo(_WritePixels(layout.pixels_prefix, as_of, shard_rows)))
