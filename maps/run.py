@@ -203,9 +203,27 @@ def run_job(model: str, layouts, as_of: datetime.date, output: str, options,
   from maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   layout = artifacts.MapLayout(output)
   _clear_previous(layout)
-  with beam.Pipeline(options=options) as p:
-    _ = p | 'MapPixels' >> pipeline_lib.MapPixels(  # pylint: disable=no-value-for-parameter
-        layouts, model, as_of, layout, **job_args)
+  try:
+    with beam.Pipeline(options=options) as p:
+      _ = p | 'MapPixels' >> pipeline_lib.MapPixels(  # pylint: disable=no-value-for-parameter
+          layouts, model, as_of, layout, **job_args)
+  finally:
+    _release_models()
+
+
+def _release_models() -> None:
+  """Frees the model an in-memory worker keeps cached after the job.
+
+  Beam's `Shared` keeps the last loaded object alive for reuse; left until
+  interpreter exit, TensorFlow's function objects print ignored errors from
+  their finalizers as modules are torn down.
+  """
+  import gc  # pylint: disable=g-import-not-at-top
+  from apache_beam.utils import shared  # pylint: disable=g-import-not-at-top
+  shared_map = getattr(shared, '_shared_map', None)
+  if shared_map is not None and hasattr(shared_map, '_keepalive'):
+    shared_map._keepalive = (None, None)  # pylint: disable=protected-access
+  gc.collect()
 
 
 def _reconcile(rows_read: int, counts: Dict[str, object]) -> None:
