@@ -102,10 +102,11 @@ class _ReadCheckEncode(beam.DoFn):
 
 
 class _WritePixels(beam.DoFn):
-  """Predictions -> GeoParquet shards of at most `shard_rows` rows.
+  """Predictions -> GeoParquet shards of about `shard_rows` rows.
 
-  Buffers prediction tables until a shard's worth, then writes it (and at the
-  end of each bundle); outputs the shard paths.
+  Buffers prediction tables until they hold `shard_rows` rows (so a shard
+  has less than `shard_rows` + one record batch), then writes them, and what
+  is left at the end of each bundle; outputs the shard paths.
   """
 
   def __init__(self, prefix: str, as_of: datetime.date, shard_rows: int):
