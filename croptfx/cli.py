@@ -198,7 +198,19 @@ def _positive_ints(text: str) -> List[int]:
   return values
 
 
+def _map_runners(text: str) -> List[str]:
+  runners = [r.strip() for r in text.split(',') if r.strip()]
+  if not runners or any(r not in ('local', 'beam') for r in runners):
+    raise argparse.ArgumentTypeError(f'takes local and/or beam, comma-separated, got {text!r}')
+  return runners
+
+
 def _cmd_bench(args) -> int:
+  if args.map:
+    if args.scaling or args.pixels_per_year is not None:
+      raise errors.CroptfxError('--map takes only --quick, --output and --map-runners')
+    from bench import map_case  # pylint: disable=g-import-not-at-top
+    return map_case.main(args.quick, args.output, tuple(args.map_runners))
   if args.scaling:
     from bench import scaling  # pylint: disable=g-import-not-at-top
     if len(args.scaling_sizes) != len(args.scaling_steps):
@@ -323,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--scaling-runner', choices=('local', 'portable'), default='local',
                  help='portable: CPU seconds include the job service, the worker '
                       'pool and its SDK workers (polled)')
+  p.add_argument('--map', action='store_true',
+                 help='instead: `croptfx map` pixels/s against the serving signature alone, '
+                      'and its peak RSS at 1x and 10x the pixels (the BENCHMARKS.md map section)')
+  p.add_argument('--map-runners', type=_map_runners,
+                 default=['local', 'beam'],
+                 help='runners of --map, comma-separated: local,beam (default both)')
   p.add_argument('--last-component', default=None,
                  help="--scaling stops there (e.g. 'Transform'); no Trainer or predict figures")
   p.set_defaults(func=_cmd_bench)

@@ -26,6 +26,8 @@ meaning for it).
 """
 
 import datetime
+import queue
+import threading
 from typing import Iterator, List, Optional
 
 import apache_beam as beam
@@ -50,12 +52,34 @@ SKIP_REASONS = validation.REASONS[:-1] + (AS_OF_OUTSIDE_YEAR,)
 SKIPPED_SCHEMA = transforms.QUARANTINE_SCHEMA
 # Rows read per record batch: one RunInference element.
 DEFAULT_BATCH_ROWS = 4096
+# Record batches read ahead of RunInference by a background thread.
+DEFAULT_PREFETCH_BATCHES = 2
 # Rows a writer buffers before it writes a shard (about 8 MB of columns):
 # bounds a worker's memory and keeps shards a useful size.
 DEFAULT_SHARD_ROWS = 100_000
 
 _SKIPPED_TAG = 'skipped'
 _METRICS = 'croptfx_map'
+
+
+class RowsRead:
+  """Rows read so far by the workers of THIS process (the in-memory runner's
+  progress line; other runners' workers count in their own processes)."""
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self.rows = 0
+
+  def add(self, n: int) -> None:
+    with self._lock:
+      self.rows += n
+
+  def reset(self) -> None:
+    with self._lock:
+      self.rows = 0
+
+
+ROWS_READ = RowsRead()
 
 
 def skip_reasons(batch: pa.RecordBatch, path_year: Optional[int],
@@ -68,12 +92,61 @@ def skip_reasons(batch: pa.RecordBatch, path_year: Optional[int],
   return reasons
 
 
+def prefetch(items: Iterator[object], depth: int) -> Iterator[object]:
+  """Yields `items`, produced by a background thread up to `depth` ahead.
+
+  The map job's consumer of a record batch is RunInference, downstream in
+  the same fused stage: while TensorFlow runs a batch (without the GIL), the
+  thread reads, checks and encodes the next ones (pyarrow and the C++
+  encoder release the GIL too), so the two overlap on two cores. At most
+  `depth` batches wait, so memory stays bounded. An error in the thread is
+  raised here; stopping early stops the thread.
+  """
+  done = object()
+  queue_ = queue.Queue(maxsize=depth)
+  stop = threading.Event()
+
+  def put(item) -> bool:
+    while not stop.is_set():
+      try:
+        queue_.put(item, timeout=0.1)
+        return True
+      except queue.Full:
+        continue
+    return False
+
+  def produce():
+    try:
+      for item in items:
+        if not put((True, item)):
+          return
+    except BaseException as e:  # pylint: disable=broad-except
+      put((False, e))
+      return
+    put((True, done))
+
+  thread = threading.Thread(target=produce, name='croptfx-map-read', daemon=True)
+  thread.start()
+  try:
+    while True:
+      ok, item = queue_.get()
+      if not ok:
+        raise item
+      if item is done:
+        return
+      yield item
+  finally:
+    stop.set()
+    thread.join()
+
+
 class _ReadCheckEncode(beam.DoFn):
   """One input file -> EncodedRows per record batch, skipped rows tagged."""
 
-  def __init__(self, as_of: datetime.date, batch_rows: int):
+  def __init__(self, as_of: datetime.date, batch_rows: int, prefetch_batches: int):
     self._as_of = as_of
     self._batch_rows = batch_rows
+    self._prefetch_batches = prefetch_batches
     self._encoder = None
     self._rows_read = beam.metrics.Metrics.counter(_METRICS, 'rows_read')
     self._rows_skipped = beam.metrics.Metrics.counter(_METRICS, 'rows_skipped')
@@ -81,14 +154,15 @@ class _ReadCheckEncode(beam.DoFn):
   def setup(self):
     self._encoder = encoding.ExampleEncoder()
 
-  def process(self, layout: reader.FileLayout) -> Iterator[object]:
+  def _prepare(self, layout: reader.FileLayout):
+    """(rows read, EncodedRows or None, skipped table or None) per record batch."""
     for batch in reader.read_batches(layout.path, self._batch_rows, layout):
       reasons = skip_reasons(batch, layout.path_year, self._as_of)
-      self._rows_read.inc(batch.num_rows)
+      encoded = skipped = None
       good = np.flatnonzero(reasons == '')
       if good.size:
         rows = batch.take(pa.array(good)) if good.size < batch.num_rows else batch
-        yield handler_lib.EncodedRows(
+        encoded = handler_lib.EncodedRows(
             examples=self._encoder.encode(rows),
             lon=rows.column(features.LON).to_numpy(zero_copy_only=False),
             lat=rows.column(features.LAT).to_numpy(zero_copy_only=False),
@@ -96,9 +170,23 @@ class _ReadCheckEncode(beam.DoFn):
             source_file=layout.path)
       bad = np.flatnonzero(reasons != '')
       if bad.size:
-        self._rows_skipped.inc(int(bad.size))
-        yield beam.pvalue.TaggedOutput(_SKIPPED_TAG, transforms.quarantine_table(
-            batch.take(pa.array(bad)), layout.path, reasons[bad]))
+        skipped = transforms.quarantine_table(
+            batch.take(pa.array(bad)), layout.path, reasons[bad])
+      yield batch.num_rows, encoded, skipped
+
+  def process(self, layout: reader.FileLayout) -> Iterator[object]:
+    prepared = self._prepare(layout)
+    if self._prefetch_batches:
+      prepared = prefetch(prepared, self._prefetch_batches)
+    # Beam's metrics and outputs belong to this (the bundle's) thread.
+    for rows_read, encoded, skipped in prepared:
+      self._rows_read.inc(rows_read)
+      ROWS_READ.add(rows_read)
+      if encoded is not None:
+        yield encoded
+      if skipped is not None:
+        self._rows_skipped.inc(skipped.num_rows)
+        yield beam.pvalue.TaggedOutput(_SKIPPED_TAG, skipped)
 
 
 class _WritePixels(beam.DoFn):
@@ -154,7 +242,8 @@ def MapPixels(  # pylint: disable=invalid-name
     batch_rows: int = DEFAULT_BATCH_ROWS,
     min_batch_rows: int = handler_lib.DEFAULT_MIN_BATCH_ROWS,
     max_batch_rows: int = handler_lib.DEFAULT_MAX_BATCH_ROWS,
-    shard_rows: int = DEFAULT_SHARD_ROWS) -> beam.pvalue.PCollection:
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+    prefetch_batches: int = DEFAULT_PREFETCH_BATCHES) -> beam.pvalue.PCollection:
   """Checked input files -> pixel shards and skipped rows under `layout`.
 
   Returns:
@@ -165,7 +254,8 @@ def MapPixels(  # pylint: disable=invalid-name
       | 'InputFiles' >> beam.Create(layouts)
       # Spreads files over workers (Create alone may keep one bundle).
       | 'SpreadFiles' >> beam.Reshuffle()
-      | 'ReadCheckEncode' >> beam.ParDo(_ReadCheckEncode(as_of, batch_rows)).with_outputs(
+      | 'ReadCheckEncode' >> beam.ParDo(
+          _ReadCheckEncode(as_of, batch_rows, prefetch_batches)).with_outputs(
           _SKIPPED_TAG, main='rows'))
   _ = (outputs[_SKIPPED_TAG]
        | 'WriteSkipped' >> beam.io.parquetio.WriteToParquetBatched(

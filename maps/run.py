@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -167,7 +168,9 @@ class _Progress:
   @contextlib.contextmanager
   def step(self, name: str, text: str):
     self._step += 1
-    self.write(f'[{self._step}/{self._steps}] {text} ... ', end='')
+    self._header = f'[{self._step}/{self._steps}] {text} ... '
+    self._updated = 0
+    self.write(self._header, end='')
     start = time.monotonic()
     try:
       yield
@@ -175,12 +178,44 @@ class _Progress:
       self.write('failed')
       raise
     self.seconds[name] = round(time.monotonic() - start, 2)
-    self.write(f'done in {self.seconds[name]:.1f}s')
+    done = f'done in {self.seconds[name]:.1f}s'
+    if self._updated:  # rewrite the line the progress updates used
+      done = '\r' + self._header + done.ljust(self._updated)
+    self.write(done)
+
+  def update(self, text: str) -> None:
+    """Rewrites the current step's line with `text` after its header."""
+    self._updated = max(self._updated, len(text))
+    self.write('\r' + self._header + text, end='')
 
   def write(self, text: str, end: str = '\n'):
     if not self._quiet:
       self._stream.write(text + end)
       self._stream.flush()
+
+
+@contextlib.contextmanager
+def _rows_progress(progress: _Progress, total: int, enabled: bool, interval: float = 1.0):
+  """Rows read so far, on the step's line, while the in-memory job runs."""
+  if not enabled:
+    yield
+    return
+  from maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  pipeline_lib.ROWS_READ.reset()
+  stop = threading.Event()
+
+  def report():
+    while not stop.wait(interval):
+      rows = pipeline_lib.ROWS_READ.rows
+      progress.update(f'{rows:,} of {total:,} rows read ({100 * rows / max(total, 1):.0f}%)')
+
+  thread = threading.Thread(target=report, daemon=True)
+  thread.start()
+  try:
+    yield
+  finally:
+    stop.set()
+    thread.join()
 
 
 def check_inputs(model: str, data: str):
@@ -295,10 +330,14 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
     rows_read = sum(l.num_rows for l in layouts)
     where = (f'{workers or 2} worker processes' if runner == 'beam' else
              'one in-memory worker' if runner == 'local' else 'Dataflow')
-    with progress.step('job', f'map job: {rows_read} rows in {len(layouts)} files as of '
+    with progress.step('job', f'map job: {rows_read:,} rows in {len(layouts)} files as of '
                        f'{as_of}, {runner} runner ({where})'):
       try:
-        run_job(model, layouts, as_of, output, options, **job_args)
+        # A line updated in place needs a terminal; other runners' workers
+        # count in their own processes.
+        with _rows_progress(progress, rows_read, runner == 'local' and not quiet
+                            and getattr(stream, 'isatty', lambda: False)()):
+          run_job(model, layouts, as_of, output, options, **job_args)
       except errors.CroptfxError:
         raise
       except Exception as e:  # pylint: disable=broad-except
@@ -307,7 +346,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
                                                   else '')) from None
       counts = count_outputs(layout)
       _reconcile(rows_read, counts)
-    with progress.step('rasters', f'rasters from {counts["predicted"]} pixels'):
+    with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'):
       from maps import raster  # pylint: disable=g-import-not-at-top
       rasters = raster.write_map_rasters(counts['pixel_files'], output)
     if rasters['written']:
