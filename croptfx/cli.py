@@ -122,6 +122,9 @@ def _date(text: str) -> datetime.date:
 
 
 def _cmd_predict(args) -> int:
+  if _is_uri(args.output):
+    raise errors.CroptfxError('--output of predict is a local file; for a gs:// output '
+                              'use croptfx map, which writes shards there')
   from maps import run as map_run  # pylint: disable=g-import-not-at-top
   result = map_run.predict(args.model, args.data, args.as_of, args.output, args.batch_size)
   skipped = result['skipped']

@@ -16,6 +16,7 @@ import datetime
 import json
 import logging
 import os
+import posixpath
 import shutil
 import sys
 import tempfile
@@ -78,21 +79,28 @@ def _is_remote(path: str) -> bool:
 def _clear_previous(layout: artifacts.MapLayout) -> None:
   """Removes a previous map's files from `output` (shards would mix)."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-  paths = [layout.pixels_dir, layout.skipped_dir, layout.summary_path,
-           layout.classes_tif, layout.confidence_tif, layout.quicklook_path]
-  existing = [p for p in paths if FileSystems.exists(p)]
-  if existing:
-    FileSystems.delete(existing)
+  files = [layout.summary_path, layout.classes_tif, layout.confidence_tif,
+           layout.quicklook_path]
+  stale = [p for p in files if FileSystems.exists(p)]
+  # Object stores have no directories: the shards are matched by pattern.
+  stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
+  if stale:
+    FileSystems.delete(stale)
 
 
-def _list(directory: str) -> List[str]:
-  """Parquet shards in `directory`, sorted (hidden temporary names excluded)."""
+def _list(directory: str, hidden: bool = False) -> List[str]:
+  """Parquet shards in `directory`, sorted (hidden temporary names only if
+  `hidden`); none when it does not exist."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-  if not FileSystems.exists(directory):
+  if not _is_remote(directory) and not os.path.isdir(directory):
     return []
-  pattern = directory.rstrip('/') + '/*.parquet'
-  return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list
-                if not os.path.basename(m.path).startswith('.'))
+  patterns = [directory.rstrip('/') + '/*.parquet']
+  if hidden:
+    patterns.append(directory.rstrip('/') + '/.*.tmp')
+  found = []
+  for result in FileSystems.match(patterns):
+    found += [m.path for m in result.metadata_list]
+  return sorted(p for p in found if hidden or not posixpath.basename(p).startswith('.'))
 
 
 def _column_counts(files: Sequence[str], column: str) -> Dict[object, int]:
@@ -337,7 +345,13 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
         # count in their own processes.
         with _rows_progress(progress, rows_read, runner == 'local' and not quiet
                             and getattr(stream, 'isatty', lambda: False)()):
+          cpu0, children0 = time.process_time(), os.times()
           run_job(model, layouts, as_of, output, options, **job_args)
+          children = os.times()
+          cpu = {'job': round(time.process_time() - cpu0, 2),
+                 'job_worker_processes': round(
+                     children.children_user + children.children_system
+                     - children0.children_user - children0.children_system, 2)}
       except errors.CroptfxError:
         raise
       except Exception as e:  # pylint: disable=broad-except
@@ -372,6 +386,9 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
                 'confidence_tif': rasters['confidence_tif'], 'quicklook': quicklook_path,
                 'log': log_path},
       'seconds': dict(progress.seconds, total=round(time.monotonic() - start, 2)),
+      # CPU time of the job step: this process (every thread; all of the
+      # work on the local runner) and its finished worker processes (beam).
+      'cpu_seconds': cpu,
   }
   _write_text(layout.summary_path, json.dumps(summary, indent=2) + '\n')
   detail = ', '.join(f'{r}={n}' for r, n in skipped.items() if n)
