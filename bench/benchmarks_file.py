@@ -67,17 +67,18 @@ def machine_lines(info: Dict[str, str]) -> str:
   return '\n'.join(f'- {key}: {value}' for key, value in info.items())
 
 
-def write_benchmarks(path: str, section: str) -> None:
-  """Replaces the generated section of `path` (creating the file if needed)."""
-  generated = f'{BEGIN}\n{section.strip()}\n{END}'
+def write_benchmarks(path: str, section: str, begin: str = BEGIN, end: str = END) -> None:
+  """Replaces the generated section of `path` between `begin` and `end`
+  (creating the file or appending the section if needed)."""
+  generated = f'{begin}\n{section.strip()}\n{end}'
   try:
     with open(path, encoding='utf-8') as f:
       text = f.read()
   except FileNotFoundError:
     text = ''
-  if BEGIN in text and END in text:
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
+  if begin in text and end in text:
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
     text = head + generated + tail
   elif text:
     text = text.rstrip('\n') + '\n\n' + generated + '\n'

@@ -20,6 +20,14 @@ write through it; `report/`, `bench/` and the tests read through it.
   InSeasonEvaluation artifact (SeasonEvaluator)
     metrics.json, predictions.parquet
 
+  <output>/                       one `croptfx map` (`MapLayout`)
+    map_summary.json              rows read, predicted, skipped by reason, per class
+    pixels/pixels-*.parquet       GeoParquet shards, one row per mapped pixel
+    skipped/skipped-*.parquet     rows not mapped, with source_file and reason
+    classes.tif, confidence.tif   Cloud-Optimized GeoTIFFs (pixels on a regular grid)
+    quicklook.png                 classes.tif with a legend
+    logs/map.log                  Beam/TF logs of the map job
+
 Imports only the standard library and `croptfx.features`; TensorFlow,
 tf.Transform, Beam and NumPy are imported inside the readers that need them.
 """
@@ -126,6 +134,8 @@ def glob_free_alias(directory: str) -> str:
   """
   import hashlib  # pylint: disable=g-import-not-at-top
   import tempfile  # pylint: disable=g-import-not-at-top
+  if '://' in directory:  # an object store path: no local link can help
+    return directory
   target = os.path.abspath(directory)
   if not has_glob_chars(target):
     return target
@@ -198,6 +208,64 @@ def check_serving_model(model_dir: str, signature: str = 'serving_default',
     raise errors.InputDataError(
         model_dir, f'its {signature!r} signature does not take {", ".join(missing)}; '
         'not a model exported by this project')
+
+# Under a map's output directory.
+MAP_SUMMARY_FILE = 'map_summary.json'
+MAP_PIXELS_DIR = 'pixels'
+MAP_PIXELS_PREFIX = 'pixels'
+MAP_SKIPPED_DIR = 'skipped'
+MAP_SKIPPED_PREFIX = 'skipped'
+MAP_CLASSES_TIF = 'classes.tif'
+MAP_CONFIDENCE_TIF = 'confidence.tif'
+MAP_QUICKLOOK = 'quicklook.png'
+
+
+@dataclasses.dataclass(frozen=True)
+class MapLayout:
+  """Where a map keeps its files, under one output directory (local or a URI)."""
+  output: str
+
+  def _join(self, *parts: str) -> str:
+    if '://' in self.output:
+      return posixpath.join(self.output, *parts)
+    return os.path.join(self.output, *parts)
+
+  @property
+  def summary_path(self):
+    return self._join(MAP_SUMMARY_FILE)
+
+  @property
+  def pixels_dir(self):
+    return self._join(MAP_PIXELS_DIR)
+
+  @property
+  def pixels_prefix(self):
+    """Shard names start with this (then a unique part and `.parquet`)."""
+    return self._join(MAP_PIXELS_DIR, MAP_PIXELS_PREFIX)
+
+  @property
+  def skipped_dir(self):
+    return self._join(MAP_SKIPPED_DIR)
+
+  @property
+  def skipped_prefix(self):
+    return self._join(MAP_SKIPPED_DIR, MAP_SKIPPED_PREFIX)
+
+  @property
+  def classes_tif(self):
+    return self._join(MAP_CLASSES_TIF)
+
+  @property
+  def confidence_tif(self):
+    return self._join(MAP_CONFIDENCE_TIF)
+
+  @property
+  def quicklook_path(self):
+    return self._join(MAP_QUICKLOOK)
+
+  @property
+  def log_path(self):
+    return self._join('logs', 'map.log')
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -196,6 +196,9 @@ def _cmd_compile(args) -> int:
 
 def _check_predict_paths(model: str, output: str) -> None:
   """The model serves raw examples and the output can be a file; no work yet."""
+  if _is_uri(output):
+    raise errors.CroptfxError('--output of predict is a local file; for a gs:// output '
+                              'use croptfx map, which writes shards there')
   if os.path.isdir(output):
     raise errors.CroptfxError(
         f'--output {output} is a directory; give the Parquet file to write')
@@ -204,15 +207,65 @@ def _check_predict_paths(model: str, output: str) -> None:
 
 
 def _cmd_predict(args) -> int:
-  as_of = args.as_of
   _check_predict_paths(args.model, args.output)
-  from trainer import predict  # pylint: disable=g-import-not-at-top
-  result = predict.predict(args.model, args.data, as_of, args.output, args.batch_size)
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  result = map_run.predict(args.model, args.data, args.as_of, args.output, args.batch_size)
   skipped = result['skipped']
   detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
   print(f"croptfx predict: {result['predicted']} of {result['rows_read']} rows predicted "
-        f'as of {as_of} -> {args.output}'
-        + (f"; skipped {sum(skipped.values())} bad rows ({detail})" if skipped else ''))
+        f'as of {args.as_of} -> {args.output}'
+        + (f"; skipped {sum(skipped.values())} rows ({detail}) -> {result['skipped_file']}"
+           if skipped else ''))
+  return 0
+
+
+def _is_uri(path: str) -> bool:
+  return '://' in path
+
+
+def _dataflow_settings(args):
+  """The Dataflow flags (as `croptfx compile`'s), checked; None off Dataflow."""
+  dataflow_flags = {'--project': args.project, '--region': args.region,
+                    '--temp-location': args.temp_location, '--image': args.image}
+  if args.runner != 'dataflow':
+    given = [flag for flag, value in dataflow_flags.items() if value]
+    if given:
+      raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
+    return None
+  for flag, path in (('--model', args.model), ('--data', args.data), ('--output', args.output)):
+    if not path.startswith('gs://'):
+      raise errors.CroptfxError(f'Dataflow workers read and write Cloud Storage: {flag} '
+                                f'must be a gs:// URI, got {path!r}')
+  if not args.project or not args.region:
+    raise errors.CroptfxError('--runner dataflow needs --project and --region')
+  temp_location = args.temp_location or args.output.rstrip('/') + '/tmp'
+  if not temp_location.startswith('gs://'):
+    raise errors.CroptfxError(f'--temp-location must be a gs:// URI, got {temp_location!r}')
+  settings = {'project': args.project, 'region': args.region, 'temp_location': temp_location,
+              'max_num_workers': args.max_num_workers}
+  if args.image:
+    settings['sdk_container_image'] = args.image
+  if args.machine_type:
+    settings['machine_type'] = args.machine_type
+  return settings
+
+
+def _cmd_map(args) -> int:
+  if args.runner != 'beam' and args.workers is not None and not (
+      args.runner == 'local' and args.workers == 1):
+    raise errors.CroptfxError(f'--workers applies to --runner beam (DirectRunner '
+                              f'processes), not --runner {args.runner}')
+  dataflow = _dataflow_settings(args)
+  if args.runner != 'dataflow':
+    for flag, path in (('--model', args.model), ('--data', args.data)):
+      if not _is_uri(path) and not any(c in path for c in '*?[') and not os.path.exists(path):
+        raise errors.CroptfxError(f'{flag} {path}: no such file or directory')
+    _check_run_paths(args.data, args.output)
+    from croptfx import artifacts  # pylint: disable=g-import-not-at-top
+    artifacts.check_serving_model(args.model)
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  map_run.run_map(args.model, args.data, args.as_of, args.output, runner=args.runner,
+                  workers=args.workers, dataflow=dataflow)
   return 0
 
 
@@ -234,7 +287,19 @@ def _positive_ints(text: str) -> List[int]:
   return values
 
 
+def _map_runners(text: str) -> List[str]:
+  runners = [r.strip() for r in text.split(',') if r.strip()]
+  if not runners or any(r not in ('local', 'beam') for r in runners):
+    raise argparse.ArgumentTypeError(f'takes local and/or beam, comma-separated, got {text!r}')
+  return runners
+
+
 def _cmd_bench(args) -> int:
+  if args.map:
+    if args.scaling or args.pixels_per_year is not None:
+      raise errors.CroptfxError('--map takes only --quick, --output and --map-runners')
+    from bench import map_case  # pylint: disable=g-import-not-at-top
+    return map_case.main(args.quick, args.output, tuple(args.map_runners))
   if args.scaling:
     from bench import scaling  # pylint: disable=g-import-not-at-top
     if len(args.scaling_sizes) != len(args.scaling_steps):
@@ -320,11 +385,37 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser('predict', help='classify raw Part-1 Parquet rows with a pushed model')
   p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
   p.add_argument('--data', required=True, help='Parquet file, directory or glob')
-  p.add_argument('--as-of', required=True, type=_date,
-                 help="prediction date YYYY-MM-DD (within each row's year)")
-  p.add_argument('--output', required=True, help='output Parquet file')
-  p.add_argument('--batch-size', type=_positive_int, default=1024)
+  p.add_argument('--as-of', required=True, type=_date, help="prediction date YYYY-MM-DD (within each row's year)")
+  p.add_argument('--output', required=True,
+                 help='output Parquet file (GeoParquet: the pixel table of `croptfx map`)')
+  p.add_argument('--batch-size', type=_positive_int, default=4096,
+                 help='rows per record batch read and encoded')
   p.set_defaults(func=_cmd_predict)
+
+  p = sub.add_parser('map', help='map crop classes as of a date: GeoParquet pixels, '
+                                 'Cloud-Optimized GeoTIFFs and a quicklook (a Beam job)')
+  p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
+  p.add_argument('--data', required=True,
+                 help='Parquet file, directory, glob, Hive tree or gs:// / s3:// URI')
+  p.add_argument('--as-of', required=True, type=_date, help='map date YYYY-MM-DD')
+  p.add_argument('--output', required=True, help='output directory (local or gs://)')
+  p.add_argument('--runner', choices=('local', 'beam', 'dataflow'), default='local',
+                 help='local: DirectRunner, one in-memory worker; beam: DirectRunner '
+                      'multi-processing (--workers); dataflow: Google Cloud Dataflow with '
+                      'the project image as the worker container')
+  p.add_argument('--workers', type=_positive_int, default=None,
+                 help='worker processes of --runner beam (default 2)')
+  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
+  p.add_argument('--temp-location', default=None,
+                 help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
+  p.add_argument('--image', default=None,
+                 help='worker container image with the project installed (Dataflow; '
+                      'default pipeline/configs.py PIPELINE_IMAGE)')
+  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
+  p.add_argument('--max-num-workers', type=_positive_int, default=10,
+                 help='autoscaling limit (Dataflow)')
+  p.set_defaults(func=_cmd_map)
 
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
   p.add_argument('--run', required=True, help='the --output directory of `croptfx run`')
@@ -344,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--scaling-runner', choices=('local', 'portable'), default='local',
                  help='portable: CPU seconds include the job service, the worker '
                       'pool and its SDK workers (polled)')
+  p.add_argument('--map', action='store_true',
+                 help='instead: `croptfx map` pixels/s against the serving signature alone, '
+                      'and its peak RSS at 1x and 10x the pixels (the BENCHMARKS.md map section)')
+  p.add_argument('--map-runners', type=_map_runners,
+                 default=['local', 'beam'],
+                 help='runners of --map, comma-separated: local,beam (default both)')
   p.add_argument('--last-component', default=None,
                  help="--scaling stops there (e.g. 'Transform'); no Trainer or predict figures")
   p.set_defaults(func=_cmd_bench)

@@ -87,18 +87,22 @@ def test_serving_without_label_and_with_dates_per_example(small_run, model):
 
 
 def test_predict_cli_skips_bad_rows_and_matches_the_signature(small_run, model, tmp_path):
+  """`croptfx predict` is the map job on one in-memory worker, into one file."""
   data = tmp_path / 'data'
   shutil.copytree(small_run['data'], data)
   first = sorted(data.glob('*.parquet'))[0]
-  rows = pq.read_table(first).slice(0, 5).to_pylist()
+  table_2020 = pq.read_table(first).filter(pa.compute.equal(pq.read_table(first).column('year'), 2020))
+  rows = table_2020.slice(0, 5).to_pylist()
   rows[0]['bands'] = rows[0]['bands'][:-1]  # byte_length
   rows[1]['CDL'] = None  # no label: fine, that is what is predicted
   rows[2]['lat'] = float('nan')  # non_finite_coordinate
   pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(first)), data / 'bad.parquet')
   # A season not mapped yet: no CDL (nor tiles, bbox) column at all.
-  pq.write_table(pq.read_table(first).slice(5, 4).drop(['CDL', 'tiles', 'bbox']),
+  pq.write_table(table_2020.slice(5, 4).drop(['CDL', 'tiles', 'bbox']),
                  data / 'unlabelled.parquet')
-  total = sum(pq.read_metadata(f).num_rows for f in data.glob('*.parquet'))
+  years = pa.concat_tables([pq.read_table(f, columns=['year'])
+                            for f in data.glob('*.parquet')]).column('year').to_numpy()
+  total, other_years = len(years), int((years != 2020).sum())
 
   output = tmp_path / 'predictions.parquet'
   result = subprocess.run(
@@ -107,12 +111,20 @@ def test_predict_cli_skips_bad_rows_and_matches_the_signature(small_run, model, 
        '--output', str(output)],
       capture_output=True, text=True, check=True)
   table = pq.read_table(output).to_pandas()
-  assert len(table) == total - 2
-  assert (f'{len(table)} of {total} rows predicted as of 2020-08-27' in result.stdout)
-  assert 'skipped 2 bad rows (byte_length=1, non_finite_coordinate=1)' in result.stdout
-  assert 'Traceback' not in result.stderr
-  assert list(table.columns) == ['lon', 'lat', 'year', 'class', 'class_index', 'probabilities']
+  assert len(table) == total - 2 - other_years
+  assert f'{len(table)} of {total} rows predicted as of 2020-08-27' in result.stdout
+  assert (f'skipped {2 + other_years} rows (as_of_outside_year={other_years}, '
+          'byte_length=1, non_finite_coordinate=1)') in result.stdout
+  assert 'Traceback' not in result.stderr and 'Exception ignored' not in result.stderr
+  assert list(table.columns) == ['lon', 'lat', 'year', 'as_of', 'class', 'class_index',
+                                 'probabilities', 'confidence', 'geometry']
   assert (table['class'] == [features.CLASS_NAMES[i] for i in table['class_index']]).all()
+  assert (table['year'] == 2020).all()
+  skipped = pq.read_table(tmp_path / 'predictions.skipped.parquet').to_pandas()
+  assert sorted(skipped['reason'].unique()) == ['as_of_outside_year', 'byte_length',
+                                                'non_finite_coordinate']
+  assert len(skipped) == 2 + other_years
+  assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
 
   # The same rows through the signature directly (2020 rows, as of day 240).
   raw = _records(small_run['summary']['artifacts']['examples'], 'eval')
@@ -122,10 +134,14 @@ def test_predict_cli_skips_bad_rows_and_matches_the_signature(small_run, model, 
                              .bytes_list.value[0]) for r in raw]
   lats = [codec.decode_coord(tf.train.Example.FromString(r).features.feature['lat']
                              .bytes_list.value[0]) for r in raw]
-  expected = {(lo, la): p for lo, la, p in zip(lons, lats, direct['probabilities'].numpy())}
-  predicted_2020 = table[table['year'] == 2020]
-  assert len(predicted_2020) >= len(expected) - 3  # minus the bad rows of 2020, if any
-  for lo, la, p in zip(predicted_2020['lon'], predicted_2020['lat'],
-                       predicted_2020['probabilities']):
+  expected = {(lo, la): (p, c) for lo, la, p, c in zip(
+      lons, lats, direct['probabilities'].numpy(), direct['class_index'].numpy())}
+  checked = 0
+  for lo, la, p, c in zip(table['lon'], table['lat'], table['probabilities'],
+                          table['class_index']):
     if (lo, la) in expected:
-      np.testing.assert_allclose(np.asarray(p), expected[(lo, la)], atol=1e-6)
+      np.testing.assert_allclose(np.asarray(p), expected[(lo, la)][0], rtol=0, atol=1e-6)
+      assert c == expected[(lo, la)][1]
+      checked += 1
+  # Every 2020 row of the eval split is in the data (bar the two made bad).
+  assert checked >= len(expected) - 2

@@ -1,0 +1,254 @@
+"""`croptfx map` end to end: the Beam map job against the serving signature.
+
+One model per session (conftest's `small_run`), one wall-to-wall area with a
+hole, mapped on the in-memory DirectRunner and on 2 worker processes; the
+expected classes come from the pushed model's `serving_default` called here,
+in-process, on the same rows.
+"""
+
+import datetime
+import glob
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from croptfx import artifacts
+from croptfx import features
+from croptfx import generate
+
+pytestmark = pytest.mark.pipeline
+
+AS_OF = datetime.date(2021, 7, 15)
+WIDTH, HEIGHT = 30, 20
+# Cells (col, row) of the hole: no pixel there, nodata in the raster.
+HOLE = [(c, r) for c in range(10, 14) for r in range(5, 8)]
+
+
+def _cells(lon, lat):
+  """Column and row of each pixel, from the sorted distinct coordinates."""
+  xs, ys = np.unique(lon), np.unique(lat)[::-1]  # row 0 is the north
+  return np.searchsorted(xs, lon), len(ys) - 1 - np.searchsorted(np.unique(lat), lat)
+
+
+@pytest.fixture(scope='module')
+def area(tmp_path_factory):
+  """A 30 x 20 wall-to-wall area of 2021 minus a 4 x 3 hole, in three files."""
+  root = tmp_path_factory.mktemp('area')
+  generate.write_dataset(str(root / 'generated'), aoi=(WIDTH, HEIGHT), years=[2021], seed=11)
+  table = pa.concat_tables([pq.read_table(f) for f in sorted((root / 'generated').glob('*.parquet'))])
+  lon = table.column('lon').to_numpy()
+  lat = table.column('lat').to_numpy()
+  assert len(np.unique(lon)) == WIDTH and len(np.unique(lat)) == HEIGHT
+  col, row = _cells(lon, lat)
+  keep = ~np.isin(col * 1000 + row, [c * 1000 + r for c, r in HOLE])
+  table = table.filter(pa.array(keep))
+  data = root / 'data'
+  data.mkdir()
+  for i, start in enumerate(range(0, table.num_rows, 200)):
+    pq.write_table(table.slice(start, 200), data / f'part-{i}.parquet')
+  xs, ys = np.unique(lon), np.unique(lat)
+  return {'data': str(data), 'table': table,
+          'dx': (xs[-1] - xs[0]) / (WIDTH - 1), 'dy': (ys[-1] - ys[0]) / (HEIGHT - 1),
+          'west': xs[0], 'north': ys[-1]}
+
+
+@pytest.fixture(scope='module')
+def model_dir(small_run):
+  return small_run['summary']['model_dir']
+
+
+@pytest.fixture(scope='module')
+def expected(area, model_dir):
+  """The signature called in-process on the same rows: (lon, lat) -> probabilities."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from components.parquet_example_gen import encoding  # pylint: disable=g-import-not-at-top
+  from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
+  batch = reader.normalize(area['table'])
+  model = tf.saved_model.load(model_dir)
+  out = model.signatures['serving_default'](
+      examples=tf.constant(encoding.ExampleEncoder().encode(batch)),
+      as_of_date=tf.constant([AS_OF.isoformat()]))
+  keys = zip(batch.column('lon').to_pylist(), batch.column('lat').to_pylist())
+  return {key: (p, int(c)) for key, p, c in zip(
+      keys, out['probabilities'].numpy(), out['class_index'].numpy())}
+
+
+@pytest.fixture(scope='module', params=['local', 'beam'])
+def mapped(request, area, model_dir, tmp_path_factory):
+  output = str(tmp_path_factory.mktemp(f'map-{request.param}'))
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  stream = io.StringIO()
+  workers = 2 if request.param == 'beam' else None
+  summary = map_run.run_map(model_dir, area['data'], AS_OF, output, runner=request.param,
+                            workers=workers, stream=stream, batch_rows=128,
+                            min_batch_rows=256, max_batch_rows=512, shard_rows=250)
+  return {'runner': request.param, 'output': output, 'summary': summary,
+          'progress': stream.getvalue()}
+
+
+def _pixels(output):
+  files = sorted(glob.glob(os.path.join(output, 'pixels', '*.parquet')))
+  return pq.read_table(files).to_pandas() if files else None
+
+
+def test_map_gives_the_signature_classes(mapped, expected, area):
+  table = _pixels(mapped['output'])
+  assert len(table) == area['table'].num_rows == len(expected)
+  got = {(lo, la): (np.asarray(p), c) for lo, la, p, c in zip(
+      table['lon'], table['lat'], table['probabilities'], table['class_index'])}
+  assert set(got) == set(expected)
+  for key, (probabilities, class_index) in expected.items():
+    assert got[key][1] == class_index
+    np.testing.assert_allclose(got[key][0], probabilities, rtol=0, atol=1e-6)
+  assert (table['class'] == [features.CLASS_NAMES[i] for i in table['class_index']]).all()
+  np.testing.assert_array_equal(
+      table['confidence'], [np.max(p) for p in table['probabilities']])
+  assert (table['as_of'] == AS_OF).all() and (table['year'] == 2021).all()
+  # A shard is written once it holds shard_rows (250) rows: at most one
+  # record batch (128 rows) more.
+  files = glob.glob(os.path.join(mapped['output'], 'pixels', '*.parquet'))
+  assert all(pq.read_metadata(f).num_rows < 250 + 128 for f in files)
+  assert len(files) >= 2  # 588 rows
+
+
+def test_summary_counts(mapped, area, expected):
+  summary = mapped['summary']
+  with open(os.path.join(mapped['output'], artifacts.MAP_SUMMARY_FILE)) as f:
+    assert json.load(f) == json.loads(json.dumps(summary))
+  n = area['table'].num_rows
+  assert (summary['rows_read'], summary['predicted'], summary['skipped_total']) == (n, n, 0)
+  by_class = np.bincount([c for _, c in expected.values()], minlength=features.NUM_CLASSES)
+  assert summary['pixels_per_class'] == dict(zip(features.CLASS_NAMES, by_class.tolist()))
+  assert summary['as_of'] == '2021-07-15' and summary['runner'] == mapped['runner']
+  assert summary['raster']['written'] and summary['raster']['cells_filled'] == n
+  assert '[2/4] map job' in mapped['progress'] and f'{n} of {n} rows mapped' in mapped['progress']
+
+
+def test_geotiff_holds_each_pixel_class_and_nodata_elsewhere(mapped, area):
+  import rasterio  # pylint: disable=g-import-not-at-top
+  table = _pixels(mapped['output'])
+  with rasterio.open(os.path.join(mapped['output'], 'classes.tif')) as ds:
+    assert ds.crs.to_epsg() == 4326
+    assert (ds.width, ds.height, ds.nodata, ds.dtypes[0]) == (WIDTH, HEIGHT, 255, 'uint8')
+    t = ds.transform
+    np.testing.assert_allclose(
+        [t.a, t.b, t.c, t.d, t.e, t.f],
+        [area['dx'], 0, area['west'] - area['dx'] / 2, 0, -area['dy'],
+         area['north'] + area['dy'] / 2], rtol=0, atol=1e-9)
+    classes = ds.read(1)
+    assert ds.overviews(1)  # internal overviews
+    assert ds.colormap(1)[3][:3] == tuple(
+        int(features.CLASS_COLORS['Corn'][k:k + 2], 16) for k in (1, 3, 5))
+    rows, cols = rasterio.transform.rowcol(ds.transform, table['lon'], table['lat'])
+  np.testing.assert_array_equal(classes[np.asarray(rows), np.asarray(cols)], table['class_index'])
+  filled = np.zeros(classes.shape, bool)
+  filled[np.asarray(rows), np.asarray(cols)] = True
+  assert filled.sum() == len(table)
+  assert (classes[~filled] == 255).all()
+  assert sorted((c, r) for r, c in zip(*np.nonzero(~filled))) == sorted(HOLE)
+  with rasterio.open(os.path.join(mapped['output'], 'confidence.tif')) as ds:
+    confidence = ds.read(1)
+  np.testing.assert_array_equal(confidence[np.asarray(rows), np.asarray(cols)],
+                                table['confidence'].astype(np.float32))
+  assert np.isnan(confidence[~filled]).all()
+
+
+def test_geoparquet_opens_in_geopandas_and_duckdb(mapped):
+  import duckdb  # pylint: disable=g-import-not-at-top
+  import duckdb_extension_spatial  # pylint: disable=g-import-not-at-top
+  import geopandas  # pylint: disable=g-import-not-at-top
+  table = _pixels(mapped['output']).sort_values(['lon', 'lat']).reset_index(drop=True)
+  pattern = os.path.join(mapped['output'], 'pixels', '*.parquet')
+  frame = pd_concat([geopandas.read_parquet(f) for f in sorted(glob.glob(pattern))])
+  frame = frame.sort_values(['lon', 'lat']).reset_index(drop=True)
+  assert frame.crs.to_string() == 'OGC:CRS84'  # no crs in the metadata: lon, lat
+  np.testing.assert_array_equal(frame.geometry.x, table['lon'])
+  np.testing.assert_array_equal(frame.geometry.y, table['lat'])
+  np.testing.assert_array_equal(frame['class_index'], table['class_index'])
+
+  extension = glob.glob(os.path.join(os.path.dirname(duckdb_extension_spatial.__file__),
+                                     'extensions', '*', 'spatial.duckdb_extension'))[0]
+  con = duckdb.connect()
+  con.execute(f"LOAD '{extension}'")
+  rows = con.execute(
+      f"SELECT lon, lat, ST_X(geometry), ST_Y(geometry), class FROM read_parquet('{pattern}') "
+      'ORDER BY lon, lat').fetchall()
+  assert len(rows) == len(table)
+  assert [r[2] for r in rows] == [r[0] for r in rows] == table['lon'].tolist()
+  assert [r[3] for r in rows] == [r[1] for r in rows] == table['lat'].tolist()
+  assert [r[4] for r in rows] == table['class'].tolist()
+
+
+def pd_concat(frames):
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  return pd.concat(frames)
+
+
+def test_rows_read_equal_predicted_plus_skipped_per_reason(area, model_dir, small_data,
+                                                           tmp_path):
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  data = tmp_path / 'data'
+  data.mkdir()
+  good = area['table'].slice(0, 40)
+  rows = area['table'].slice(40, 10).to_pylist()
+  rows[0]['bands'] = rows[0]['bands'][:-1]  # byte_length
+  rows[1]['lat'] = float('nan')  # non_finite_coordinate
+  rows[2]['num_scenes'] = 0  # zero_scenes
+  rows[3]['scl_vals'] = bytes([12]) + rows[3]['scl_vals'][1:]  # invalid_scl
+  rows[4]['CDL'] = None  # fine: the label is what is predicted
+  mixed = pa.concat_tables([good, pa.Table.from_pylist(rows, schema=good.schema)])
+  pq.write_table(mixed, data / 'mixed.parquet')
+  # Valid rows of another season: the 2021 as-of date is outside their year.
+  other = pq.read_table(sorted(glob.glob(os.path.join(small_data, '*.parquet')))[0])
+  other = other.filter(pa.compute.equal(other.column('year'), 2020)).slice(0, 7)
+  pq.write_table(other, data / 'season-2020.parquet')
+
+  output = tmp_path / 'map'
+  summary = map_run.run_map(model_dir, str(data), AS_OF, str(output), stream=io.StringIO())
+  assert summary['rows_read'] == 50 + 7
+  expected_skipped = {'byte_length': 1, 'non_finite_coordinate': 1, 'zero_scenes': 1,
+                      'invalid_scl': 1, 'as_of_outside_year': 7}
+  assert {r: n for r, n in summary['skipped'].items() if n} == expected_skipped
+  assert summary['predicted'] == 50 - 4
+  assert summary['rows_read'] == summary['predicted'] + sum(summary['skipped'].values())
+  skipped = pq.read_table(sorted(glob.glob(str(output / 'skipped' / '*.parquet')))).to_pandas()
+  assert sorted(zip(skipped['reason'], map(os.path.basename, skipped['source_file']))) == sorted(
+      [('byte_length', 'mixed.parquet'), ('non_finite_coordinate', 'mixed.parquet'),
+       ('zero_scenes', 'mixed.parquet'), ('invalid_scl', 'mixed.parquet')]
+      + [('as_of_outside_year', 'season-2020.parquet')] * 7)
+  assert len(_pixels(str(output))) == 46
+  # 46 pixels scattered over a 30 x 20 grid still fill more than 1% of it.
+  assert summary['raster']['written']
+
+
+def test_no_raster_off_a_grid_and_the_summary_says_why(model_dir, small_data, tmp_path):
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  data = tmp_path / 'scattered.parquet'
+  table = pq.read_table(sorted(glob.glob(os.path.join(small_data, '*.parquet')))[0])
+  pq.write_table(table.filter(pa.compute.equal(table.column('year'), 2021)), data)
+  stream = io.StringIO()
+  summary = map_run.run_map(model_dir, str(data), AS_OF, str(tmp_path / 'map'), stream=stream)
+  assert not summary['raster']['written']
+  assert summary['raster']['reason']
+  assert f"no raster written: {summary['raster']['reason']}" in stream.getvalue()
+  assert not (tmp_path / 'map' / 'classes.tif').exists()
+  assert not (tmp_path / 'map' / 'quicklook.png').exists()
+  assert summary['predicted'] > 0
+
+
+def test_map_cli_bad_model_is_one_line(tmp_path, area):
+  (tmp_path / 'model').mkdir()
+  result = subprocess.run(
+      [sys.executable, '-m', 'croptfx.cli', 'map', '--model', str(tmp_path / 'model'),
+       '--data', area['data'], '--as-of', '2021-07-15', '--output', str(tmp_path / 'out')],
+      capture_output=True, text=True)
+  assert result.returncode == 2
+  assert 'is not a SavedModel directory' in result.stderr
+  assert 'Traceback' not in result.stderr
