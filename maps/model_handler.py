@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from apache_beam.ml.inference import base
 import numpy as np
 
+from croptfx import artifacts
 from croptfx import errors
 
 # Rows per signature call. 4,096 amortizes the call's fixed cost (1,024 to
