@@ -49,6 +49,10 @@ class HParams:
   # validation), the one the Evaluator blesses at.
   headline_day: int = features.HEADLINE_AS_OF_DAY
   seed: int = 42
+  # Training steps per call into the TF runtime: a small model's step is
+  # short enough that Keras' per-step Python work was a quarter of it on 2
+  # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
+  steps_per_execution: int = 25
 
   @classmethod
   def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
@@ -111,12 +115,24 @@ def input_fn(file_pattern: List[str],
     return window.apply_window(batch, as_of_bin)
 
   # Random draws happen here, per example and per epoch, vectorized per batch.
-  return dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+  dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
       tf.data.AUTOTUNE)
+  if shuffle:
+    # Shuffled batches may leave the parallel maps in any order: a slow
+    # batch does not hold up the ones behind it. Evaluation keeps its order.
+    options = tf.data.Options()
+    options.deterministic = False
+    dataset = dataset.with_options(options)
+  return dataset
 
 
-def build_keras_model(hparams: HParams) -> keras.Model:
-  """1D-CNN over the 36-bin window (+ observed/vegetation masks) and as-of day."""
+def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> keras.Model:
+  """1D-CNN over the 36-bin window (+ observed/vegetation masks) and as-of day.
+
+  With `train_steps` the learning rate decays to zero over them (cosine):
+  the last epochs settle instead of jumping between minima, so fewer steps
+  reach the same eval macro-F1 (BENCHMARKS.md).
+  """
   window_in = keras.Input((features.WINDOW_BINS, features.NUM_BANDS), name=features.WINDOW)
   observed_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_OBSERVED)
   vegetation_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_VEGETATION)
@@ -144,10 +160,14 @@ def build_keras_model(hparams: HParams) -> keras.Model:
                                name='probabilities')(x)
   model = keras.Model(inputs=[window_in, observed_in, vegetation_in, day_in],
                       outputs=outputs)
+  learning_rate = hparams.learning_rate
+  if train_steps:
+    learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, train_steps)
   model.compile(
-      optimizer=keras.optimizers.Adam(hparams.learning_rate),
+      optimizer=keras.optimizers.Adam(learning_rate),
       loss=keras.losses.SparseCategoricalCrossentropy(),
-      metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')])
+      metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')],
+      steps_per_execution=hparams.steps_per_execution)
   return model
 
 
@@ -165,13 +185,14 @@ def run_fn(fn_args: tfx.components.FnArgs):
                           tf_transform_output, hparams.batch_size,
                           as_of_day=hparams.headline_day, shuffle=False)
 
-  model = build_keras_model(hparams)
-  model.summary(print_fn=logging.info)
   epochs = max(1, min(hparams.epochs, fn_args.train_steps))
+  steps_per_epoch = max(1, fn_args.train_steps // epochs)
+  model = build_keras_model(hparams, train_steps=epochs * steps_per_epoch)
+  model.summary(print_fn=logging.info)
   model.fit(
       train_dataset,
       epochs=epochs,
-      steps_per_epoch=max(1, fn_args.train_steps // epochs),
+      steps_per_epoch=steps_per_epoch,
       validation_data=eval_dataset,
       validation_steps=fn_args.eval_steps,
       callbacks=[
@@ -183,6 +204,9 @@ def run_fn(fn_args: tfx.components.FnArgs):
       ],
       verbose=0)
 
-  model.save(fn_args.serving_model_dir, save_format='tf',
+  # No traces of the Keras layers' call functions: every consumer (TFMA, the
+  # SeasonEvaluator, serving, `croptfx predict`) calls the signatures, and
+  # tracing each layer took 4-5 s of the Trainer (BENCHMARKS.md).
+  model.save(fn_args.serving_model_dir, save_format='tf', save_traces=False,
              signatures=signatures.make_signatures(model, tf_transform_output,
                                                    hparams.as_of_days))
