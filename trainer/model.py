@@ -53,6 +53,10 @@ class HParams:
   # short enough that Keras' per-step Python work was a quarter of it on 2
   # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
   steps_per_execution: int = 25
+  # Convolutions and hidden dense layers compute in bfloat16 (variables and
+  # the softmax stay float32) where the CPU has bfloat16 units (AMX or
+  # AVX-512 BF16; None: detected); elsewhere bfloat16 is emulated, slower.
+  bfloat16: Optional[bool] = None
 
   @classmethod
   def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
@@ -63,6 +67,16 @@ class HParams:
     if unknown:
       logging.warning('Ignoring unknown Trainer custom_config keys: %s', sorted(unknown))
     return cls(**{k: v for k, v in config.items() if k in known})
+
+
+def cpu_has_bfloat16() -> bool:
+  """Whether this (Linux) CPU computes bfloat16 natively."""
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      flags = next((line for line in f if line.startswith('flags')), '').split()
+  except OSError:
+    return False
+  return 'amx_bf16' in flags or 'avx512_bf16' in flags
 
 
 def _drop_excluded(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -145,16 +159,18 @@ def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> ke
   x = keras.layers.Concatenate(axis=-1)(
       [window_in, as_channel(observed_in), as_channel(vegetation_in)])
   f = hparams.filters
-  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu')(x)
-  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu')(x)
+  bfloat16 = cpu_has_bfloat16() if hparams.bfloat16 is None else hparams.bfloat16
+  mixed = keras.mixed_precision.Policy('mixed_bfloat16' if bfloat16 else 'float32')
+  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
+  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
   x = keras.layers.MaxPooling1D(2)(x)
-  x = keras.layers.Conv1D(2 * f, 3, padding='same', activation='relu')(x)
+  x = keras.layers.Conv1D(2 * f, 3, padding='same', activation='relu', dtype=mixed)(x)
   x = keras.layers.MaxPooling1D(2)(x)
   x = keras.layers.Flatten()(x)
   # Where the window sits in the season matters (corn greens before soybeans).
   day = keras.layers.Reshape((1,))(keras.layers.Rescaling(1.0 / 366.0)(day_in))
   x = keras.layers.Concatenate()([x, day])
-  x = keras.layers.Dense(hparams.dense_units, activation='relu')(x)
+  x = keras.layers.Dense(hparams.dense_units, activation='relu', dtype=mixed)(x)
   x = keras.layers.Dropout(hparams.dropout)(x)
   outputs = keras.layers.Dense(features.NUM_CLASSES, activation='softmax',
                                name='probabilities')(x)
