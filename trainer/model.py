@@ -69,10 +69,10 @@ class HParams:
     return cls(**{k: v for k, v in config.items() if k in known})
 
 
-def cpu_has_bfloat16() -> bool:
+def cpu_has_bfloat16(cpuinfo: str = '/proc/cpuinfo') -> bool:
   """Whether this (Linux) CPU computes bfloat16 natively."""
   try:
-    with open('/proc/cpuinfo', encoding='utf-8') as f:
+    with open(cpuinfo, encoding='utf-8') as f:
       flags = next((line for line in f if line.startswith('flags')), '').split()
   except OSError:
     return False
