@@ -53,10 +53,11 @@ class HParams:
   # short enough that Keras' per-step Python work was a quarter of it on 2
   # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
   steps_per_execution: int = 25
-  # Convolutions and hidden dense layers compute in bfloat16 (variables and
-  # the softmax stay float32) where the CPU has bfloat16 units (AMX or
-  # AVX-512 BF16; None: detected); elsewhere bfloat16 is emulated, slower.
-  bfloat16: Optional[bool] = None
+  # Convolutions and hidden dense layers in bfloat16 (variables and the
+  # softmax stay float32), for CPUs with bfloat16 units (AMX, AVX-512 BF16).
+  # Off: on such a CPU it gained under 10% on the demo and cost eval
+  # accuracy at the headline day (BENCHMARKS.md, issue 20).
+  bfloat16: bool = False
 
   @classmethod
   def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
@@ -67,16 +68,6 @@ class HParams:
     if unknown:
       logging.warning('Ignoring unknown Trainer custom_config keys: %s', sorted(unknown))
     return cls(**{k: v for k, v in config.items() if k in known})
-
-
-def cpu_has_bfloat16(cpuinfo: str = '/proc/cpuinfo') -> bool:
-  """Whether this (Linux) CPU computes bfloat16 natively."""
-  try:
-    with open(cpuinfo, encoding='utf-8') as f:
-      flags = next((line for line in f if line.startswith('flags')), '').split()
-  except OSError:
-    return False
-  return 'amx_bf16' in flags or 'avx512_bf16' in flags
 
 
 def _drop_excluded(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -159,8 +150,7 @@ def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> ke
   x = keras.layers.Concatenate(axis=-1)(
       [window_in, as_channel(observed_in), as_channel(vegetation_in)])
   f = hparams.filters
-  bfloat16 = cpu_has_bfloat16() if hparams.bfloat16 is None else hparams.bfloat16
-  mixed = keras.mixed_precision.Policy('mixed_bfloat16' if bfloat16 else 'float32')
+  mixed = keras.mixed_precision.Policy('mixed_bfloat16' if hparams.bfloat16 else 'float32')
   x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
   x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
   x = keras.layers.MaxPooling1D(2)(x)
