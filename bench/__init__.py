@@ -7,6 +7,7 @@ Modules:
   loaders      cases B and C: the Trainer's input_fn, the raw read, a timer
   beam_part    ExampleGen + Transform executors (also a command, for E)
   numpy_pass   case D's yardstick: the same grids in one pyarrow + NumPy pass
+  trainer_speed  case T: the Trainer's training against the same fit in memory
   memory       peak RSS of a process tree, polled from /proc
   results      measurements -> figures, ratios against targets, notes
   table        figures, ratios against targets, Markdown tables

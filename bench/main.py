@@ -9,6 +9,8 @@ cases); every case runs in this process or in a fresh child process:
   D  ExampleGen + Transform (DirectRunner) against one pyarrow + NumPy
      pass computing the same grids (`numpy_pass`), at 1x and 10x
   E  peak RSS of the Beam part at 1x and 10x, each in a fresh process
+  T  the Trainer's training (`input_fn` + `fit`) against the same `fit` on
+     batches held in memory (`trainer_speed`)
 The machine may be shared, so targets are judged on ratios of cases
 measured side by side: A, B and C alternate in rounds (medians of per-round
 ratios); the NumPy pass is timed before and after the Beam runs.
@@ -41,6 +43,8 @@ class Settings:
   rounds: int  # A/B/C rounds
   loader_seconds: float  # timed seconds per case and round
   numpy_repeats: int
+  trainer_rounds: int = 3  # T/T0 rounds
+  trainer_steps: int = 100  # timed steps per epoch
   # Transform statistics as `croptfx run` sets them first and, in full
   # runs, the other way too.
   statistics_variants: Tuple[bool, ...] = (
@@ -55,6 +59,7 @@ def settings_for(pixels_per_year: Optional[int], quick: bool) -> Settings:
   if quick:
     return Settings(pixels_per_year or QUICK_PIXELS_PER_YEAR, True, rounds=3,
                     loader_seconds=1.5, numpy_repeats=3,
+                    trainer_rounds=2, trainer_steps=50,
                     statistics_variants=(configs.TRANSFORM_STATISTICS,))
   return Settings(pixels_per_year or DEFAULT_PIXELS_PER_YEAR, False,
                   rounds=5, loader_seconds=3.0, numpy_repeats=5)
@@ -166,8 +171,12 @@ def collect(settings: Settings, tmp: str, log: Log) -> results.Measurements:
   loader_rates = measure.loader_rates(
       os.path.join(tmp, 'data-1x'), beam[(1, as_run)], settings.batch_size,
       settings.rounds, settings.loader_seconds, log, tmp)
+  log.write('T: the Trainer\'s training against the in-memory limit, alternating')
+  trainer_rates = measure.trainer_rates(beam[(1, as_run)], settings.trainer_rounds,
+                                        settings.trainer_steps, log)
   return results.Measurements(settings, rows, parquet_mib, beam,
-                              numpy_seconds, comparison, loader_rates)
+                              numpy_seconds, comparison, loader_rates,
+                              trainer=trainer_rates)
 
 
 def _quiet_libraries() -> None:

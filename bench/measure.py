@@ -134,3 +134,14 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
         rates[name].append(throughput.per_second)
         cpu[name].append(throughput.cpu_per_example)
   return LoaderRates(rates, len(frame), cpu)
+
+
+def trainer_rates(beam: BeamRun, rounds: int, steps: int, log):
+  """T and T0 on the 1x train split, with `croptfx run`'s Trainer settings."""
+  from bench import loaders  # pylint: disable=g-import-not-at-top
+  from bench import trainer_speed  # pylint: disable=g-import-not-at-top
+  from trainer import model  # pylint: disable=g-import-not-at-top
+  fn_args = loaders.trainer_fn_args(beam.result['transformed_examples_uri'],
+                                    beam.result['transform_graph_uri'])
+  hparams = model.HParams.from_custom_config(configs.TRAINER_CONFIG)
+  return trainer_speed.rates(fn_args, hparams, rounds, steps, log)

@@ -1,7 +1,9 @@
 """Measurements -> the figures, the ratios against their targets, the notes.
 
 Targets (issue 9): B >= 5 x A and B >= 50% of C; D: the pipeline within
-3 x the NumPy pass; E: peak RSS at 10x <= 1.5 x that at 1x.
+3 x the NumPy pass; E: peak RSS at 10x <= 1.5 x that at 1x. Issue 20: T,
+the Trainer's training, >= 0.8 of T0, the same training step on batches in
+memory.
 """
 
 import dataclasses
@@ -13,7 +15,7 @@ from bench import table
 from pipeline import configs
 
 _MIB = 2**20
-_CASE_ORDER = {'A': 0, 'B': 1, 'C': 2, 'D': 3, 'E': 4}
+_CASE_ORDER = {'A': 0, 'B': 1, 'C': 2, 'D': 3, 'E': 4, 'T': 5}
 
 
 @dataclasses.dataclass
@@ -27,6 +29,7 @@ class Measurements:
   comparison: Any  # numpy_pass.Comparison at 1x
   loaders: Any  # measure.LoaderRates
   seconds: float = 0.0
+  trainer: Any = None  # trainer_speed.TrainerRates (case T), when measured
 
 
 def _loader_results(m: Measurements):
@@ -65,6 +68,27 @@ def _loader_results(m: Measurements):
         'B over the uncompressed copy / A', per_round('B0', 'A'),
         note='what B / A would be without inflating GZIP (reported only)'))
   return figures, ratios
+
+
+def _trainer_results(m: Measurements):
+  """T and T0 (when measured): figures and the T / T0 ratio."""
+  t = m.trainer
+  if t is None:
+    return [], []
+  rates = t.rates
+  setting = (f'batch {t.batch_size}, {t.steps_per_execution} steps per '
+             f'execution, median of {t.steps}-step epochs')
+  figures = [
+      table.Figure('T', 'Trainer: input_fn + fit', table.median(rates['T']), '/s',
+                   f'examples/s read; {setting}'),
+      table.Figure('T', 'the same fit on batches in memory',
+                   table.median(rates['T0']), '/s',
+                   'examples/s; the training step\'s limit on this CPU'),
+  ]
+  ratio = table.median([table.safe_ratio(p, q)
+                        for p, q in zip(rates['T'], rates['T0'])])
+  return figures, [table.Ratio('T / T0', ratio, '>=', 0.8,
+                               'Trainer vs its in-memory limit, median of rounds')]
 
 
 def _cpu_note(m: Measurements) -> List[str]:
@@ -164,6 +188,9 @@ def _notes(m: Measurements) -> List[str]:
 def summarize(m: Measurements):
   """(figures, ratios, notes)."""
   figures, ratios = _loader_results(m)
+  f, r = _trainer_results(m)
+  figures += f
+  ratios += r
   for statistics in m.settings.statistics_variants:
     f, r = _beam_results(m, statistics)
     figures += f

@@ -27,6 +27,10 @@ def make_eval_config(as_of_days: Sequence[int], headline_day: int,
 
   The model's `eval_labels` signature (a TFMA preprocessing function) gives
   the gated label at each as-of day and a weight that is 0 for double crops.
+  Per day: accuracy (thresholded at the headline day, the blessing) and the
+  multi-class confusion matrix, which holds every class's precision and
+  recall. Binarized per-class Precision/Recall metrics were dropped: nothing
+  read them and they were most of the Evaluator's time (BENCHMARKS.md).
   """
   outputs = [signatures.output_name(d) for d in as_of_days]
   metrics_specs = []
@@ -40,12 +44,6 @@ def make_eval_config(as_of_days: Sequence[int], headline_day: int,
         output_names=[output],
         metrics=[accuracy,
                  tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot')]))
-  # Per-class precision and recall (recall = the class's accuracy).
-  metrics_specs.append(tfma.MetricsSpec(
-      output_names=outputs,
-      binarize=tfma.BinarizationOptions(class_ids={'values': list(range(features.NUM_CLASSES))}),
-      metrics=[tfma.MetricConfig(class_name='Precision'),
-               tfma.MetricConfig(class_name='Recall')]))
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(
           signature_name=signatures.EVAL_SIGNATURE,

@@ -99,7 +99,7 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
   evaluation = inputs.rel(inputs.artifact('evaluation'))
   if evaluation:
     out.append(page.Markup('<p><strong>TensorFlow Model Analysis</strong> (in a notebook; '
-                      'the Evaluator\'s per-class metrics): {}</p>').format(page.link(evaluation)))
+                      'the Evaluator\'s accuracy and confusion matrix per as-of day): {}</p>').format(page.link(evaluation)))
     out.append(page.code('import tensorflow_model_analysis as tfma\n'
                          f"result = tfma.load_eval_result('{evaluation}')\n"
                          'tfma.view.render_slicing_metrics(result)'))

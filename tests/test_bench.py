@@ -354,3 +354,26 @@ def test_summary_judges_every_target_and_reports_the_rest():
              for n in notes)
   text = results.render(m, 'croptfx bench', {'cores': '2'})
   assert '(2 of 8 met)' in text and '| B / A ' in text
+
+
+def test_trainer_case_ratio_is_the_median_of_per_round_ratios():
+  """T / T0 (issue 20): judged against 0.8, absent when not measured."""
+  from bench import results  # pylint: disable=g-import-not-at-top
+  from bench import trainer_speed  # pylint: disable=g-import-not-at-top
+  m = _fake_measurements()
+  _, ratios, _ = results.summarize(m)
+  assert 'T / T0' not in {r.name for r in ratios}
+  # Per round: 0.9, 0.5, 0.85 -> median 0.85 (the median of the rates would
+  # give 1,800 / 2,000 = 0.9).
+  m.trainer = trainer_speed.TrainerRates(
+      {'T': [1800.0, 1000.0, 1700.0], 'T0': [2000.0, 2000.0, 2000.0]},
+      batch_size=128, steps=100, steps_per_execution=25)
+  figures, ratios, _ = results.summarize(m)
+  by_name = {r.name: r for r in ratios}
+  assert by_name['T / T0'].value == pytest.approx(0.85)
+  assert by_name['T / T0'].met is True
+  assert [f.value for f in figures if f.case == 'T'] == [1700.0, 2000.0]
+  m.trainer.rates['T'] = [1500.0, 1000.0, 1700.0]  # 0.75, 0.5, 0.85 -> 0.75
+  assert {r.name: r for r in results.summarize(m)[1]}['T / T0'].met is False
+  text = results.render(m, 'croptfx bench', {'cores': '2'})
+  assert '(2 of 9 met)' in text and '| T / T0 ' in text

@@ -49,6 +49,15 @@ class HParams:
   # validation), the one the Evaluator blesses at.
   headline_day: int = features.HEADLINE_AS_OF_DAY
   seed: int = 42
+  # Training steps per call into the TF runtime: a small model's step is
+  # short enough that Keras' per-step Python work was a quarter of it on 2
+  # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
+  steps_per_execution: int = 25
+  # Convolutions and hidden dense layers in bfloat16 (variables and the
+  # softmax stay float32), for CPUs with bfloat16 units (AMX, AVX-512 BF16).
+  # Off: on such a CPU it gained under 10% on the demo and cost eval
+  # accuracy at the headline day (BENCHMARKS.md, issue 20).
+  bfloat16: bool = False
 
   @classmethod
   def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
@@ -111,12 +120,24 @@ def input_fn(file_pattern: List[str],
     return window.apply_window(batch, as_of_bin)
 
   # Random draws happen here, per example and per epoch, vectorized per batch.
-  return dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+  dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
       tf.data.AUTOTUNE)
+  if shuffle:
+    # Shuffled batches may leave the parallel maps in any order: a slow
+    # batch does not hold up the ones behind it. Evaluation keeps its order.
+    options = tf.data.Options()
+    options.deterministic = False
+    dataset = dataset.with_options(options)
+  return dataset
 
 
-def build_keras_model(hparams: HParams) -> keras.Model:
-  """1D-CNN over the 36-bin window (+ observed/vegetation masks) and as-of day."""
+def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> keras.Model:
+  """1D-CNN over the 36-bin window (+ observed/vegetation masks) and as-of day.
+
+  With `train_steps` the learning rate decays to zero over them (cosine):
+  the last epochs settle instead of jumping between minima, so fewer steps
+  reach the same eval macro-F1 (BENCHMARKS.md).
+  """
   window_in = keras.Input((features.WINDOW_BINS, features.NUM_BANDS), name=features.WINDOW)
   observed_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_OBSERVED)
   vegetation_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_VEGETATION)
@@ -129,25 +150,30 @@ def build_keras_model(hparams: HParams) -> keras.Model:
   x = keras.layers.Concatenate(axis=-1)(
       [window_in, as_channel(observed_in), as_channel(vegetation_in)])
   f = hparams.filters
-  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu')(x)
-  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu')(x)
+  mixed = keras.mixed_precision.Policy('mixed_bfloat16' if hparams.bfloat16 else 'float32')
+  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
+  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
   x = keras.layers.MaxPooling1D(2)(x)
-  x = keras.layers.Conv1D(2 * f, 3, padding='same', activation='relu')(x)
+  x = keras.layers.Conv1D(2 * f, 3, padding='same', activation='relu', dtype=mixed)(x)
   x = keras.layers.MaxPooling1D(2)(x)
   x = keras.layers.Flatten()(x)
   # Where the window sits in the season matters (corn greens before soybeans).
   day = keras.layers.Reshape((1,))(keras.layers.Rescaling(1.0 / 366.0)(day_in))
   x = keras.layers.Concatenate()([x, day])
-  x = keras.layers.Dense(hparams.dense_units, activation='relu')(x)
+  x = keras.layers.Dense(hparams.dense_units, activation='relu', dtype=mixed)(x)
   x = keras.layers.Dropout(hparams.dropout)(x)
   outputs = keras.layers.Dense(features.NUM_CLASSES, activation='softmax',
                                name='probabilities')(x)
   model = keras.Model(inputs=[window_in, observed_in, vegetation_in, day_in],
                       outputs=outputs)
+  learning_rate = hparams.learning_rate
+  if train_steps:
+    learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, train_steps)
   model.compile(
-      optimizer=keras.optimizers.Adam(hparams.learning_rate),
+      optimizer=keras.optimizers.Adam(learning_rate),
       loss=keras.losses.SparseCategoricalCrossentropy(),
-      metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')])
+      metrics=[keras.metrics.SparseCategoricalAccuracy(name='accuracy')],
+      steps_per_execution=hparams.steps_per_execution)
   return model
 
 
@@ -169,13 +195,14 @@ def run_fn(fn_args: tfx.components.FnArgs):
                           tf_transform_output, hparams.batch_size,
                           as_of_day=hparams.headline_day, shuffle=False)
 
-  model = build_keras_model(hparams)
-  model.summary(print_fn=logging.info)
   epochs = max(1, min(hparams.epochs, fn_args.train_steps))
+  steps_per_epoch = max(1, fn_args.train_steps // epochs)
+  model = build_keras_model(hparams, train_steps=epochs * steps_per_epoch)
+  model.summary(print_fn=logging.info)
   model.fit(
       train_dataset,
       epochs=epochs,
-      steps_per_epoch=max(1, fn_args.train_steps // epochs),
+      steps_per_epoch=steps_per_epoch,
       validation_data=eval_dataset,
       validation_steps=fn_args.eval_steps,
       callbacks=[
@@ -187,6 +214,9 @@ def run_fn(fn_args: tfx.components.FnArgs):
       ],
       verbose=0)
 
-  model.save(fn_args.serving_model_dir, save_format='tf',
+  # No traces of the Keras layers' call functions: every consumer (TFMA, the
+  # SeasonEvaluator, serving, `croptfx predict`) calls the signatures, and
+  # tracing each layer took 4-5 s of the Trainer (BENCHMARKS.md).
+  model.save(fn_args.serving_model_dir, save_format='tf', save_traces=False,
              signatures=signatures.make_signatures(model, tf_transform_output,
                                                    hparams.as_of_days))
