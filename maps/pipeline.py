@@ -174,7 +174,7 @@ class _ReadCheckEncode(beam.DoFn):
       if good.size:
         rows = batch.take(pa.array(good)) if good.size < batch.num_rows else batch
         encoded = handler_lib.EncodedRows(
-            examples=self._encoder.encode(rows),
+            examples=self._encoder.encode(rows, canonical=False),
             lon=rows.column(features.LON).to_numpy(zero_copy_only=False),
             lat=rows.column(features.LAT).to_numpy(zero_copy_only=False),
             year=rows.column(features.YEAR).to_numpy(zero_copy_only=False),
@@ -266,7 +266,8 @@ def MapPixels(  # pylint: disable=invalid-name
       # Spreads files over workers (Create alone may keep one bundle).
       | 'SpreadFiles' >> beam.Reshuffle()
       | 'ReadCheckEncode' >> beam.ParDo(
-          _ReadCheckEncode(as_of, batch_rows, prefetch_batches)).with_outputs(
+          _ReadCheckEncode(as_of, batch_rows, prefetch_batches)
+      ).with_output_types(handler_lib.EncodedRows).with_outputs(
           _SKIPPED_TAG, main='rows'))
   _ = (outputs[_SKIPPED_TAG]
        | 'WriteSkipped' >> beam.io.parquetio.WriteToParquetBatched(

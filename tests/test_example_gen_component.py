@@ -543,6 +543,13 @@ def test_encoded_examples_are_canonical_bytes():
   # Not an Example's layout: unchanged.
   assert encoding.canonical_example(b'') == b''
   assert encoding.canonical_example(b'\x12\x00') == b'\x12\x00'
+  # The map job's encoding (no re-ordering): the same examples once parsed,
+  # the canonical bytes once re-ordered.
+  fast = encoding.ExampleEncoder().encode(batch, canonical=False)
+  assert len(fast) == len(examples)
+  for raw, example in zip(fast, examples):
+    assert tf.train.Example.FromString(raw) == tf.train.Example.FromString(example)
+    assert encoding.canonical_example(raw) == example
 
 
 # Hostile input (issue 15): literal paths, duplicates, empty files and splits.
