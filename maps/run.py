@@ -92,8 +92,14 @@ def _list(directory: str, hidden: bool = False) -> List[str]:
   """Parquet shards in `directory`, sorted (hidden temporary names only if
   `hidden`); none when it does not exist."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-  if not _is_remote(directory) and not os.path.isdir(directory):
-    return []
+  if not _is_remote(directory):
+    # Listed, not matched: a directory named `map[1]` is read as written.
+    if not os.path.isdir(directory):
+      return []
+    names = sorted(os.listdir(directory))
+    return [os.path.join(directory, n) for n in names
+            if (n.endswith('.parquet') and not n.startswith('.'))
+            or (hidden and n.startswith('.') and n.endswith('.tmp'))]
   patterns = [directory.rstrip('/') + '/*.parquet']
   if hidden:
     patterns.append(directory.rstrip('/') + '/.*.tmp')
@@ -346,7 +352,11 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
         with _rows_progress(progress, rows_read, runner == 'local' and not quiet
                             and getattr(stream, 'isatty', lambda: False)()):
           cpu0, children0 = time.process_time(), os.times()
-          run_job(model, layouts, as_of, output, options, **job_args)
+          # Beam matches its temporary files' names as patterns when it
+          # renames them: an output like `map[1]` is reached through a
+          # glob-free link.
+          run_job(model, layouts, as_of, artifacts.glob_free_alias(output), options,
+                  **job_args)
           children = os.times()
           cpu = {'job': round(time.process_time() - cpu0, 2),
                  'job_worker_processes': round(
@@ -430,7 +440,8 @@ def predict(model: str, data: str, as_of: datetime.date, output: str,
   os.makedirs(directory, exist_ok=True)
   with tempfile.TemporaryDirectory(dir=directory, prefix='.croptfx-predict-') as tmp:
     with _logs_to(os.path.join(tmp, 'logs', 'map.log')):
-      run_job(model, layouts, as_of, tmp, pipeline_options('local'), batch_rows=batch_size)
+      run_job(model, layouts, as_of, artifacts.glob_free_alias(tmp), pipeline_options('local'),
+              batch_rows=batch_size)
     layout = artifacts.MapLayout(tmp)
     counts = count_outputs(layout)
     _reconcile(rows_read, counts)

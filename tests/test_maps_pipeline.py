@@ -94,7 +94,9 @@ def mapped(request, area, model_dir, tmp_path_factory):
 
 
 def _pixels(output):
-  files = sorted(glob.glob(os.path.join(output, 'pixels', '*.parquet')))
+  directory = os.path.join(output, 'pixels')  # listed: `output` may hold `[`
+  files = sorted(os.path.join(directory, f) for f in os.listdir(directory)
+                 if f.endswith('.parquet'))
   return pq.read_table(files).to_pandas() if files else None
 
 
@@ -252,3 +254,27 @@ def test_map_cli_bad_model_is_one_line(tmp_path, area):
   assert result.returncode == 2
   assert 'is not a SavedModel directory' in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+def test_map_and_predict_work_under_paths_with_glob_characters(area, model_dir, expected,
+                                                               tmp_path):
+  """`data[1]`, `map[1]`, `out[2]/p.parquet`: read and written as named (Beam
+  renames through a glob-free link), beside a sibling `data1` it must not read."""
+  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  data = tmp_path / 'data[1]'
+  data.mkdir()
+  rows = area['table'].slice(0, 50)
+  pq.write_table(rows, data / 'part.parquet')
+  (tmp_path / 'data1').mkdir()  # what the pattern `data[1]` would match
+  pq.write_table(area['table'].slice(50, 70), tmp_path / 'data1' / 'part.parquet')
+  output = tmp_path / 'map[1]'
+  summary = map_run.run_map(model_dir, str(data), AS_OF, str(output), stream=io.StringIO())
+  assert (summary['rows_read'], summary['predicted']) == (50, 50)
+  got = _pixels(str(output))
+  assert sorted(zip(got.lon, got.lat)) == sorted(
+      zip(rows.column('lon').to_pylist(), rows.column('lat').to_pylist()))
+  assert all(int(c) == expected[(x, y)][1] for x, y, c in zip(got.lon, got.lat, got.class_index))
+  (tmp_path / 'out[2]').mkdir()
+  result = map_run.predict(model_dir, str(data), AS_OF, str(tmp_path / 'out[2]' / 'p.parquet'))
+  assert (result['rows_read'], result['predicted']) == (50, 50)
+  assert os.listdir(tmp_path / 'out[2]') == ['p.parquet']
