@@ -122,7 +122,8 @@ def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: D
                           label_mapping: Optional[str] = None,
                           beam_pipeline_args: Optional[List[str]] = None,
                           accuracy_threshold: Optional[float] = None,
-                          last_component: Optional[str] = None):
+                          last_component: Optional[str] = None,
+                          model: Optional[str] = None):
   """The pipeline with a local output directory and SQLite ML Metadata."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from pipeline import configs  # pylint: disable=g-import-not-at-top
@@ -152,7 +153,10 @@ def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: D
       .sqlite_metadata_connection_config(os.path.abspath(layout.metadata_path)),
       beam_pipeline_args=beam_pipeline_args,
       transform_statistics=configs.TRANSFORM_STATISTICS,
-      last_component=last_component)
+      last_component=last_component,
+      model_config=configs.model_trainer_config(model or configs.DEFAULT_MODEL),
+      season_as_of_days=configs.SEASON_AS_OF_DAYS,
+      baseline_config=configs.BASELINE_CONFIG)
 
 
 def _dag_runner(runner: str):
@@ -171,7 +175,8 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
                  label_mapping: Optional[str] = None, verbose: bool = False,
                  report: bool = True, stream=None,
                  accuracy_threshold: Optional[float] = None,
-                 last_component: Optional[str] = None) -> Dict[str, object]:
+                 last_component: Optional[str] = None,
+                 model: Optional[str] = None) -> Dict[str, object]:
   """Runs the pipeline; returns the run summary as written to run_summary.json."""
   stream = stream or sys.stdout
   _check_data_path(data)
@@ -188,12 +193,12 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
   with _logging_to(layout.log_path, verbose):
     return _run(data, layout, runner, workers, year_splits, train_steps, epochs,
                 label_mapping, verbose, report, stream, accuracy_threshold,
-                last_component)
+                last_component, model)
 
 
 def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
          label_mapping, verbose, report, stream, accuracy_threshold,
-         last_component) -> Dict[str, object]:
+         last_component, model) -> Dict[str, object]:
   """`run_pipeline` with the logs already going to `layout.log_path`."""
   from pipeline import configs  # pylint: disable=g-import-not-at-top
   with contextlib.ExitStack() as services:
@@ -206,18 +211,18 @@ def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
       beam_args = configs.direct_runner_args(workers)
     return _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
                      label_mapping, verbose, report, stream, accuracy_threshold,
-                     last_component, beam_args)
+                     last_component, beam_args, model)
 
 
 def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
               label_mapping, verbose, report, stream, accuracy_threshold,
-              last_component, beam_args) -> Dict[str, object]:
+              last_component, beam_args, model) -> Dict[str, object]:
   """`_run` with the components' Beam arguments chosen."""
   from pipeline import configs  # pylint: disable=g-import-not-at-top
   from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
   dsl_pipeline = create_local_pipeline(
       data, layout, year_splits or dict(configs.YEAR_SPLITS), train_steps, epochs,
-      label_mapping, beam_args, accuracy_threshold, last_component)
+      label_mapping, beam_args, accuracy_threshold, last_component, model)
   components = [c.id for c in dsl_pipeline.components]
   progress = ProgressReporter(components, stream)
   root = logging.getLogger()
