@@ -135,9 +135,9 @@ def TreeBaseline(  # pylint: disable=invalid-name
     splits: tfx.dsl.components.Parameter[str] = 'eval,test',
     as_of_days: tfx.dsl.components.Parameter[str] = ','.join(
         str(d) for d in features.SEASON_AS_OF_DAYS),
-    draws_per_pixel: tfx.dsl.components.Parameter[int] = 6,
-    max_iter: tfx.dsl.components.Parameter[int] = 100,
-    learning_rate: tfx.dsl.components.Parameter[float] = 0.1,
+    draws_per_pixel: tfx.dsl.components.Parameter[int] = 4,
+    max_iter: tfx.dsl.components.Parameter[int] = 40,
+    learning_rate: tfx.dsl.components.Parameter[float] = 0.15,
     seed: tfx.dsl.components.Parameter[int] = 0,
     code_fingerprint: tfx.dsl.components.Parameter[str] = '',
 ) -> None:
