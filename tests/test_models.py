@@ -8,13 +8,14 @@ the as-of day list; compare.html holds the numbers of the summaries it read.
 import json
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from sklearn import metrics as sk_metrics
 
 from croptfx import artifacts
-from croptfx import cli
 from croptfx import features
 from croptfx import metrics
 from pipeline import configs
@@ -27,11 +28,15 @@ def test_registry_and_configs_name_the_same_models():
   assert architectures.NAMES == ('cnn', 'tempcnn', 'gru', 'transformer')
   assert tuple(configs.MODEL_CONFIGS) == architectures.NAMES
   assert configs.DEFAULT_MODEL in architectures.NAMES
-  args = cli.build_parser().parse_args(['run', '--data', 'd', '--output', 'o',
-                                        '--model', 'transformer'])
-  assert args.model == 'transformer'
-  with pytest.raises(SystemExit):
-    cli.build_parser().parse_args(['run', '--data', 'd', '--output', 'o', '--model', 'lstm9'])
+  bad = _cli('run', '--data', 'd', '--output', 'o', '--model', 'lstm9')
+  assert bad.returncode == 2
+  assert ("argument --model: invalid choice: 'lstm9' (choose from 'cnn', 'tempcnn', 'gru', "
+          "'transformer')") in bad.stderr
+
+
+def _cli(*args):
+  return subprocess.run([sys.executable, '-m', 'croptfx.cli', *args], capture_output=True,
+                        text=True, timeout=300, check=False)
 
 
 def _window_batch(n=5, seed=0):
@@ -168,8 +173,9 @@ def test_compare_html_holds_the_numbers_of_the_summaries(tmp_path):
     os.makedirs(tmp_path / name)
     artifacts.write_summary(str(tmp_path / name / artifacts.SUMMARY_FILE), summary)
   out = tmp_path / 'compare.html'
-  assert cli.main(['compare', str(tmp_path / 'run-a'), str(tmp_path / 'run-b'),
-                   '--output', str(out)]) == 0
+  done = _cli('compare', str(tmp_path / 'run-a'), str(tmp_path / 'run-b'), '--output', str(out))
+  assert done.returncode == 0, done.stderr
+  assert done.stdout == f'croptfx compare: 2 runs -> {out}\n'
   html = out.read_text(encoding='utf-8')
   ids = _ids(html)
   assert 'http://' not in html and 'https://' not in html and '<script' not in html
@@ -192,8 +198,13 @@ def test_compare_html_holds_the_numbers_of_the_summaries(tmp_path):
     assert float(ids[f'{split}-baseline-train-seconds']) == 12.5
 
 
-def test_compare_refuses_a_directory_without_summary(tmp_path, capsys):
-  assert cli.main(['compare', str(tmp_path), '--output', str(tmp_path / 'c.html')]) == 2
-  assert 'no run_summary.json' in capsys.readouterr().err
-  assert cli.main(['compare', str(tmp_path / 'nope'), '--output', str(tmp_path / 'c.html')]) == 2
+def test_compare_refuses_a_directory_without_summary(tmp_path):
+  out = str(tmp_path / 'c.html')
+  done = _cli('compare', str(tmp_path), '--output', out)
+  assert done.returncode == 2
+  assert done.stderr == (f'croptfx compare: error: {tmp_path}: no run_summary.json '
+                         '(not a finished `croptfx run --output`)\n')
+  done = _cli('compare', str(tmp_path / 'nope'), '--output', out)
+  assert (done.returncode, done.stderr) == (
+      2, f'croptfx compare: error: {tmp_path / "nope"}: no such run directory\n')
   assert not (tmp_path / 'c.html').exists()
