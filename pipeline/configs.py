@@ -44,7 +44,7 @@ MODEL_CONFIGS = {
                                'dense_units': 64, 'dropout': 0.1}},
 }
 # The best macro-F1 averaged over days 150-240 on the eval year (MODELS.md).
-DEFAULT_MODEL = 'cnn'
+DEFAULT_MODEL = 'transformer'
 
 
 def model_trainer_config(model: str):
