@@ -1,9 +1,10 @@
 """SeasonEvaluator: the in-season curve TFMA does not draw.
 
-For each evaluated split (the eval and test years) and each fixed as-of day,
-runs the trained model's `evaluate_transformed` / `eval_labels` signatures over
-the transformed examples and records accuracy, macro-F1, the confusion matrix
-and per-class precision/recall (`metrics.json`), plus one row per pixel at the
+For each evaluated split (the eval and test years) and each as-of day of the
+dense curve (every 15 days, `features.SEASON_AS_OF_DAYS`), runs the trained
+model's `evaluate_at_day` signature over the transformed examples and records
+accuracy, macro-F1, the confusion matrix and per-class precision/recall/F1
+(`metrics.json`), plus one row per pixel at the
 headline as-of day (`predictions.parquet`: lon, lat, year, bbox, true and
 predicted class, probabilities) for the report's maps.
 """
@@ -42,8 +43,7 @@ def _split_files(examples: artifact.Artifact, split: str) -> List[str]:
 
 def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
   """Confusion matrices per as-of day and the headline-day pixel rows."""
-  evaluate = model.signatures[signatures.EVAL_SIGNATURE]
-  labels_of = model.signatures[signatures.EVAL_LABELS_SIGNATURE]
+  at_day = model.signatures[signatures.AT_DAY_SIGNATURE]
   spec = features.transformed_feature_spec()
   passthrough_spec = {k: spec[k] for k in features.PASSTHROUGH}
   cms = {day: np.zeros((features.NUM_CLASSES,) * 2, np.int64) for day in as_of_days}
@@ -51,20 +51,20 @@ def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
                                                                   'probabilities')}
   dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type='GZIP').batch(_BATCH)
   for batch in dataset:
-    probabilities = evaluate(examples=batch)
-    labels = labels_of(examples=batch)
-    keep = labels[signatures.WEIGHT].numpy() > 0
-    for day in as_of_days:
-      y_true = labels[signatures.label_name(day)].numpy()[keep]
-      y_pred = probabilities[signatures.output_name(day)].numpy().argmax(axis=1)[keep]
-      cms[day] += metrics.confusion_matrix(y_true, y_pred)
-    ids = tf.io.parse_example(batch, passthrough_spec)
-    head = probabilities[signatures.output_name(headline_day)].numpy()[keep]
-    for key in features.PASSTHROUGH:
-      rows[key].append(ids[key].numpy()[keep])
-    rows['true'].append(labels[signatures.label_name(headline_day)].numpy()[keep])
-    rows['predicted'].append(head.argmax(axis=1))
-    rows['probabilities'].append(head)
+    for day in sorted(set(as_of_days) | {headline_day}):
+      out = at_day(examples=batch, as_of_day=tf.constant(day, tf.int64))
+      keep = out[signatures.WEIGHT].numpy() > 0
+      y_true = out[signatures.LABEL].numpy()[keep]
+      probabilities = out[signatures.PROBABILITIES].numpy()[keep]
+      if day in cms:
+        cms[day] += metrics.confusion_matrix(y_true, probabilities.argmax(axis=1))
+      if day == headline_day:
+        ids = tf.io.parse_example(batch, passthrough_spec)
+        for key in features.PASSTHROUGH:
+          rows[key].append(ids[key].numpy()[keep])
+        rows['true'].append(y_true)
+        rows['predicted'].append(probabilities.argmax(axis=1))
+        rows['probabilities'].append(probabilities)
   return {'confusion': cms,
           'rows': {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}}
 
@@ -76,7 +76,7 @@ def SeasonEvaluator(  # pylint: disable=invalid-name
     evaluation: tfx.dsl.components.OutputArtifact[InSeasonEvaluation],
     splits: tfx.dsl.components.Parameter[str] = 'eval,test',
     as_of_days: tfx.dsl.components.Parameter[str] = ','.join(
-        str(d) for d in features.EVAL_AS_OF_DAYS),
+        str(d) for d in features.SEASON_AS_OF_DAYS),
     headline_day: tfx.dsl.components.Parameter[int] = features.HEADLINE_AS_OF_DAY,
     code_fingerprint: tfx.dsl.components.Parameter[str] = '',
 ) -> None:

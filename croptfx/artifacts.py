@@ -51,6 +51,11 @@ BAND_STATISTICS_KEY = 'band_statistics'
 BAND_STATISTICS_FILE = 'croptfx_band_statistics.json'
 SEASON_METRICS_FILE = 'metrics.json'
 PREDICTIONS_FILE = 'predictions.parquet'
+# The Trainer's model_run artifact: architecture, parameters, training time.
+TRAINING_FILE = 'croptfx_training.json'
+# The TreeBaseline's artifact holds its metrics in the SeasonEvaluator's
+# format (SEASON_METRICS_FILE) and its training facts here.
+BASELINE_TRAINING_FILE = 'baseline_training.json'
 # What TFX's StatisticsGen and ExampleValidator write per split.
 STATISTICS_FILE = 'FeatureStats.pb'
 ANOMALIES_FILE = 'SchemaDiff.pb'
@@ -432,6 +437,65 @@ def read_season_metrics(season_uri: Optional[str]) -> Optional[Dict[str, Any]]:
     return json.load(f)
 
 
+def _write_json(directory: str, name: str, data: Mapping[str, Any]) -> None:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.io.gfile.makedirs(directory)
+  with tf.io.gfile.GFile(os.path.join(directory, name), 'w') as f:
+    json.dump(dict(data), f, indent=1)
+
+
+def _read_json(directory: Optional[str], name: str) -> Optional[Dict[str, Any]]:
+  if not directory:
+    return None
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  path = os.path.join(directory, name)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+# --- Trainer -----------------------------------------------------------------
+
+def write_training_info(model_run_uri: str, info: Mapping[str, Any]) -> None:
+  """{model, params, train_seconds, train_examples, examples_per_second}."""
+  _write_json(model_run_uri, TRAINING_FILE, info)
+
+
+def read_training_info(model_run_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+  return _read_json(model_run_uri, TRAINING_FILE)
+
+
+# --- TreeBaseline ------------------------------------------------------------
+
+def write_baseline_training(baseline_uri: str, info: Mapping[str, Any]) -> None:
+  _write_json(baseline_uri, BASELINE_TRAINING_FILE, info)
+
+
+def read_baseline_training(baseline_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+  return _read_json(baseline_uri, BASELINE_TRAINING_FILE)
+
+
+def _present_f1(m: Mapping[str, Any]) -> Dict[str, float]:
+  """{class: F1} of the classes present in the labels or the predictions (the
+  ones macro-F1 averages); an absent class has no score."""
+  predicted = [sum(col) for col in zip(*m['confusion_matrix'])] if m.get('confusion_matrix') \
+      else [0] * len(features.CLASS_NAMES)
+  return {name: c['f1'] for i, (name, c) in enumerate(m['per_class'].items())
+          if c['support'] > 0 or (i < len(predicted) and predicted[i] > 0)}
+
+
+def summary_metrics(splits: Mapping[str, Mapping[str, Mapping[str, Any]]]
+                    ) -> Dict[str, Dict[str, Dict[str, Any]]]:
+  """A season metrics.json's {split: {day: full metrics}} -> the summary's
+  {split: {day: {accuracy, macro_f1, examples, per_class_f1}}}."""
+  return {
+      split: {day: {'accuracy': m['accuracy'], 'macro_f1': m['macro_f1'],
+                    'examples': m['examples'], 'per_class_f1': _present_f1(m)}
+              for day, m in by_day.items()}
+      for split, by_day in splits.items()}
+
+
 # --- run_summary.json --------------------------------------------------------
 
 @dataclasses.dataclass
@@ -456,9 +520,20 @@ class RunSummary:
   # Transform: the train year's band statistics.
   band_mean: Optional[List[float]] = None
   band_std: Optional[List[float]] = None
-  # SeasonEvaluator: {split: {as-of day: {accuracy, macro_f1, examples}}}.
-  metrics: Optional[Dict[str, Dict[str, Dict[str, float]]]] = None
+  # SeasonEvaluator: {split: {as-of day: {accuracy, macro_f1, examples,
+  # per_class_f1: {class name: F1}}}}.
+  metrics: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None
   headline_as_of_day: Optional[int] = None
+  # Trainer: the architecture, its parameter count, the fit's wall time and
+  # training examples per second (croptfx compare).
+  model: Optional[str] = None
+  model_params: Optional[int] = None
+  train_seconds: Optional[float] = None
+  train_examples_per_second: Optional[float] = None
+  # TreeBaseline: the same metrics for gradient-boosted trees on the same
+  # windows, and its fit time.
+  baseline_metrics: Optional[Dict[str, Dict[str, Dict[str, Any]]]] = None
+  baseline_train_seconds: Optional[float] = None
   # Evaluator and Pusher.
   blessed: Optional[bool] = None
   model_dir: Optional[str] = None

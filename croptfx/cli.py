@@ -1,4 +1,5 @@
-"""`croptfx`: generate data, run or compile the pipeline, predict, report, bench.
+"""`croptfx`: generate data, run or compile the pipeline, predict, report,
+compare runs, bench.
 
 Heavy imports (TensorFlow, TFX, Beam) happen inside the sub-commands, so
 `croptfx generate` and `croptfx --help` start quickly.
@@ -169,7 +170,8 @@ def _cmd_run(args) -> int:
       year_splits=_resolve_year_splits(args.year_splits, args.years),
       train_steps=args.train_steps, epochs=args.epochs,
       label_mapping=args.label_mapping, verbose=args.verbose,
-      report=not args.no_report, accuracy_threshold=args.blessing_threshold)
+      report=not args.no_report, accuracy_threshold=args.blessing_threshold,
+      model=args.model)
   return 0
 
 
@@ -276,6 +278,19 @@ def _cmd_report(args) -> int:
   return 0
 
 
+def _cmd_compare(args) -> int:
+  for run_dir in args.runs:
+    if not os.path.isdir(run_dir):
+      raise errors.CroptfxError(f'{run_dir}: no such run directory')
+  out_dir = os.path.dirname(os.path.abspath(args.output))
+  if not os.path.isdir(out_dir):
+    raise errors.CroptfxError(f'--output: directory {out_dir} does not exist')
+  from report import compare  # pylint: disable=g-import-not-at-top
+  path = compare.write_compare(args.runs, args.output)
+  print(f'croptfx compare: {len(args.runs)} runs -> {path}')
+  return 0
+
+
 def _positive_ints(text: str) -> List[int]:
   try:
     values = [int(v) for v in text.split(',') if v.strip()]
@@ -319,6 +334,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+  from pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
   parser = _Parser(
       prog='croptfx',
       description='In-season crop-type training data and models from irregular '
@@ -367,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--blessing-threshold', type=_fraction, default=None,
                  help='eval accuracy at the headline as-of day a model needs to be pushed '
                       '(default pipeline/configs.py)')
+  p.add_argument('--model', choices=tuple(configs.MODEL_CONFIGS), default=None,
+                 help='in-season architecture (trainer/architectures.py; default '
+                      f'{configs.DEFAULT_MODEL}, see MODELS.md)')
   p.add_argument('--no-report', action='store_true', help='skip the HTML report')
   p.add_argument('--verbose', action='store_true', help='show TFX/Beam logs on the console')
   p.set_defaults(func=_cmd_run)
@@ -420,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
   p.add_argument('--run', required=True, help='the --output directory of `croptfx run`')
   p.set_defaults(func=_cmd_report)
+
+  p = sub.add_parser('compare', help='runs side by side: in-season curves, per-class F1 '
+                                     'and a table of scores, parameters and training time')
+  p.add_argument('runs', nargs='+', metavar='RUN_DIR', help='--output directories of `croptfx run`')
+  p.add_argument('--output', required=True, help='HTML file to write (e.g. compare.html)')
+  p.set_defaults(func=_cmd_compare)
 
   p = sub.add_parser('bench', help='benchmark the loaders and the pipeline')
   p.add_argument('--pixels-per-year', type=_positive_int, default=None)

@@ -134,6 +134,13 @@ def years_of_split(year_splits: Mapping[int, str], split: str) -> Tuple[int, ...
 # Fixed as-of days of year (1-based) at which models are evaluated.
 EVAL_AS_OF_DAYS = (120, 180, 240, 300)
 HEADLINE_AS_OF_DAY = 240
+# The dense in-season curve (SeasonEvaluator, tree baseline, report, compare):
+# every 15 days from day 90 (31 Mar) to day 330 (26 Nov); it holds the fixed
+# days above.
+SEASON_AS_OF_DAYS = tuple(range(90, 331, 15))
+# The as-of days `croptfx compare` tabulates and MODELS.md averages over to
+# choose the default model.
+COMPARE_AS_OF_DAYS = (150, 180, 210, 240)
 
 EPOCH = datetime.date(1970, 1, 1)
 

@@ -37,6 +37,9 @@ def create_kubeflow_pipeline(pipeline_root: str, data_path: str,
       as_of_days=configs.AS_OF_DAYS,
       headline_day=configs.HEADLINE_AS_OF_DAY,
       trainer_config=configs.TRAINER_CONFIG,
+      model_config=configs.model_trainer_config(configs.DEFAULT_MODEL),
+      season_as_of_days=configs.SEASON_AS_OF_DAYS,
+      baseline_config=configs.BASELINE_CONFIG,
       beam_pipeline_args=beam_pipeline_args,
       transform_statistics=configs.TRANSFORM_STATISTICS)
 

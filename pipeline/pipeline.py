@@ -2,7 +2,8 @@
 
 ParquetExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator ->
 Transform -> Trainer -> Evaluator -> Pusher, plus SeasonEvaluator (accuracy
-against the as-of date for the report). Runners: `run.py` (LocalDagRunner or
+against the as-of date for the report) and TreeBaseline (gradient-boosted
+trees on the same windows: the reference curve). Runners: `run.py` (LocalDagRunner or
 BeamDagRunner, `croptfx run`) and `kubeflow_v2_runner.py` (`croptfx compile`).
 """
 
@@ -14,6 +15,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components import season_evaluator
+from components import tree_baseline
 from components.parquet_example_gen import component as parquet_example_gen
 from croptfx import features
 from croptfx import fingerprint
@@ -86,6 +88,9 @@ def create_pipeline(
     transform_statistics: bool = False,
     enable_cache: bool = True,
     last_component: Optional[str] = None,
+    model_config: Optional[Dict[str, Any]] = None,
+    season_as_of_days: Optional[Sequence[int]] = None,
+    baseline_config: Optional[Dict[str, Any]] = None,
 ) -> tfx.dsl.Pipeline:
   """Implements the in-season crop-type pipeline with TFX.
 
@@ -97,12 +102,18 @@ def create_pipeline(
   threshold) and the SeasonEvaluator (per-pixel rows); the splits set in
   `train_args` and `eval_args` are replaced by the roles'.
 
+  `model_config` (configs.model_trainer_config: the architecture's name,
+  learning rate and hyperparameters) goes to the Trainer. The SeasonEvaluator
+  and the TreeBaseline (run when `baseline_config` is given) score every
+  split but the train one at `season_as_of_days` (default: `as_of_days`).
+
   `last_component` (a component id, e.g. 'Transform') stops the pipeline
   there: the data part alone, for benchmarks and reliability checks.
   """
   roles = features.split_roles(year_splits)
   splits = list(roles.names)
   as_of_days = [int(d) for d in as_of_days]
+  season_as_of_days = [int(d) for d in (season_as_of_days or as_of_days)]
   if headline_day not in as_of_days:
     raise ValueError(f'headline day {headline_day} must be one of the as-of days {as_of_days}')
   train_args = _with_splits(train_args, [roles.train])
@@ -146,7 +157,8 @@ def create_pipeline(
       schema=schema_gen.outputs['schema'],
       train_args=train_args,
       eval_args=eval_args,
-      custom_config={**(trainer_config or {}), 'as_of_days': as_of_days,
+      custom_config={**(trainer_config or {}), **(model_config or {}),
+                     'as_of_days': as_of_days,
                      'headline_day': headline_day, 'code_fingerprint': trainer_code})
 
   evaluator = tfx.components.Evaluator(
@@ -166,12 +178,22 @@ def create_pipeline(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
       splits=','.join(roles.evaluated),
-      as_of_days=','.join(str(d) for d in as_of_days),
+      as_of_days=','.join(str(d) for d in season_as_of_days),
       headline_day=headline_day,
       code_fingerprint=season_code)
 
   components = [example_gen, statistics_gen, schema_gen, example_validator, transform,
                 trainer, evaluator, pusher, season]
+  if baseline_config is not None:
+    # The reference curve: gradient-boosted trees on the same windows.
+    components.append(tree_baseline.TreeBaseline(
+        examples=transform.outputs['transformed_examples'],
+        train_split=roles.train,
+        splits=','.join(roles.evaluated),
+        as_of_days=','.join(str(d) for d in season_as_of_days),
+        code_fingerprint=fingerprint.code_fingerprint(
+            shared + ['trainer.window', 'croptfx.metrics', 'components.tree_baseline']),
+        **baseline_config))
   if last_component:
     ids = [c.id for c in components]
     if last_component not in ids:

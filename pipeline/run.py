@@ -122,7 +122,8 @@ def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: D
                           label_mapping: Optional[str] = None,
                           beam_pipeline_args: Optional[List[str]] = None,
                           accuracy_threshold: Optional[float] = None,
-                          last_component: Optional[str] = None):
+                          last_component: Optional[str] = None,
+                          model: Optional[str] = None):
   """The pipeline with a local output directory and SQLite ML Metadata."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from pipeline import configs  # pylint: disable=g-import-not-at-top
@@ -150,7 +151,10 @@ def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: D
       .sqlite_metadata_connection_config(os.path.abspath(layout.metadata_path)),
       beam_pipeline_args=beam_pipeline_args,
       transform_statistics=configs.TRANSFORM_STATISTICS,
-      last_component=last_component)
+      last_component=last_component,
+      model_config=configs.model_trainer_config(model or configs.DEFAULT_MODEL),
+      season_as_of_days=configs.SEASON_AS_OF_DAYS,
+      baseline_config=configs.BASELINE_CONFIG)
 
 
 def _dag_runner(runner: str):
@@ -169,7 +173,8 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
                  label_mapping: Optional[str] = None, verbose: bool = False,
                  report: bool = True, stream=None,
                  accuracy_threshold: Optional[float] = None,
-                 last_component: Optional[str] = None) -> Dict[str, object]:
+                 last_component: Optional[str] = None,
+                 model: Optional[str] = None) -> Dict[str, object]:
   """Runs the pipeline; returns the run summary as written to run_summary.json."""
   stream = stream or sys.stdout
   if workers is None:
@@ -193,7 +198,7 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
         logging.info('Renamed the previous run summary and report: %s', previous)
       return _run(data, layout, runner, workers, year_splits, train_steps, epochs,
                   label_mapping, verbose, report, stream, accuracy_threshold,
-                  last_component)
+                  last_component, model)
   except errors.CroptfxError as e:
     if os.path.exists(layout.summary_path):  # the report failed, not the run
       raise
@@ -205,7 +210,7 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
 
 def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
          label_mapping, verbose, report, stream, accuracy_threshold,
-         last_component) -> Dict[str, object]:
+         last_component, model) -> Dict[str, object]:
   """`run_pipeline` with the logs already going to `layout.log_path`."""
   from pipeline import configs  # pylint: disable=g-import-not-at-top
   with contextlib.ExitStack() as services:
@@ -218,12 +223,12 @@ def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
       beam_args = configs.direct_runner_args(workers)
     return _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
                      label_mapping, verbose, report, stream, accuracy_threshold,
-                     last_component, beam_args)
+                     last_component, beam_args, model)
 
 
 def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
               label_mapping, verbose, report, stream, accuracy_threshold,
-              last_component, beam_args) -> Dict[str, object]:
+              last_component, beam_args, model) -> Dict[str, object]:
   """`_run` with the components' Beam arguments chosen."""
   from croptfx import features  # pylint: disable=g-import-not-at-top
   from pipeline import configs  # pylint: disable=g-import-not-at-top
@@ -233,7 +238,7 @@ def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
   tfx_output = artifacts.glob_free_alias(layout.output)
   dsl_pipeline = create_local_pipeline(
       data, artifacts.RunLayout(tfx_output), year_splits, train_steps, epochs,
-      label_mapping, beam_args, accuracy_threshold, last_component)
+      label_mapping, beam_args, accuracy_threshold, last_component, model)
   components = [c.id for c in dsl_pipeline.components]
   progress = ProgressReporter(components, stream)
   root = logging.getLogger()

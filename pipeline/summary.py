@@ -74,11 +74,20 @@ def build_summary(connection_config, pipeline_name: str,
   season_uri = _uri(nodes, 'SeasonEvaluator', 'evaluation')
   evaluation = artifacts.read_season_metrics(season_uri)
   if evaluation:
-    summary.metrics = {
-        split: {day: {'accuracy': m['accuracy'], 'macro_f1': m['macro_f1'],
-                      'examples': m['examples']} for day, m in by_day.items()}
-        for split, by_day in evaluation['splits'].items()}
+    summary.metrics = artifacts.summary_metrics(evaluation['splits'])
     summary.headline_as_of_day = evaluation['headline_day']
+  training = artifacts.read_training_info(_uri(nodes, 'Trainer', 'model_run'))
+  if training:
+    summary.model = training['model']
+    summary.model_params = training['params']
+    summary.train_seconds = training['train_seconds']
+    summary.train_examples_per_second = training['examples_per_second']
+  baseline_uri = _uri(nodes, 'TreeBaseline', 'evaluation')
+  baseline = artifacts.read_season_metrics(baseline_uri)
+  if baseline:
+    summary.baseline_metrics = artifacts.summary_metrics(baseline['splits'])
+    summary.baseline_train_seconds = (artifacts.read_baseline_training(baseline_uri)
+                                      or {}).get('train_seconds')
   blessing = nodes.get('Evaluator', {}).get('outputs', {}).get('blessing')
   if blessing:
     summary.blessed = bool(_property(blessing[0], 'blessed'))
@@ -98,5 +107,6 @@ def build_summary(connection_config, pipeline_name: str,
       'model_run': _uri(nodes, 'Trainer', 'model_run'),
       'evaluation': _uri(nodes, 'Evaluator', 'evaluation'),
       'season_evaluation': season_uri,
+      'baseline_evaluation': baseline_uri,
   }
   return summary

@@ -176,35 +176,112 @@ def ndvi_curves(curves: data_stats.ClassCurves, title: str) -> str:
   return style.to_svg(fig)
 
 
+def _day_ticks(ax, all_days: Sequence[int]) -> None:
+  """As-of days and their dates under the axis; every other one on a dense curve."""
+  shown = list(all_days) if len(all_days) <= 9 else list(all_days)[::2]
+  ax.set_xticks(shown, [f'{d}\n{day_label(d)}' for d in shown])
+  if all_days:
+    pad = max(10, (all_days[-1] - all_days[0]) * 0.05)
+    ax.set_xlim(all_days[0] - pad, all_days[-1] + pad)
+  ax.set_xlabel('as-of day of year (date)')
+
+
 @style.styled
 def season_curve(by_split: Mapping[str, Mapping[int, Mapping[str, float]]],
-                 headline_day: Optional[int], years: Mapping[str, Sequence[int]]) -> str:
-  """Accuracy and macro-F1 against the as-of day, one line per split."""
+                 headline_day: Optional[int], years: Mapping[str, Sequence[int]],
+                 baseline: Optional[Mapping[str, Mapping[int, Mapping[str, float]]]] = None,
+                 ) -> str:
+  """Accuracy and macro-F1 against the as-of day, one line per split; the tree
+  baseline's curve of each split dashed in the same colour."""
   fig, axes = style.new_figure(style.FULL_WIDTH, 3.4, ncols=2, sharey=True)
   order = list(by_split)
   all_days = sorted({d for by_day in by_split.values() for d in by_day})
+  dense = len(all_days) > 9
   for ax, key, title in zip(axes, ('accuracy', 'macro_f1'), ('Accuracy', 'Macro-F1')):
     for split, by_day in by_split.items():
       days = sorted(by_day)
       values = [by_day[d][key] for d in days]
       color = style.split_color(split, order)
-      ax.plot(days, values, marker='o', linewidth=2, markersize=5, color=color,
-              label=_split_label(split, years))
+      ax.plot(days, values, marker='o', linewidth=2, markersize=3.5 if dense else 5,
+              color=color, label=_split_label(split, years))
+      base = (baseline or {}).get(split)
+      if base:
+        base_days = sorted(base)
+        ax.plot(base_days, [base[d][key] for d in base_days], linestyle='--', linewidth=1.4,
+                color=color, alpha=0.8, label=f'{split}: tree baseline')
     if headline_day is not None:
       ax.axvline(headline_day, color='#888888', linestyle='--', linewidth=1)
       ax.annotate('headline date', (headline_day, 0.03), xytext=(-4, 0), ha='right',
                   textcoords='offset points', fontsize=8, color='#666666')
-    ax.set_xticks(all_days, [f'{d}\n{day_label(d)}' for d in all_days])
-    if all_days:
-      pad = max(10, (all_days[-1] - all_days[0]) * 0.08)
-      ax.set_xlim(all_days[0] - pad, all_days[-1] + pad)
+    _day_ticks(ax, all_days)
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel('as-of day of year (date)')
     ax.set_title(title, loc='left')
   axes[0].set_ylabel('score (0–1)')
   handles, labels = axes[0].get_legend_handles_labels()
-  fig.tight_layout(w_pad=2, rect=(0, 0, 1, 0.92))
-  fig.legend(handles, labels, loc='upper right', ncol=len(labels), title='split (year)',
+  fig.tight_layout(w_pad=2, rect=(0, 0, 1, 0.88 if baseline else 0.92))
+  fig.legend(handles, labels, loc='upper right', ncol=min(len(labels), 4),
+             title='split (year)', title_fontsize=8.5, bbox_to_anchor=(1.0, 1.0),
+             alignment='right')
+  return style.to_svg(fig)
+
+
+@style.styled
+def per_class_f1(by_split: Mapping[str, Mapping[int, Mapping[str, float]]],
+                 headline_day: Optional[int] = None,
+                 titles: Optional[Mapping[str, str]] = None) -> str:
+  """Per-class F1 against the as-of day, one panel per split (or run): when
+  each crop becomes separable. `by_split`: {panel: {day: {class name: F1}}}."""
+  panels = list(by_split)
+  fig, axes = style.new_figure(style.FULL_WIDTH, 3.4, ncols=max(1, len(panels)),
+                               sharey=True)
+  axes = np.atleast_1d(axes)
+  for ax, panel in zip(axes, panels):
+    by_day = by_split[panel]
+    days = sorted(by_day)
+    for name in features.CLASS_NAMES:
+      values = [by_day[d].get(name) for d in days]
+      points = [(d, v) for d, v in zip(days, values) if v is not None]
+      if not points:
+        continue
+      ax.plot([p[0] for p in points], [p[1] for p in points], marker='o', markersize=3,
+              linewidth=1.6, color=style.CLASS_COLORS[name], label=name)
+    if headline_day is not None:
+      ax.axvline(headline_day, color='#888888', linestyle='--', linewidth=1)
+    _day_ticks(ax, days)
+    ax.set_ylim(0, 1.05)
+    ax.set_title((titles or {}).get(panel, panel), loc='left')
+  axes[0].set_ylabel('F1 (0–1)')
+  handles, labels = axes[0].get_legend_handles_labels()
+  fig.tight_layout(w_pad=2, rect=(0, 0, 1, 0.86))
+  fig.legend(handles, labels, loc='upper right', ncol=4, title='class', title_fontsize=8.5,
+             bbox_to_anchor=(1.0, 1.0), alignment='right')
+  return style.to_svg(fig)
+
+
+@style.styled
+def compare_curves(by_run: Mapping[str, Mapping[int, Mapping[str, float]]],
+                   baseline: Optional[Mapping[int, Mapping[str, float]]] = None) -> str:
+  """Accuracy and macro-F1 of several runs (one split) against the as-of day,
+  the tree baseline dashed."""
+  fig, axes = style.new_figure(style.FULL_WIDTH, 3.4, ncols=2, sharey=True)
+  all_days = sorted({d for by_day in by_run.values() for d in by_day})
+  palette = style.SERIES_COLORS
+  for ax, key, title in zip(axes, ('accuracy', 'macro_f1'), ('Accuracy', 'Macro-F1')):
+    for i, (run, by_day) in enumerate(by_run.items()):
+      days = sorted(by_day)
+      ax.plot(days, [by_day[d][key] for d in days], marker='o', markersize=3.5,
+              linewidth=2, color=palette[i % len(palette)], label=run)
+    if baseline:
+      days = sorted(baseline)
+      ax.plot(days, [baseline[d][key] for d in days], linestyle='--', linewidth=1.6,
+              color='#555555', label='tree baseline')
+    _day_ticks(ax, all_days)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title, loc='left')
+  axes[0].set_ylabel('score (0–1)')
+  handles, labels = axes[0].get_legend_handles_labels()
+  fig.tight_layout(w_pad=2, rect=(0, 0, 1, 0.88))
+  fig.legend(handles, labels, loc='upper right', ncol=min(len(labels), 5), title='run',
              title_fontsize=8.5, bbox_to_anchor=(1.0, 1.0), alignment='right')
   return style.to_svg(fig)
 

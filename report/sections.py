@@ -282,12 +282,25 @@ def model_section(inputs: Inputs) -> page.Section:
   years = inputs.split_years()
   if metrics:
     curve = {split: _metric_days(by_day) for split, by_day in metrics.items() if by_day}
+    baseline = {split: _metric_days(by_day)
+                for split, by_day in (s.baseline_metrics or {}).items() if by_day}
     body.append(page.svg_figure(
-        figures.season_curve(curve, day, years),
+        figures.season_curve(curve, day, years, baseline=baseline or None),
         'Each point is the model evaluated with only the images up to that as-of date, and the '
         'label gated as of then: early in the season, and again after harvest, many crop '
         'pixels are "No Crops Growing", so the class mix changes along the curve. Macro-F1 '
-        'weighs every class alike, so rare crops count.'))
+        'weighs every class alike, so rare crops count.'
+        + (' Dashed: gradient-boosted trees (TreeBaseline) on the same windows, the '
+           'reference.' if baseline else '')))
+    f1_curves = _per_class_f1_curves(inputs, metrics)
+    if f1_curves:
+      body.append(page.svg_figure(
+          figures.per_class_f1(f1_curves, day),
+          'Per-class F1 against the as-of date: when each crop becomes separable. A class '
+          'absent from both the labels and the predictions at a date has no point.'))
+    else:
+      sec.missing.append('per-class F1 against the as-of date: no per-class scores in '
+                         'run_summary.json or the season evaluation')
     # One row per as-of day, the splits side by side: easy to read across.
     splits = list(curve)
     headers = ['as-of day']
@@ -325,6 +338,20 @@ def model_section(inputs: Inputs) -> page.Section:
                                          f'confusion matrix and per-class scores at day {day}'))
   sec.body = page.Markup('').join(body)
   return sec
+
+
+def _per_class_f1_curves(inputs: Inputs, metrics) -> Dict[str, Dict[int, Dict[str, float]]]:
+  """{split: {day: {class: F1}}} from the summary, or the season metrics."""
+  curves = {}
+  for split, by_day in metrics.items():
+    days = {int(d): m['per_class_f1'] for d, m in by_day.items() if 'per_class_f1' in m}
+    if days:
+      curves[split] = days
+  if not curves and inputs.season:
+    for split, by_day in (inputs.season.get('splits') or {}).items():
+      curves[split] = {int(d): artifacts.summary_metrics({split: {d: m}})[split][d]
+                       ['per_class_f1'] for d, m in by_day.items()}
+  return curves
 
 
 def _per_class_table(at_day, day) -> page.Markup:

@@ -28,6 +28,10 @@ SPLIT_COLORS = {
     features.TEST_SPLIT: '#e07b00',
 }
 OTHER_SPLIT_COLORS = ('#7b3294', '#008837', '#c51b7d')
+# Runs overlaid in `croptfx compare` (Okabe-Ito, colour-blind safe; the
+# baseline is a dashed grey).
+SERIES_COLORS = ('#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9',
+                 '#000000')
 # Disagreement map: correct pixels recede, errors stand out in any palette.
 AGREE_COLOR = '#d4d4d4'
 DISAGREE_COLOR = '#111111'

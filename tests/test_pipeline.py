@@ -10,7 +10,7 @@ from croptfx import features
 from tests.conftest import SMALL_PIXELS_PER_YEAR, run_small_pipeline
 
 COMPONENTS = ['ParquetExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
-              'Transform', 'Trainer', 'Evaluator', 'Pusher', 'SeasonEvaluator']
+              'Transform', 'Trainer', 'Evaluator', 'Pusher', 'SeasonEvaluator', 'TreeBaseline']
 
 pytestmark = pytest.mark.pipeline
 
@@ -50,7 +50,7 @@ def test_metrics_per_split_and_as_of_day(small_run):
   metrics = small_run['summary']['metrics']
   assert sorted(metrics) == ['eval', 'test']
   for split in metrics.values():
-    assert sorted(int(d) for d in split) == list(features.EVAL_AS_OF_DAYS)
+    assert sorted(int(d) for d in split) == list(features.SEASON_AS_OF_DAYS)
     for day in split.values():
       assert 0.0 <= day['macro_f1'] <= day['accuracy'] + 1.0
       assert 0.0 <= day['accuracy'] <= 1.0
@@ -64,12 +64,14 @@ def test_model_is_pushed_and_loads(small_run):
   model_dir = summary['model_dir']
   assert model_dir.startswith(os.path.join(small_run['output'], 'serving_model'))
   loaded = tf.saved_model.load(model_dir)
-  assert {'serving_default', 'evaluate_transformed', 'eval_labels'} <= set(loaded.signatures)
+  assert {'serving_default', 'evaluate_transformed', 'eval_labels',
+          'evaluate_at_day'} <= set(loaded.signatures)
 
 
 def test_progress_names_every_component(small_run):
   lines = [l for l in small_run['summary']['_progress'].splitlines() if l.startswith('[')]
-  assert [l.split('] ')[0] for l in lines] == [f'[{i}/9' for i in range(1, 10)]
+  n = len(COMPONENTS)
+  assert [l.split('] ')[0] for l in lines] == [f'[{i}/{n}' for i in range(1, n + 1)]
   assert sorted(l.split('] ')[1].split(' ... ')[0] for l in lines) == sorted(COMPONENTS)
   assert all(' ... done in ' in l for l in lines)
 

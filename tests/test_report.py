@@ -253,8 +253,9 @@ def test_writes_report_html_in_run_dir(run):
 def test_figures_are_inline(run):
   text = run[3]
   # quarantine, acquisitions, cloud share, class balance, NDVI, season curve,
-  # confusion, timings as SVG; the maps as one PNG.
-  assert text.count('<svg') == 8
+  # per-class F1 against the as-of date, confusion, timings as SVG; the maps
+  # as one PNG.
+  assert text.count('<svg') == 9
   assert text.count('<img src="data:image/png;base64,') == 1
 
 

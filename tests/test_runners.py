@@ -10,7 +10,8 @@ import pytest
 from pipeline import dataflow
 
 COMPONENTS = {'ParquetExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
-              'Transform', 'Trainer', 'Evaluator', 'Pusher', 'SeasonEvaluator'}
+              'Transform', 'Trainer', 'Evaluator', 'Pusher', 'SeasonEvaluator',
+              'TreeBaseline'}
 
 
 @pytest.fixture(scope='module')

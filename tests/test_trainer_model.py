@@ -1,4 +1,4 @@
-"""The Trainer's model settings from issue 20 (bfloat16 option, steps per call, decay)."""
+"""The Trainer's training settings from issue 20 (steps per call, learning-rate decay)."""
 
 import numpy as np
 import pytest
@@ -8,29 +8,8 @@ from croptfx import features
 from trainer import model
 
 
-@pytest.mark.parametrize('bfloat16', [True, False])
-def test_hidden_layers_compute_in_bfloat16_and_the_softmax_in_float32(bfloat16):
-  assert model.HParams().bfloat16 is False  # an option, off by default
-  keras_model = model.build_keras_model(model.HParams(bfloat16=bfloat16))
-  compute = {layer.name: layer.compute_dtype for layer in keras_model.layers
-             if layer.__class__.__name__ in ('Conv1D', 'Dense')}
-  hidden = [name for name in compute if name != 'probabilities']
-  assert len(hidden) == 4  # three convolutions and one dense layer
-  want = 'bfloat16' if bfloat16 else 'float32'
-  assert {compute[name] for name in hidden} == {want}
-  assert compute['probabilities'] == 'float32'
-  assert all(v.dtype == tf.float32 for v in keras_model.trainable_variables)
-  batch = {features.WINDOW: tf.ones((3, features.WINDOW_BINS, features.NUM_BANDS)),
-           features.WINDOW_OBSERVED: tf.ones((3, features.WINDOW_BINS)),
-           features.WINDOW_VEGETATION: tf.zeros((3, features.WINDOW_BINS)),
-           features.AS_OF_DAY: tf.constant([100.0, 200.0, 300.0])}
-  probabilities = keras_model(batch, training=False)
-  assert probabilities.dtype == tf.float32
-  np.testing.assert_allclose(probabilities.numpy().sum(axis=1), 1.0, atol=1e-6)
-
-
 def test_steps_per_execution_and_cosine_decay_to_zero():
-  hparams = model.HParams(learning_rate=2e-3, bfloat16=False)
+  hparams = model.HParams(learning_rate=2e-3)
   keras_model = model.build_keras_model(hparams, train_steps=1000)
   assert int(keras_model._steps_per_execution.numpy()) == 25  # pylint: disable=protected-access
   schedule = keras_model.optimizer._learning_rate  # pylint: disable=protected-access

@@ -3,12 +3,14 @@
 The Trainer reads the Transform output (whole-season calendar grids) through
 the standard `input_fn`, drops double crops, draws a random prediction date per
 example and epoch (the slides' augmentation), cuts the 180-day window ending
-there and gates the label (`trainer.window`), and trains a 1D-CNN (Part 3 of
-the training). The exported model serves raw examples (`trainer.signatures`).
+there and gates the label (`trainer.window`), and trains the architecture
+named in its custom_config (`trainer.architectures`: the 1D-CNN of Part 3 of
+the training, TempCNN, a GRU or a Transformer encoder). The exported model serves raw examples (`trainer.signatures`).
 """
 
 import dataclasses
 import json
+import time
 from typing import Any, Dict, List, Optional
 
 from absl import logging
@@ -21,7 +23,9 @@ from tfx_bsl.public import tfxio
 from tensorflow.python.autograph.core import config as autograph_config
 # pylint: enable=g-direct-tensorflow-import
 
+from croptfx import artifacts
 from croptfx import features
+from trainer import architectures
 from trainer import signatures
 from trainer import window
 
@@ -40,9 +44,10 @@ class HParams:
   epochs: int = 10
   batch_size: int = 128
   learning_rate: float = 2e-3
-  filters: int = 64
-  dense_units: int = 128
-  dropout: float = 0.2
+  # The architecture (trainer.architectures) and its hyperparameters; the
+  # pipeline passes pipeline/configs.py MODEL_CONFIGS[model].
+  model: str = 'cnn'
+  model_config: Dict[str, Any] = dataclasses.field(default_factory=dict)
   as_of_days: List[int] = dataclasses.field(
       default_factory=lambda: list(features.EVAL_AS_OF_DAYS))
   # The as-of day the eval split is scored at during training (Keras
@@ -53,11 +58,6 @@ class HParams:
   # short enough that Keras' per-step Python work was a quarter of it on 2
   # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
   steps_per_execution: int = 25
-  # Convolutions and hidden dense layers in bfloat16 (variables and the
-  # softmax stay float32), for CPUs with bfloat16 units (AMX, AVX-512 BF16).
-  # Off: on such a CPU it gained under 10% on the demo and cost eval
-  # accuracy at the headline day (BENCHMARKS.md, issue 20).
-  bfloat16: bool = False
 
   @classmethod
   def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
@@ -132,40 +132,12 @@ def input_fn(file_pattern: List[str],
 
 
 def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> keras.Model:
-  """1D-CNN over the 36-bin window (+ observed/vegetation masks) and as-of day.
+  """The architecture `hparams.model` (trainer.architectures), compiled.
 
   With `train_steps` the learning rate decays to zero over them (cosine):
-  the last epochs settle instead of jumping between minima, so fewer steps
-  reach the same eval macro-F1 (BENCHMARKS.md).
+  the last epochs settle instead of jumping between minima (BENCHMARKS.md).
   """
-  window_in = keras.Input((features.WINDOW_BINS, features.NUM_BANDS), name=features.WINDOW)
-  observed_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_OBSERVED)
-  vegetation_in = keras.Input((features.WINDOW_BINS,), name=features.WINDOW_VEGETATION)
-  day_in = keras.Input((), name=features.AS_OF_DAY)
-
-  def as_channel(mask):
-    return keras.layers.Reshape((features.WINDOW_BINS, 1))(mask)
-
-  # The masks tell a real zero (a bin at the band mean) from an empty bin.
-  x = keras.layers.Concatenate(axis=-1)(
-      [window_in, as_channel(observed_in), as_channel(vegetation_in)])
-  f = hparams.filters
-  mixed = keras.mixed_precision.Policy('mixed_bfloat16' if hparams.bfloat16 else 'float32')
-  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
-  x = keras.layers.Conv1D(f, 5, padding='same', activation='relu', dtype=mixed)(x)
-  x = keras.layers.MaxPooling1D(2)(x)
-  x = keras.layers.Conv1D(2 * f, 3, padding='same', activation='relu', dtype=mixed)(x)
-  x = keras.layers.MaxPooling1D(2)(x)
-  x = keras.layers.Flatten()(x)
-  # Where the window sits in the season matters (corn greens before soybeans).
-  day = keras.layers.Reshape((1,))(keras.layers.Rescaling(1.0 / 366.0)(day_in))
-  x = keras.layers.Concatenate()([x, day])
-  x = keras.layers.Dense(hparams.dense_units, activation='relu', dtype=mixed)(x)
-  x = keras.layers.Dropout(hparams.dropout)(x)
-  outputs = keras.layers.Dense(features.NUM_CLASSES, activation='softmax',
-                               name='probabilities')(x)
-  model = keras.Model(inputs=[window_in, observed_in, vegetation_in, day_in],
-                      outputs=outputs)
+  model = architectures.build(hparams.model, hparams.model_config)
   learning_rate = hparams.learning_rate
   if train_steps:
     learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, train_steps)
@@ -199,6 +171,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
   steps_per_epoch = max(1, fn_args.train_steps // epochs)
   model = build_keras_model(hparams, train_steps=epochs * steps_per_epoch)
   model.summary(print_fn=logging.info)
+  start = time.monotonic()
   model.fit(
       train_dataset,
       epochs=epochs,
@@ -213,6 +186,15 @@ def run_fn(fn_args: tfx.components.FnArgs):
               ', '.join(f'{k}={v:.4f}' for k, v in (logs or {}).items()))),
       ],
       verbose=0)
+  fit_seconds = time.monotonic() - start
+  # For `croptfx compare`: size and cost of the model (fit time includes the
+  # per-epoch validation; examples are batches x batch size drawn).
+  artifacts.write_training_info(fn_args.model_run_dir, {
+      'model': hparams.model, 'params': int(model.count_params()),
+      'train_seconds': round(fit_seconds, 2),
+      'train_examples': epochs * steps_per_epoch * hparams.batch_size,
+      'examples_per_second': round(epochs * steps_per_epoch * hparams.batch_size
+                                   / max(fit_seconds, 1e-9), 1)})
 
   # No traces of the Keras layers' call functions: every consumer (TFMA, the
   # SeasonEvaluator, serving, `croptfx predict`) calls the signatures, and

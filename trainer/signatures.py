@@ -6,6 +6,9 @@
   graph (`tft_layer`) and the same window function as training.
 - `evaluate_transformed`: serialized transformed examples -> probabilities at
   each fixed as-of day (outputs `day_<d>`), for TFMA and the season evaluator.
+- `evaluate_at_day`: serialized transformed examples and one as-of day of
+  year -> probabilities, the gated label and `weight` at that day, for the
+  season evaluator's dense curve (any day, without re-exporting).
 - `eval_labels`: serialized transformed examples -> the gated label at each
   fixed as-of day (`label_day_<d>`) and `weight` (0 for double crops); TFMA
   runs it as a preprocessing function to find its labels.
@@ -23,6 +26,9 @@ from trainer import window
 SERVING_SIGNATURE = 'serving_default'
 EVAL_SIGNATURE = 'evaluate_transformed'
 EVAL_LABELS_SIGNATURE = 'eval_labels'
+AT_DAY_SIGNATURE = 'evaluate_at_day'
+AS_OF_DAY_INPUT = 'as_of_day'
+LABEL = 'label'
 EXAMPLES_INPUT = 'examples'
 AS_OF_DATE_INPUT = 'as_of_date'
 PROBABILITIES = 'probabilities'
@@ -100,8 +106,20 @@ def make_signatures(model, tf_transform_output: tft.TFTransformOutput,
       outputs[label_name(day)] = tf.where(excluded, tf.zeros_like(label), label)
     return outputs
 
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT),
+                                tf.TensorSpec([], tf.int64, name=AS_OF_DAY_INPUT)])
+  def evaluate_at_day(examples, as_of_day):
+    transformed = tf.io.parse_example(examples, transformed_spec)
+    inputs, label = window.apply_window(
+        transformed, window.as_of_bins_for_day(as_of_day, transformed[features.LABEL]))
+    excluded = tf.reshape(transformed[features.EXCLUDED], [-1]) > 0
+    return {PROBABILITIES: model(inputs, training=False),
+            LABEL: tf.where(excluded, tf.zeros_like(label), label),
+            WEIGHT: 1.0 - tf.cast(excluded, tf.float32)}
+
   return {
       SERVING_SIGNATURE: serve.get_concrete_function(),
+      AT_DAY_SIGNATURE: evaluate_at_day.get_concrete_function(),
       EVAL_SIGNATURE: evaluate_transformed.get_concrete_function(),
       EVAL_LABELS_SIGNATURE: eval_labels.get_concrete_function(),
   }
