@@ -58,6 +58,16 @@ def _fmt(value, digits=3) -> str:
   return '–' if value is None else page.fmt_float(value, digits)
 
 
+
+def _score_cells(split: str, key: str, by_day, days) -> list:
+  """Accuracy and macro-F1 at each day, then the mean macro-F1, as cells."""
+  cells = []
+  for d in days:
+    m = by_day.get(d)
+    cells += [page.Cell(_fmt(m and m['accuracy']), id=f'{split}-{key}-{d}-accuracy'),
+              page.Cell(_fmt(m and m['macro_f1']), id=f'{split}-{key}-{d}-macro-f1')]
+  return cells + [page.Cell(_fmt(mean_macro_f1(by_day, days)), id=f'{split}-{key}-mean-macro-f1')]
+
 def _table(runs, split: str, days: Sequence[int]) -> page.Markup:
   headers = ['run', 'parameters', 'train time (s)', 'examples/s']
   for d in days:
@@ -73,12 +83,7 @@ def _table(runs, split: str, days: Sequence[int]) -> page.Markup:
                      id=f'{split}-{key}-params'),
            page.Cell(_fmt(s.train_seconds, 1), id=f'{split}-{key}-train-seconds'),
            page.Cell(_fmt(s.train_examples_per_second, 0), id=f'{split}-{key}-examples-per-s')]
-    for d in days:
-      m = by_day.get(d)
-      row += [page.Cell(_fmt(m and m['accuracy']), id=f'{split}-{key}-{d}-accuracy'),
-              page.Cell(_fmt(m and m['macro_f1']), id=f'{split}-{key}-{d}-macro-f1')]
-    row.append(page.Cell(_fmt(mean_macro_f1(by_day, days)), id=f'{split}-{key}-mean-macro-f1'))
-    rows.append(row)
+    rows.append(row + _score_cells(split, key, by_day, days))
     if baseline is None and (s.baseline_metrics or {}).get(split):
       baseline = (_days(s.baseline_metrics[split]), s.baseline_train_seconds)
   if baseline:
@@ -86,12 +91,7 @@ def _table(runs, split: str, days: Sequence[int]) -> page.Markup:
     key = 'baseline'
     row = [page.Cell(BASELINE, id=f'{split}-{key}-label'), page.Cell('–'),
            page.Cell(_fmt(seconds, 1), id=f'{split}-{key}-train-seconds'), page.Cell('–')]
-    for d in days:
-      m = by_day.get(d)
-      row += [page.Cell(_fmt(m and m['accuracy']), id=f'{split}-{key}-{d}-accuracy'),
-              page.Cell(_fmt(m and m['macro_f1']), id=f'{split}-{key}-{d}-macro-f1')]
-    row.append(page.Cell(_fmt(mean_macro_f1(by_day, days)), id=f'{split}-{key}-mean-macro-f1'))
-    rows.append(row)
+    rows.append(row + _score_cells(split, key, by_day, days))
   return page.table(headers, rows, table_id=f'compare-table-{split}',
                     caption=f'{split} split: scores at the as-of days; training time is the '
                             "Trainer's fit (with per-epoch validation), the baseline's "
