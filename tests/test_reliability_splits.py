@@ -116,7 +116,7 @@ def test_any_split_names_work_end_to_end(hostile_run):
   assert summary['blessed'] is True
   states = helpers.executions_by_component(hostile_run['output'])
   assert all(s == 'COMPLETE' for runs in states.values() for _, s in runs), states
-  assert len(states) == 9
+  assert len(states) == 10  # nine TFX steps and the TreeBaseline
 
 
 @pytest.mark.pipeline
