@@ -125,22 +125,22 @@ def test_strict_parse_refuses_unknown_fields(tmp_path):
 
 def test_executor_input_as_the_launcher_builds_it(tmp_path):
   spec = _spec()
-  a = kfp_replay.executor_input(spec, 'A', '/root/p/run/A/u1', {})
+  a = kfp_replay.executor_input(spec, 'A', '/pipeline_root/run/A/u1', {})
   assert json_format.MessageToDict(a) == {
       'inputs': {'parameters': {'n': {'intValue': '7'}}},
       'outputs': {'artifacts': {'out': {'artifacts': [
-          {'name': 'out', 'uri': '/root/p/run/A/u1/out', 'type': _TYPE}]}},
-                  'outputFile': '/root/p/run/A/u1/output_metadata.json'}}
+          {'name': 'out', 'uri': '/pipeline_root/run/A/u1/out', 'type': _TYPE}]}},
+                  'outputFile': '/pipeline_root/run/A/u1/output_metadata.json'}}
   # A's executor wrote its output metadata: the recorded artifact merges it.
   os.makedirs(tmp_path / 'A')
   a.outputs.output_file = str(tmp_path / 'A' / 'output_metadata.json')
   with open(a.outputs.output_file, 'w') as f:
     json.dump({'artifacts': {'out': {'artifacts': [
-        {'uri': '/root/p/run/A/u1/out', 'metadata': {'split_names': '["train"]'}}]}}}, f)
+        {'uri': '/pipeline_root/run/A/u1/out', 'metadata': {'split_names': '["train"]'}}]}}}, f)
   recorded = kfp_replay.recorded_outputs(a)
-  b = kfp_replay.executor_input(spec, 'B', '/root/p/run/B/u2', {'A': recorded})
+  b = kfp_replay.executor_input(spec, 'B', '/pipeline_root/run/B/u2', {'A': recorded})
   assert json_format.MessageToDict(b)['inputs'] == {'artifacts': {'examples': {'artifacts': [
-      {'name': 'out', 'uri': '/root/p/run/A/u1/out', 'type': _TYPE,
+      {'name': 'out', 'uri': '/pipeline_root/run/A/u1/out', 'type': _TYPE,
        'metadata': {'split_names': '["train"]'}}]}}}
   command = kfp_replay.compile_command(['python', '-m', 'a'], ['--json', '{{$}}', '--x=1'], b)
   assert command[:4] == ['python', '-m', 'a', '--json'] and command[5] == '--x=1'
