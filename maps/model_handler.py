@@ -110,11 +110,6 @@ class LoadedModel:
             'class_index': out[signatures.CLASS_INDEX].numpy()}
 
 
-def check_model(model_dir: str) -> None:
-  """Loads the model once on the driver so a bad --model fails before the job."""
-  LoadedModel(model_dir)
-
-
 class ServingModelHandler(base.ModelHandler[EncodedRows, base.PredictionResult, LoadedModel]):
   """RunInference over `EncodedRows`: one `serving_default` call per batch."""
 

@@ -233,14 +233,13 @@ def _rows_progress(progress: _Progress, total: int, enabled: bool, interval: flo
 
 
 def check_inputs(model: str, data: str):
-  """The model loads and has its signature; every input file is Parquet with
+  """The model is a pushed model with its signature; every input file is Parquet with
   the columns a prediction needs. Returns the files' layouts."""
   from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
   from components.parquet_example_gen import validation  # pylint: disable=g-import-not-at-top
-  from maps import model_handler  # pylint: disable=g-import-not-at-top
-  if not _is_remote(model) and not os.path.isdir(model):
-    raise errors.InputDataError(model, 'no such model directory')
-  model_handler.check_model(model)
+  # The SavedModel's proto only: the workers load the model, the driver
+  # need not load it a second time to check it.
+  artifacts.check_serving_model(model)
   return reader.check_input_files(reader.list_input_files(data),
                                   optional=validation.PREDICTION_OPTIONAL_COLUMNS)
 
