@@ -122,13 +122,18 @@ def input_fn(file_pattern: List[str],
   # Random draws happen here, per example and per epoch, vectorized per batch.
   dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
       tf.data.AUTOTUNE)
+  options = tf.data.Options()
+  # No autotuning thread. Deleting an iterator waits for its optimization
+  # loop, which sleeps up to a minute between passes: `fit` returned up to
+  # 50 s after its last epoch, at random (BENCHMARKS.md, "The Trainer's
+  # missing minute"). AUTOTUNE then means the default parallelism (the
+  # cores) and a prefetch buffer that grows when the model waits.
+  options.autotune.enabled = False
   if shuffle:
     # Shuffled batches may leave the parallel maps in any order: a slow
     # batch does not hold up the ones behind it. Evaluation keeps its order.
-    options = tf.data.Options()
     options.deterministic = False
-    dataset = dataset.with_options(options)
-  return dataset
+  return dataset.with_options(options)
 
 
 def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> keras.Model:
