@@ -62,6 +62,15 @@ BASELINE_CONFIG = {'draws_per_pixel': 4, 'max_iter': 40, 'learning_rate': 0.15, 
 # rows they cost 9-16 s and about 900 MiB of peak memory (BENCHMARKS.md).
 TRANSFORM_STATISTICS = False
 
+# TFRecords between components (ExampleGen -> StatisticsGen, Transform;
+# Transform -> Trainer, Evaluator, SeasonEvaluator, TreeBaseline): False
+# writes them uncompressed. Beam's GZIP runs in Python (about half of the
+# ExampleGen + Transform cost per row) and one thread inflates a split when
+# it is read (the Trainer reader's cap), for files on the demo data about
+# RAW_RATIO_TBD x (raw) and TRANSFORMED_RATIO_TBD x (transformed) larger
+# than GZIP's (BENCHMARKS.md, "Uncompressed records between components").
+COMPRESS_EXAMPLES = False
+
 # Fixed as-of days of year for evaluation; the Evaluator blesses a model when
 # the eval year's accuracy at the headline day reaches the threshold. The
 # Trainer validates, and the SeasonEvaluator keeps per-pixel rows, at the

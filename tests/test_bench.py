@@ -342,7 +342,7 @@ def test_summary_judges_every_target_and_reports_the_rest():
   # Medians of per-round ratios: B/A 6, 3.6, 5.1 -> 5.08.
   assert by_name['B / A'].value == pytest.approx(61 / 12)
   assert by_name['B / A'].met and by_name['B / C'].met
-  assert by_name['B over the uncompressed copy / A'].met is None
+  assert by_name['B over the GZIP copy / A'].met is None
   assert by_name['D 1x: pipeline / NumPy, stats on'].met is False
   assert by_name['E: peak RSS 10x / 1x, stats off'].value == pytest.approx(
       2 / 1.1)
