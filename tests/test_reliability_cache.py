@@ -233,6 +233,7 @@ def test_transform_exec_property_carries_the_preprocessing_fingerprint(
       dict(features.DEFAULT_YEAR_SPLITS), last_component='Transform')
   transform, = [c for c in dsl_pipeline.components if c.id == 'Transform']
   real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing'], [None])
+      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing',
+       'components.transform'], [None])
   assert f'"code_fingerprint": "{real}"' in transform.exec_properties[
       'custom_config']
