@@ -3,7 +3,7 @@
 B builds `fn_args` the way TFX's Trainer does (`fn_args_utils.
 get_common_fn_args` over the Transform's artifacts), so `input_fn` reads
 through the same DataAccessor (`tfxio_utils` TFExampleRecord factory) as in
-the pipeline. C reads the same gzipped TFRecords with `tf.data` and no
+the pipeline. C reads the same TFRecords with `tf.data` and no
 parsing, batched like B so both pay the same per-batch Python cost.
 
 The records are the Transform's own files: uncompressed as `croptfx run`
