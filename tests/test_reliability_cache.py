@@ -157,7 +157,8 @@ def test_code_fingerprint_change_reruns_transform_and_trainer(cache_runs):
   configs = [e.custom_properties['custom_config'].string_value
              for e in store.get_executions_by_id(transform_ids)]
   real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing'], [None])
+      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing',
+       'components.transform'], [None])
   assert [f'"code_fingerprint": "{real}"' in c for c in configs] == [
       True, True, False]
   assert f'"code_fingerprint": "{real}{EDIT}"' in configs[-1]
