@@ -3,12 +3,14 @@
 Runs the two real TFX executors on the DirectRunner with the Beam arguments
 `croptfx run` gives them (`pipeline.configs.direct_runner_args`), the
 preprocessing_fn by module path and Transform statistics on or off
-(`croptfx run`: `pipeline.configs.TRANSFORM_STATISTICS`), and times each. The raw schema is what SchemaGen infers ([1]-shaped features);
+(`croptfx run`: `pipeline.configs.TRANSFORM_STATISTICS`), the records
+uncompressed or GZIP (`croptfx run`: `pipeline.configs.COMPRESS_EXAMPLES`),
+and times each. The raw schema is what SchemaGen infers ([1]-shaped features);
 StatisticsGen, SchemaGen and ExampleValidator are not part of the timing.
 
 Also a command, so memory can be measured in a fresh process per data size:
 
-  python -m bench.beam_part --data DIR --output DIR --result FILE.json
+  python -m bench.beam_part --data DIR --output DIR --result FILE.json [--compress-examples]
 """
 
 import argparse
@@ -65,14 +67,15 @@ def write_raw_schema(schema_dir: str) -> None:
 
 def run(data_dir: str, output_dir: str, workers: int = 1,
         statistics: bool = True,
-        beam_args: Optional[List[str]] = None) -> BeamPartResult:
+        beam_args: Optional[List[str]] = None,
+        compress: bool = configs.COMPRESS_EXAMPLES) -> BeamPartResult:
   """ExampleGen then Transform on `data_dir`; artifacts under `output_dir`."""
   # Beam before TFX: some TFX modules import a partly initialized Beam.
   import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
   from components.parquet_example_gen import executor as eg_executor  # pylint: disable=g-import-not-at-top
   from components.parquet_example_gen import splits as splits_lib  # pylint: disable=g-import-not-at-top
+  from components import transform as tx_executor  # pylint: disable=g-import-not-at-top
   from tfx.components.example_gen import utils as eg_utils  # pylint: disable=g-import-not-at-top
-  from tfx.components.transform import executor as tx_executor  # pylint: disable=g-import-not-at-top
   from tfx.dsl.components.base import base_beam_executor  # pylint: disable=g-import-not-at-top
   from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
   from tfx.proto import transform_pb2  # pylint: disable=g-import-not-at-top
@@ -103,6 +106,7 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
       specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
       specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
       eg_executor.YEAR_SPLITS_KEY: splits_lib.year_splits_json(year_splits),
+      eg_executor.COMPRESS_EXAMPLES_KEY: int(compress),
   })
   example_gen_seconds = time.perf_counter() - start
 
@@ -131,7 +135,8 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
           specs.SPLITS_CONFIG_KEY: proto_utils.proto_to_json(
               transform_pb2.SplitsConfig(analyze=[features.TRAIN_SPLIT],
                                          transform=split_names)),
-          specs.CUSTOM_CONFIG_KEY: json.dumps({'label_mapping': None}),
+          specs.CUSTOM_CONFIG_KEY: json.dumps({
+              'label_mapping': None, tx_executor.COMPRESS_EXAMPLES_KEY: compress}),
           specs.DISABLE_STATISTICS_KEY: int(not statistics),
       })
   transform_seconds = time.perf_counter() - start
@@ -158,6 +163,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser.add_argument('--result', required=True, help='JSON file to write')
   parser.add_argument('--workers', type=int, default=1)
   parser.add_argument('--no-statistics', action='store_true')
+  parser.add_argument('--compress-examples', action='store_true',
+                      help='GZIP TFRecords (default: configs.COMPRESS_EXAMPLES)')
   args = parser.parse_args(argv)
   # Import what the run needs first, so the baseline holds the libraries.
   import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
@@ -166,7 +173,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   from tfx.components.transform import executor  # pylint: disable=g-import-not-at-top,unused-import
   baseline = _self_rss()
   result = run(args.data, args.output, workers=args.workers,
-               statistics=not args.no_statistics)
+               statistics=not args.no_statistics,
+               compress=args.compress_examples or configs.COMPRESS_EXAMPLES)
   result.baseline_rss = baseline
   result.max_rss_self = resource.getrusage(
       resource.RUSAGE_SELF).ru_maxrss * 1024

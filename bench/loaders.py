@@ -3,12 +3,13 @@
 B builds `fn_args` the way TFX's Trainer does (`fn_args_utils.
 get_common_fn_args` over the Transform's artifacts), so `input_fn` reads
 through the same DataAccessor (`tfxio_utils` TFExampleRecord factory) as in
-the pipeline. C reads the same gzipped TFRecords with `tf.data` and no
+the pipeline. C reads the same TFRecords with `tf.data` and no
 parsing, batched like B so both pay the same per-batch Python cost.
 
-TFX's Transform always writes its examples GZIP-compressed, and inflating
-them is most of what C measures; B and C are also run over an uncompressed
-copy of the same records to show that bound (reported, not judged).
+The records are the Transform's own files: uncompressed as `croptfx run`
+writes them (`pipeline.configs.COMPRESS_EXAMPLES`). B and C are also run over
+a copy in the other compression (GZIP, or inflated when the pipeline wrote
+GZIP), to show what it costs (reported, not judged).
 """
 
 import dataclasses
@@ -56,7 +57,8 @@ def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,
                     files: Optional[Sequence[str]] = None) -> tf.data.Dataset:
   """B: `trainer.model.input_fn` in training mode (random as-of dates).
 
-  `files` replaces the train split's files (e.g. an uncompressed copy).
+  `files` replaces the train split's files (e.g. a copy in the other
+  compression).
   """
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
   from trainer import model  # pylint: disable=g-import-not-at-top
@@ -66,23 +68,28 @@ def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,
                         batch_size, seed=seed)
 
 
-def raw_dataset(files, batch_size: int,
-                compression_type: str = 'GZIP') -> tf.data.Dataset:
-  """C: the records of `files` (GZIP TFRecords), batched, never parsed."""
-  return (tf.data.TFRecordDataset(files, compression_type=compression_type)
+def raw_dataset(files, batch_size: int) -> tf.data.Dataset:
+  """C: the records of `files` (compression from their names), batched,
+  never parsed."""
+  return (artifacts.tfrecord_dataset(files)
           .repeat()
           .batch(batch_size)
           .prefetch(tf.data.AUTOTUNE))
 
 
-def uncompressed_copy(files: Sequence[str], out_dir: str) -> List[str]:
-  """The GZIP TFRecord `files` inflated into `out_dir` (same records)."""
+def other_compression_copy(files: Sequence[str], out_dir: str) -> List[str]:
+  """The TFRecord `files` in `out_dir` in the other compression: GZIP ones
+  inflated, uncompressed ones gzipped (`.gz`, zlib's default level, as Beam
+  writes); the same records."""
   os.makedirs(out_dir, exist_ok=True)
+  gz = artifacts.GZIP_SUFFIX
+  inflate = artifacts.record_compression(files) == 'GZIP'
   copies = []
   for path in files:
     name = os.path.basename(path)
-    copy = os.path.join(out_dir, name[:-3] if name.endswith('.gz') else name)
-    with gzip.open(path, 'rb') as src, open(copy, 'wb') as dst:
+    copy = os.path.join(out_dir, name[:-len(gz)] if inflate else name + gz)
+    with (gzip.open(path, 'rb') if inflate else open(path, 'rb')) as src, \
+        (open(copy, 'wb') if inflate else gzip.open(copy, 'wb', compresslevel=6)) as dst:
       shutil.copyfileobj(src, dst, 2**20)
     copies.append(copy)
   return copies

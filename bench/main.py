@@ -4,8 +4,8 @@ One session, one generated data set (1x, and 10x the pixels for the scaling
 cases); every case runs in this process or in a fresh child process:
   A  the seed's in-memory loader (`seed_loader`)              examples/s
   B  the Trainer's `input_fn` over the Transform output      examples/s
-  C  the same gzipped TFRecords read without parsing           records/s
-  (B and C also over an uncompressed copy of the records, reported only)
+  C  the same TFRecords read without parsing                  records/s
+  (B and C also over a GZIP copy of the records, reported only)
   D  ExampleGen + Transform (DirectRunner) against one pyarrow + NumPy
      pass computing the same grids (`numpy_pass`), at 1x and 10x
   E  peak RSS of the Beam part at 1x and 10x, each in a fresh process

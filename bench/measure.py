@@ -75,8 +75,9 @@ def compare_with_transform(result, transformed_uri: str):
   return total
 
 
-# The loader cases; B0 and C0 are B and C over an uncompressed copy of the
-# same records (TFX's Transform writes GZIP only): reported, not judged.
+# The loader cases; B0 and C0 are B and C over a copy of the same records in
+# the other compression (GZIP when the pipeline writes them uncompressed, as
+# `croptfx run` does): reported, not judged.
 LOADER_CASES = ('A', 'B', 'C', 'B0', 'C0')
 
 
@@ -88,6 +89,8 @@ class LoaderRates:
   # CPU seconds of this process per example, every thread, one per round.
   cpu_per_example: Dict[str, List[float]] = dataclasses.field(
       default_factory=dict)
+  # Compression of the B0/C0 copy ('GZIP' or ''); B and C read the other.
+  copy_compression: str = 'GZIP'
 
 
 def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
@@ -110,15 +113,15 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
   mean, std = np.array(stats['band_mean']), np.array(stats['band_std'])
   fn_args = loaders.trainer_fn_args(transformed_uri, graph_uri)
   train_files = artifacts.split_files(transformed_uri, features.TRAIN_SPLIT)
-  plain_files = loaders.uncompressed_copy(
-      train_files, os.path.join(tmp_dir, 'uncompressed-train'))
+  copy_files = loaders.other_compression_copy(
+      train_files, os.path.join(tmp_dir, 'copy-train'))
   datasets = {
       'A': lambda r: seed_loader.make_dataset(frame, mean, std, batch_size),
       'B': lambda r: loaders.trainer_dataset(fn_args, batch_size, seed=r),
       'C': lambda r: loaders.raw_dataset(train_files, batch_size),
       'B0': lambda r: loaders.trainer_dataset(fn_args, batch_size, seed=r,
-                                                  files=plain_files),
-      'C0': lambda r: loaders.raw_dataset(plain_files, batch_size, ''),
+                                                  files=copy_files),
+      'C0': lambda r: loaders.raw_dataset(copy_files, batch_size),
   }
   assert tuple(datasets) == LOADER_CASES
   rates = {name: [] for name in datasets}
@@ -133,7 +136,8 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
             functools.partial(datasets[name], r), seconds)
         rates[name].append(throughput.per_second)
         cpu[name].append(throughput.cpu_per_example)
-  return LoaderRates(rates, len(frame), cpu)
+  return LoaderRates(rates, len(frame), cpu,
+                     artifacts.record_compression(copy_files))
 
 
 def trainer_rates(beam: BeamRun, rounds: int, steps: int, log):
@@ -143,5 +147,8 @@ def trainer_rates(beam: BeamRun, rounds: int, steps: int, log):
   from trainer import model  # pylint: disable=g-import-not-at-top
   fn_args = loaders.trainer_fn_args(beam.result['transformed_examples_uri'],
                                     beam.result['transform_graph_uri'])
-  hparams = model.HParams.from_custom_config(configs.TRAINER_CONFIG)
+  # As `croptfx run` configures the Trainer: its settings and the default
+  # architecture's (without the latter the model cannot be built).
+  hparams = model.HParams.from_custom_config(
+      {**configs.TRAINER_CONFIG, **configs.model_trainer_config(configs.DEFAULT_MODEL)})
   return trainer_speed.rates(fn_args, hparams, rounds, steps, log)

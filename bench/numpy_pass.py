@@ -6,7 +6,7 @@ packed bytes, bins the images into calendar 5-day bins and picks one image
 per bin with the rule and hash of `preprocessing.pick`, all vectorized over a
 record batch (no Python loop per row). The train year's exact band moments
 are summed on the way; the grids are normalized once the pass is done, so the
-input is read once. Output stays in memory (the pipeline also writes gzipped
+input is read once. Output stays in memory (the pipeline also writes
 TFRecords; this pass writes nothing).
 
 `compare` checks the result against a Transform output row by row.

@@ -28,6 +28,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from bench import memory
+from croptfx import artifacts
 from croptfx import generate
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
@@ -111,11 +112,11 @@ class CpuPerComponent(logging.Handler):
 
 
 def _record_bytes(uri: str) -> Dict[str, float]:
-  """Serialized and on-disk (GZIP) bytes of an examples artifact."""
+  """Serialized and on-disk bytes of an examples artifact."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   files = sorted(glob.glob(os.path.join(uri, 'Split-*', '*')))
   serialized = records = 0
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
+  for record in artifacts.tfrecord_dataset(files):
     serialized += len(record.numpy())
     records += 1
   return {'records': records, 'serialized_bytes': serialized,

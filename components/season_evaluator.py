@@ -49,7 +49,7 @@ def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
   cms = {day: np.zeros((features.NUM_CLASSES,) * 2, np.int64) for day in as_of_days}
   rows: Dict[str, list] = {k: [] for k in features.PASSTHROUGH + ('true', 'predicted',
                                                                   'probabilities')}
-  dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type='GZIP').batch(_BATCH)
+  dataset = artifacts.tfrecord_dataset(tf.io.gfile.glob(files)).batch(_BATCH)
   for batch in dataset:
     for day in sorted(set(as_of_days) | {headline_day}):
       out = at_day(examples=batch, as_of_day=tf.constant(day, tf.int64))

@@ -36,7 +36,7 @@ def load_batches(files: Sequence[str]) -> List[Dict[str, tf.Tensor]]:
   """Transformed examples, double crops dropped, in batches, parsed once (a
   split is read at every as-of day; 3,000 pixels hold about 10 MB)."""
   spec = features.transformed_feature_spec()
-  dataset = tf.data.TFRecordDataset(list(files), compression_type='GZIP').batch(_BATCH)
+  dataset = artifacts.tfrecord_dataset(files).batch(_BATCH)
   batches = []
   for serialized in dataset:
     batch = tf.io.parse_example(serialized, spec)

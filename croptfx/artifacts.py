@@ -12,7 +12,8 @@ write through it; `report/`, `bench/` and the tests read through it.
     pipeline/<Component>/...      the artifacts, named in run_summary.json
 
   Examples artifact (ParquetExampleGen, Transform)
-    Split-<name>/*.gz             GZIP TFRecords of one split
+    Split-<name>/*                TFRecords of one split: uncompressed, or GZIP
+                                  when every name ends in .gz (`record_compression`)
     counts.json                   ExampleGen only: rows read, per split, per reason
     quarantine/quarantine-*.parquet  ExampleGen only: bad rows with their reason
   transform_graph artifact
@@ -42,6 +43,9 @@ from croptfx import features
 
 # Inside artifacts.
 SPLIT_PREFIX = 'Split-'
+# TFRecord files ending in this are GZIP-compressed, the others are not: the
+# rule TFX's readers apply (Beam's AUTO compression, tfx_bsl's dataset).
+GZIP_SUFFIX = '.gz'
 COUNTS_FILE = 'counts.json'
 QUARANTINE_DIR = 'quarantine'
 QUARANTINE_PREFIX = 'quarantine'
@@ -314,9 +318,36 @@ def split_files(artifact_uri: str, split: str) -> List[str]:
   return list_dir_files(os.path.join(artifact_uri, SPLIT_PREFIX + split))
 
 
+def record_compression(files: Iterable[str]) -> str:
+  """The `compression_type` of TFRecord `files`, from their names.
+
+  'GZIP' when every name ends in `GZIP_SUFFIX`, '' when none does (also for
+  no files), as tfx_bsl's `detect_compression_type` decides.
+
+  Raises:
+    ValueError: some files are GZIP and some are not.
+  """
+  files = [str(f) for f in files]
+  gzipped = [f for f in files if f.endswith(GZIP_SUFFIX)]
+  if not gzipped:
+    return ''
+  if len(gzipped) == len(files):
+    return 'GZIP'
+  plain = next(f for f in files if not f.endswith(GZIP_SUFFIX))
+  raise ValueError(f'TFRecord files mix GZIP ({gzipped[0]}) and uncompressed '
+                   f'({plain}) names')
+
+
+def tfrecord_dataset(files: Iterable[str]):
+  """`tf.data.TFRecordDataset` of `files`, compression from their names."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  files = [str(f) for f in files]
+  return tf.data.TFRecordDataset(files, compression_type=record_compression(files))
+
+
 def read_examples(split_directory: str, spec: Mapping[str, Any],
                   limit: Optional[int] = None) -> Dict[str, Any]:
-  """Examples of one split directory (GZIP TFRecords) as NumPy arrays.
+  """Examples of one split directory (TFRecords) as NumPy arrays.
 
   Args:
     split_directory: a `Split-<name>` directory.
@@ -334,7 +365,7 @@ def read_examples(split_directory: str, spec: Mapping[str, Any],
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   files = list_dir_files(split_directory)
   if limit is None:
-    dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096)
+    dataset = tfrecord_dataset(files).batch(4096)
     chunks = {key: [] for key in spec}
     for batch in dataset:
       parsed = tf.io.parse_example(batch, spec)
@@ -345,8 +376,9 @@ def read_examples(split_directory: str, spec: Mapping[str, Any],
             for key in spec}
   if not files:
     return {}
+  compression = record_compression(files)
   dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
-      lambda f: tf.data.TFRecordDataset(f, compression_type='GZIP'),
+      lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
       cycle_length=len(files), block_length=1)
   # One batch fetched whole: iterating to the end makes TF log a warning.
   batch = dataset.take(limit).batch(limit)

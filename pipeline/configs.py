@@ -62,6 +62,16 @@ BASELINE_CONFIG = {'draws_per_pixel': 4, 'max_iter': 40, 'learning_rate': 0.15, 
 # rows they cost 9-16 s and about 900 MiB of peak memory (BENCHMARKS.md).
 TRANSFORM_STATISTICS = False
 
+# TFRecords between components (ExampleGen -> StatisticsGen, Transform;
+# Transform -> Trainer, Evaluator, SeasonEvaluator, TreeBaseline). False:
+# uncompressed. Beam's GZIP runs in Python (about half of the ExampleGen +
+# Transform cost per row) and one thread inflates a split when it is read
+# (the cap on the Trainer's reader); uncompressed files are 1.69x (raw) and
+# 1.37x (transformed) GZIP's size on the demo data: 27.8 MB against 16.5 MB
+# and 34.7 MB against 25.3 MB for 9,000 rows (BENCHMARKS.md, "Uncompressed
+# records between components"). True writes GZIP `.gz` files as stock TFX.
+COMPRESS_EXAMPLES = False
+
 # Fixed as-of days of year for evaluation; the Evaluator blesses a model when
 # the eval year's accuracy at the headline day reaches the threshold. The
 # Trainer validates, and the SeasonEvaluator keeps per-pixel rows, at the

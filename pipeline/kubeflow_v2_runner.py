@@ -41,7 +41,8 @@ def create_kubeflow_pipeline(pipeline_root: str, data_path: str,
       season_as_of_days=configs.SEASON_AS_OF_DAYS,
       baseline_config=configs.BASELINE_CONFIG,
       beam_pipeline_args=beam_pipeline_args,
-      transform_statistics=configs.TRANSFORM_STATISTICS)
+      transform_statistics=configs.TRANSFORM_STATISTICS,
+      compress_examples=configs.COMPRESS_EXAMPLES)
 
 
 def compile_pipeline(output: str, pipeline_root: str, data_path: str,

@@ -15,6 +15,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components import season_evaluator
+from components import transform as transform_lib
 from components import tree_baseline
 from components.parquet_example_gen import component as parquet_example_gen
 from croptfx import features
@@ -91,6 +92,7 @@ def create_pipeline(
     model_config: Optional[Dict[str, Any]] = None,
     season_as_of_days: Optional[Sequence[int]] = None,
     baseline_config: Optional[Dict[str, Any]] = None,
+    compress_examples: bool = False,
 ) -> tfx.dsl.Pipeline:
   """Implements the in-season crop-type pipeline with TFX.
 
@@ -106,6 +108,9 @@ def create_pipeline(
   learning rate and hyperparameters) goes to the Trainer. The SeasonEvaluator
   and the TreeBaseline (run when `baseline_config` is given) score every
   split but the train one at `season_as_of_days` (default: `as_of_days`).
+
+  `compress_examples` (configs.COMPRESS_EXAMPLES): the ExampleGen and the
+  Transform write GZIP TFRecords (`.gz`) instead of uncompressed ones.
 
   `last_component` (a component id, e.g. 'Transform') stops the pipeline
   there: the data part alone, for benchmarks and reliability checks.
@@ -124,7 +129,8 @@ def create_pipeline(
   example_gen_code = fingerprint.code_fingerprint(
       shared + ['croptfx.artifacts', 'components.parquet_example_gen'], [label_mapping])
   transform_code = fingerprint.code_fingerprint(
-      shared + ['croptfx.artifacts', 'preprocessing'], [label_mapping])
+      shared + ['croptfx.artifacts', 'preprocessing', 'components.transform'],
+      [label_mapping])
   trainer_code = fingerprint.code_fingerprint(shared + ['trainer'])
   season_code = fingerprint.code_fingerprint(
       shared + ['croptfx.artifacts', 'trainer', 'croptfx.metrics', 'components.season_evaluator'])
@@ -133,7 +139,7 @@ def create_pipeline(
   # year and quarantines bad rows with a reason.
   example_gen = parquet_example_gen.ParquetExampleGen(
       input_base=data_path, year_splits=dict(year_splits), label_mapping=label_mapping,
-      code_fingerprint=example_gen_code)
+      code_fingerprint=example_gen_code, compress_examples=compress_examples)
 
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(
@@ -142,12 +148,14 @@ def create_pipeline(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
 
   # Band statistics from the train year only; every split is transformed.
-  transform = tfx.components.Transform(
+  # TFX's Transform with an executor that can write uncompressed records.
+  transform = transform_lib.Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=preprocessing_fn,
       splits_config=tfx.proto.SplitsConfig(analyze=[roles.train], transform=splits),
-      custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code},
+      custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code,
+                     transform_lib.COMPRESS_EXAMPLES_KEY: bool(compress_examples)},
       disable_statistics=not transform_statistics)
 
   trainer = tfx.components.Trainer(

@@ -151,6 +151,7 @@ def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: D
       .sqlite_metadata_connection_config(os.path.abspath(layout.metadata_path)),
       beam_pipeline_args=beam_pipeline_args,
       transform_statistics=configs.TRANSFORM_STATISTICS,
+      compress_examples=configs.COMPRESS_EXAMPLES,
       last_component=last_component,
       model_config=configs.model_trainer_config(model or configs.DEFAULT_MODEL),
       season_as_of_days=configs.SEASON_AS_OF_DAYS,

@@ -180,8 +180,7 @@ def _row_key(row: Dict):
 
 
 def _read_examples(split_uri: str) -> List[tf.train.Example]:
-  files = glob.glob(os.path.join(split_uri, '*.gz'))
-  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  dataset = artifacts.tfrecord_dataset(artifacts.list_dir_files(split_uri))
   return [tf.train.Example.FromString(r.numpy()) for r in dataset]
 
 
@@ -611,8 +610,8 @@ def test_duplicates_across_files_and_a_file_of_zero_rows(tmp_path):
                 'bbox', 'year'):
       assert row[key] == want[key], key
   # The kept copy of r1 is an example once.
-  train = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(
-      artifacts.split_files(artifact.uri, 'train'), compression_type='GZIP')]
+  train = [tf.train.Example.FromString(r.numpy()) for r in artifacts.tfrecord_dataset(
+      artifacts.split_files(artifact.uri, 'train'))]
   lons = [codec.decode_coord(e.features.feature['lon'].bytes_list.value[0])
           for e in train]
   assert sorted(lons) == sorted([r1['lon'], r3['lon']] +

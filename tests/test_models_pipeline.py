@@ -1,7 +1,6 @@
 """Each architecture trains on the real Transform output and serves; the tree
 baseline's metrics equal a recomputation (shares the session's small run)."""
 
-import glob
 import json
 import os
 
@@ -21,11 +20,11 @@ pytestmark = pytest.mark.pipeline
 
 
 def _files(uri, split):
-  return sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*.gz')))
+  return artifacts.split_files(uri, split)
 
 
 def _records(uri, split):
-  return [r.numpy() for r in tf.data.TFRecordDataset(_files(uri, split), compression_type='GZIP')]
+  return [r.numpy() for r in artifacts.tfrecord_dataset(_files(uri, split))]
 
 
 @pytest.mark.parametrize('name', tuple(configs.MODEL_CONFIGS))
@@ -42,8 +41,8 @@ def test_architecture_trains_exports_and_serves(small_run, name, tmp_path):
     return window.apply_window(
         batch, window.draw_as_of_bins(batch[features.FIRST_BIN], batch[features.LAST_BIN],
                                       seed=1))
-  train = tf.data.TFRecordDataset(_files(uris['transformed_examples'], 'train'),
-                                  compression_type='GZIP').batch(32).map(to_inputs).repeat()
+  train = artifacts.tfrecord_dataset(_files(uris['transformed_examples'], 'train')
+                                     ).batch(32).map(to_inputs).repeat()
   history = model.fit(train, steps_per_epoch=4, epochs=1, verbose=0)
   assert np.isfinite(history.history['loss'][0])
   export = str(tmp_path / name)

@@ -212,7 +212,7 @@ print(json.dumps(kinds))
 def examples_of(uri, split):
   """The split's examples, parsed (serialized map order may differ)."""
   files = sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*')))
-  records = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  records = artifacts.tfrecord_dataset(files)
   return sorted(tf.train.Example.FromString(r.numpy()).SerializeToString(deterministic=True)
                 for r in records)
 

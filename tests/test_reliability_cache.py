@@ -157,7 +157,8 @@ def test_code_fingerprint_change_reruns_transform_and_trainer(cache_runs):
   configs = [e.custom_properties['custom_config'].string_value
              for e in store.get_executions_by_id(transform_ids)]
   real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing'], [None])
+      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing',
+       'components.transform'], [None])
   assert [f'"code_fingerprint": "{real}"' in c for c in configs] == [
       True, True, False]
   assert f'"code_fingerprint": "{real}{EDIT}"' in configs[-1]
@@ -233,6 +234,7 @@ def test_transform_exec_property_carries_the_preprocessing_fingerprint(
       dict(features.DEFAULT_YEAR_SPLITS), last_component='Transform')
   transform, = [c for c in dsl_pipeline.components if c.id == 'Transform']
   real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing'], [None])
+      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing',
+       'components.transform'], [None])
   assert f'"code_fingerprint": "{real}"' in transform.exec_properties[
       'custom_config']

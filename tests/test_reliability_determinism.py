@@ -113,8 +113,7 @@ def _records(uri, canonical=False):
   """{split: Counter of serialized records} of an examples artifact."""
   result = {}
   for split in helpers.SPLITS:
-    dataset = tf.data.TFRecordDataset(artifacts.split_files(uri, split),
-                                      compression_type='GZIP')
+    dataset = artifacts.tfrecord_dataset(artifacts.split_files(uri, split))
     records = (bytes(r) for r in dataset.as_numpy_iterator())
     result[split] = collections.Counter(
         encoding.canonical_example(r) if canonical else r for r in records)

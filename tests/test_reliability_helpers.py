@@ -70,8 +70,7 @@ def pixel_key(lon, lat, year) -> Key:
 
 
 def count_records(uri: str, split: str) -> int:
-  dataset = tf.data.TFRecordDataset(artifacts.split_files(uri, split),
-                                    compression_type='GZIP')
+  dataset = artifacts.tfrecord_dataset(artifacts.split_files(uri, split))
   return int(dataset.reduce(np.int64(0), lambda n, _: n + 1).numpy())
 
 

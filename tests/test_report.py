@@ -44,8 +44,9 @@ SECONDS = {'ParquetExampleGen': 12.5, 'StatisticsGen': 8.25, 'SchemaGen': 1.5,
 
 
 def _write_tfrecords(path, serialized):
+  """TFRecords as the pipeline writes them: GZIP if the name ends in .gz."""
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+  with tf.io.TFRecordWriter(path, options=artifacts.record_compression([path])) as writer:
     for record in serialized:
       writer.write(record)
 
@@ -129,7 +130,7 @@ def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
   for year, split in YEAR_SPLITS.items():
     part = table.filter(pa.compute.equal(table[features.YEAR], year))
     _write_tfrecords(os.path.join(uris['examples'], f'Split-{split}',
-                                  'data_tfrecord-00000-of-00001.gz'),
+                                  'data_tfrecord-00000-of-00001'),
                      encoder.encode(part.to_batches()[0] if part.num_rows else part))
     split_rows = [r for r in rows if r[features.YEAR] == year]
     _write_tfrecords(

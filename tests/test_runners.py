@@ -57,6 +57,20 @@ def test_year_splits_travel_with_the_spec(spec):
       '2021': 'train', '2020': 'eval', '2019': 'test'}
 
 
+def test_records_compression_travels_with_the_spec(spec):
+  """Both writers get configs.COMPRESS_EXAMPLES; Transform runs the
+  project's executor (components/transform.py) under TFX's component id."""
+  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  executors = spec['pipelineSpec']['deploymentSpec']['executors']
+  args = executors['Transform_executor']['container']['args']
+  assert args[args.index('--executor_class_path') + 1] == 'components.transform.Executor'
+  assert json.loads(_constant(spec, 'Transform', 'custom_config'))[
+      'compress_examples'] is configs.COMPRESS_EXAMPLES is False
+  params = spec['pipelineSpec']['root']['dag']['tasks']['ParquetExampleGen']['inputs'][
+      'parameters']
+  assert params['compress_examples']['runtimeValue']['constantValue'] == {'intValue': '0'}
+
+
 def test_dataflow_args_exact():
   assert dataflow.dataflow_beam_args(
       'my-project', 'us-central1', 'gs://bucket/tmp',

@@ -2,8 +2,6 @@
 the probabilities of the Transform output + window path; `croptfx predict`."""
 
 import datetime
-import glob
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
+from croptfx import artifacts as croptfx_artifacts
 from croptfx import codec
 from croptfx import features
 from trainer import signatures
@@ -24,8 +23,8 @@ DAY = features.HEADLINE_AS_OF_DAY
 
 
 def _records(artifact_uri, split):
-  files = sorted(glob.glob(os.path.join(artifact_uri, f'Split-{split}', '*.gz')))
-  return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+  files = croptfx_artifacts.split_files(artifact_uri, split)
+  return [r.numpy() for r in croptfx_artifacts.tfrecord_dataset(files)]
 
 
 def _as_of_date(year, day=DAY):

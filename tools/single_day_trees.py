@@ -8,8 +8,6 @@ that knew that year's phenology.
   python tools/single_day_trees.py TRANSFORMED_EXAMPLES_URI [DAY ...]
 """
 
-import glob
-import os
 import sys
 
 import numpy as np
@@ -18,6 +16,7 @@ from sklearn import ensemble
 from sklearn import model_selection
 
 from components import tree_baseline
+from croptfx import artifacts
 from croptfx import metrics
 
 
@@ -28,7 +27,7 @@ def _fit(x, y):
 
 
 def main(uri, days):
-  splits = {s: tree_baseline.load_batches(glob.glob(os.path.join(uri, f'Split-{s}', '*.gz')))
+  splits = {s: tree_baseline.load_batches(artifacts.split_files(uri, s))
             for s in ('train', 'test')}
   print('| as-of day | train year -> test year: accuracy / macro-F1 | '
         'test year, 5-fold CV: accuracy / macro-F1 |')

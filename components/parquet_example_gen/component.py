@@ -44,6 +44,9 @@ class ParquetExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
       # CDL mapping file for the unknown_cdl count; default the bundled one.
       executor.LABEL_MAPPING_KEY: ExecutionParameter(type=str, optional=True),
       executor.BATCH_ROWS_KEY: ExecutionParameter(type=int, optional=True),
+      # 1: GZIP TFRecords; 0 or absent: uncompressed (an int, as TFX's own
+      # flags such as Transform's disable_statistics).
+      executor.COMPRESS_EXAMPLES_KEY: ExecutionParameter(type=int, optional=True),
       # Fingerprint of the reading code: part of the cache key, so a code
       # change re-runs the component (the executor does not read it).
       CODE_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
@@ -67,7 +70,8 @@ class ParquetExampleGen(component.FileBasedExampleGen):
                year_splits: Optional[Union[Mapping[int, str], str]] = None,
                label_mapping: Optional[str] = None,
                batch_rows: Optional[int] = None,
-               code_fingerprint: Optional[str] = None):
+               code_fingerprint: Optional[str] = None,
+               compress_examples: bool = False):
     """Constructs a ParquetExampleGen.
 
     Args:
@@ -83,6 +87,8 @@ class ParquetExampleGen(component.FileBasedExampleGen):
         `reader.DEFAULT_BATCH_ROWS`.
       code_fingerprint: changes when the code reading the data changes, so
         that TFX's cache does not serve results of older code.
+      compress_examples: write the splits as GZIP TFRecords (`.gz`) instead
+        of uncompressed ones (`pipeline.configs.COMPRESS_EXAMPLES`).
     """
     year_splits = splits.parse_year_splits(year_splits)
     names = splits.split_names(year_splits)
@@ -100,11 +106,14 @@ class ParquetExampleGen(component.FileBasedExampleGen):
         custom_config=None,
         range_config=None,
         output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+        # TFX 1.16's only TFRecord file format; the readers take the
+        # compression from the file names (`compress_examples` sets them).
         output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
         year_splits=splits.year_splits_json(year_splits),
         label_mapping=label_mapping,
         batch_rows=batch_rows,
         code_fingerprint=code_fingerprint,
+        compress_examples=int(bool(compress_examples)),
         examples=types.Channel(type=standard_artifacts.Examples))
     # FileBasedExampleGen.__init__ would build its own spec without our
     # parameters, so initialize the Beam component directly.

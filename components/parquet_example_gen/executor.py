@@ -47,6 +47,8 @@ from croptfx.errors import InputDataError
 YEAR_SPLITS_KEY = 'year_splits'
 LABEL_MAPPING_KEY = 'label_mapping'
 BATCH_ROWS_KEY = 'batch_rows'
+# 1: the splits as GZIP TFRecords (`.gz`); 0 or absent: uncompressed.
+COMPRESS_EXAMPLES_KEY = 'compress_examples'
 
 # Private exec_properties keys that Do passes to GenerateExamplesByBeam.
 _LAYOUTS_KEY = '_input_layouts'
@@ -111,7 +113,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       exec_properties: FileBasedExampleGen's (`input_base` is the directory,
         glob or file to read; `input_config`/`output_config` are ignored in
         favour of `year_splits`) plus `year_splits` (JSON year -> split),
-        `label_mapping` (path, optional) and `batch_rows` (optional).
+        `label_mapping` (path, optional), `batch_rows` (optional) and
+        `compress_examples` (optional, 1: GZIP TFRecords).
 
     Raises:
       InputDataError: unusable input, before anything is written.
@@ -134,9 +137,17 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     exec_properties[_LAYOUTS_KEY] = layouts
     exec_properties[_EXAMPLES_URI_KEY] = examples_artifact.uri
     examples_artifact.split_names = artifact_utils.encode_split_names(names)
+    # TFX 1.16 names one TFRecord file format, FORMAT_TFRECORDS_GZIP
+    # ('tfrecords_gzip'), and its readers (Beam's AUTO compression, tfx_bsl)
+    # take the compression from the file names; so the artifact keeps that
+    # format and `compress_examples` decides the names and the codec.
     output_file_format = exec_properties.get(
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY,
         example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
+    if output_file_format not in (example_gen_pb2.FILE_FORMAT_UNSPECIFIED,
+                                  example_gen_pb2.FORMAT_TFRECORDS_GZIP):
+      raise ValueError('ParquetExampleGen writes TFRecord files only')
+    compress = bool(exec_properties.get(COMPRESS_EXAMPLES_KEY) or 0)
 
     logging.info('Generating examples.')
     with self._make_beam_pipeline() as pipeline:
@@ -145,7 +156,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         # pylint: disable=no-value-for-parameter
         _ = (examples
              | f'WriteSplit[{name}]' >> transforms.WriteExamples(
-                 artifact_utils.get_split_uri([examples_artifact], name)))
+                 artifact_utils.get_split_uri([examples_artifact], name),
+                 compress=compress))
 
     counts = artifacts.read_counts(examples_artifact.uri)
     counts_lib.check_reconciled(counts)

@@ -9,13 +9,15 @@ benchmarks can run it alone.
 the rows (`validation`), groups the valid rows by pixel-year to apply the
 duplicate rule, emits the kept rows as serialized tf.Examples tagged by the
 split of their year, and, given the output URI, writes the quarantined rows
-and the counts (see `counts`) and each split as gzipped TFRecords.
+and the counts (see `counts`) and each split as TFRecords (uncompressed, or
+GZIP when asked).
 """
 
 import posixpath
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils import windowed_value
 import numpy as np
@@ -33,9 +35,9 @@ SOURCE_FILE = 'source_file'
 REASON = 'reason'
 QUARANTINE_SCHEMA = reader.NORMALIZED_SCHEMA.append(
     pa.field(SOURCE_FILE, pa.string())).append(pa.field(REASON, pa.string()))
-# File names of a split, as TFX's write_split writes them.
+# File names of a split, as TFX's write_split writes them; GZIP files end in
+# artifacts.GZIP_SUFFIX, which is how every reader knows them.
 TFRECORD_PREFIX = 'data_tfrecord'
-TFRECORD_SUFFIX = '.gz'
 
 _QUARANTINE_TAG = 'quarantine'
 _COUNTS_TAG = 'counts'
@@ -209,14 +211,20 @@ def ParquetToExamples(  # pylint: disable=invalid-name
 
 @beam.ptransform_fn
 def WriteExamples(  # pylint: disable=invalid-name
-    examples: beam.pvalue.PCollection, split_uri: str) -> beam.pvalue.PDone:
-  """Serialized examples -> gzipped TFRecords, as TFX's WriteSplit does.
+    examples: beam.pvalue.PCollection, split_uri: str,
+    compress: bool = False) -> beam.pvalue.PDone:
+  """Serialized examples -> TFRecords: GZIP (`.gz`, as TFX's WriteSplit
+  writes them) when `compress`, else uncompressed (no suffix).
 
   TFX's WriteSplit would import TensorFlow in every worker for a
   serialization step these bytes do not need. No Reshuffle: the examples
   come out of the pixel-year grouping, already spread over workers.
+  Uncompressed is the default: Beam compresses in Python, about half the
+  per-row cost of the data part (BENCHMARKS.md, case D).
   """
   return (examples
           | 'Write' >> beam.io.WriteToTFRecord(
               posixpath.join(split_uri, TFRECORD_PREFIX),
-              file_name_suffix=TFRECORD_SUFFIX))
+              file_name_suffix=artifacts.GZIP_SUFFIX if compress else '',
+              compression_type=(CompressionTypes.GZIP if compress else
+                                CompressionTypes.UNCOMPRESSED)))
