@@ -165,8 +165,7 @@ def collect(settings: Settings, tmp: str, log: Log) -> results.Measurements:
     numpy_seconds[scale] = (before + after) / 2
     if scale == 1:
       with log.step('D 1x: NumPy grids against the Transform output'):
-        comparison = measure.compare_with_transform(
-            result, beam[(1, as_run)].result['transformed_examples_uri'])
+        comparison = measure.compare_with_transform(result, beam[(1, as_run)])
   log.write('A/B/C: loaders on the 1x train year, alternating')
   loader_rates = measure.loader_rates(
       os.path.join(tmp, 'data-1x'), beam[(1, as_run)], settings.batch_size,

@@ -60,10 +60,13 @@ def time_numpy_pass(data_dir: str, repeats: int):
   return table.median(seconds), result
 
 
-def compare_with_transform(result, transformed_uri: str):
-  """NumPy pass vs a Transform output over every split (summed counts)."""
+def compare_with_transform(result, beam: BeamRun):
+  """NumPy pass vs the Transform output over every split (summed counts),
+  with the rows each dropped (the ExampleGen's counts.json)."""
   from bench import numpy_pass  # pylint: disable=g-import-not-at-top
-  total = numpy_pass.Comparison(0, 0, 0)
+  transformed_uri = beam.result['transformed_examples_uri']
+  total = numpy_pass.Comparison(0, 0, 0, result.rows_read, result.dropped,
+                                beam.result['counts']['quarantined'])
   for split, outputs in result.splits.items():
     transformed = artifacts.read_examples(artifacts.split_dir(transformed_uri, split),
                                           features.transformed_feature_spec())
@@ -71,7 +74,8 @@ def compare_with_transform(result, transformed_uri: str):
     total = numpy_pass.Comparison(
         total.rows_transform + c.rows_transform,
         total.rows_numpy + c.rows_numpy,
-        total.rows_identical + c.rows_identical)
+        total.rows_identical + c.rows_identical, total.rows_read,
+        total.dropped, total.example_gen_dropped)
   return total
 
 

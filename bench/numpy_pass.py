@@ -1,12 +1,14 @@
 """Case D's yardstick: the Transform's season grids in one pyarrow + NumPy pass.
 
 Reads the same Parquet files with pyarrow (`components.parquet_example_gen.
-reader`), checks rows with the ExampleGen's own `validation`, decodes the
-packed bytes, bins the images into calendar 5-day bins and picks one image
+reader`), checks rows with the ExampleGen's own `validation`, applies the
+ExampleGen's duplicate rule over the whole input (`drop_duplicates`, in NumPy
+here, not the Beam code), decodes the packed bytes, bins the images into calendar 5-day bins and picks one image
 per bin with the rule and hash of `preprocessing.pick`, all vectorized over a
 record batch (no Python loop per row). The train year's exact band moments
 are summed on the way; the grids are normalized once the pass is done, so the
-input is read once. Output stays in memory (the pipeline also writes
+input is read once. Every row read is kept or counted under the reason the
+ExampleGen would quarantine it for (`Result.dropped`). Output stays in memory (the pipeline also writes
 TFRecords; this pass writes nothing).
 
 `compare` checks the result against a Transform output row by row.
@@ -160,6 +162,78 @@ class Result:
   band_mean: np.ndarray
   band_std: np.ndarray
   rows_read: int
+  # Rows not kept, by the ExampleGen's quarantine reason (every
+  # `validation.REASONS` key, 0 when none).
+  dropped: Dict[str, int] = dataclasses.field(default_factory=dict)
+
+  @property
+  def rows_kept(self) -> int:
+    return sum(len(s[features.LABEL]) for s in self.splits.values())
+
+
+def _bits(array: pa.Array) -> np.ndarray:
+  """float64 values as int64 bit patterns: rows are grouped by their exact
+  bytes, as the ExampleGen's keys do (so -0.0 and 0.0 differ)."""
+  return array.to_numpy(zero_copy_only=False).astype(np.float64).view(np.int64)
+
+
+def _content(batch: pa.RecordBatch, i: int) -> tuple:
+  """Every column of row `i`, exactly (floats by their bits)."""
+  return tuple(
+      int(_bits(batch.column(name).slice(i, 1))[0])
+      if name in (features.LON, features.LAT) else batch.column(name)[i].as_py()
+      for name in features.RAW_COLUMNS)
+
+
+def drop_duplicates(batches: Sequence[pa.RecordBatch],
+                    order: Sequence[np.ndarray]):
+  """The ExampleGen's duplicate rule over valid rows of the whole input.
+
+  Rows with the same (lon, lat, year): when every column is equal, the first
+  by (file, row) is kept and the others are `duplicate`; otherwise all are
+  `conflicting_duplicate` (`validation.duplicate_reasons` says the same).
+
+  Args:
+    batches: valid rows (normalized schema), in any grouping.
+    order: per batch, the int64 (file index, row in file) sort key of each
+      row: file index by path, so the key sorts as (path, row) does.
+
+  Returns:
+    (one bool keep mask per batch, {reason: rows dropped}).
+  """
+  sizes = [b.num_rows for b in batches]
+  dropped = {validation.DUPLICATE: 0, validation.CONFLICTING_DUPLICATE: 0}
+  keep = [np.ones(n, bool) for n in sizes]
+  if not sum(sizes):
+    return keep, dropped
+  def cat(get):
+    return np.concatenate([get(b) for b in batches])
+  lon = cat(lambda b: _bits(b.column(features.LON)))
+  lat = cat(lambda b: _bits(b.column(features.LAT)))
+  year = cat(lambda b: b.column(features.YEAR).to_numpy(
+      zero_copy_only=False).astype(np.int64))
+  rank = np.concatenate(order)
+  # By pixel-year, then (file, row): a group's first row is its first copy.
+  by = np.lexsort((rank, year, lat, lon))
+  new = np.ones(by.size, bool)
+  new[1:] = ((lon[by][1:] != lon[by][:-1]) | (lat[by][1:] != lat[by][:-1]) |
+             (year[by][1:] != year[by][:-1]))
+  starts = np.flatnonzero(new)
+  sizes_of_group = np.diff(np.append(starts, by.size))
+  batch_of = np.repeat(np.arange(len(batches)), sizes)
+  row_of = np.arange(by.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+  # Groups of one (nearly all rows) need nothing more.
+  for start, size in zip(starts[sizes_of_group > 1],
+                         sizes_of_group[sizes_of_group > 1]):
+    rows = by[start:start + size]
+    contents = {_content(batches[batch_of[r]], row_of[r]) for r in rows}
+    drop = rows if len(contents) > 1 else rows[1:]
+    reason = (validation.CONFLICTING_DUPLICATE if len(contents) > 1 else
+              validation.DUPLICATE)
+    dropped[reason] += len(drop)
+    for r in drop:
+      keep[batch_of[r]][row_of[r]] = False
+  return keep, dropped
 
 
 def run(data_dir: str, year_splits: Mapping[int, str],
@@ -167,34 +241,56 @@ def run(data_dir: str, year_splits: Mapping[int, str],
         analyze_split: str = features.TRAIN_SPLIT) -> Result:
   """Reads every Parquet file under `data_dir` once; see the module doc."""
   mapping = features.load_label_mapping()
-  files = reader.list_input_files(data_dir)
-  parts: Dict[str, List[Part]] = collections.defaultdict(list)
-  count, sums, squares = 0, [0] * features.NUM_BANDS, [0] * features.NUM_BANDS
+  files = sorted(reader.list_input_files(data_dir), key=lambda f: f.path)
+  dropped = {reason: 0 for reason in validation.REASONS}
   rows_read = 0
-  for f in files:
-    for batch in reader.read_batches(f.path):
+  valid, order = [], []
+  for file_index, f in enumerate(files):
+    first_row = 0
+    for rows in reader.read_rows(f.path, batch_rows):
+      batch = rows.batch
       rows_read += batch.num_rows
       checks = validation.check_rows(batch, year_splits,
-                                     reader.path_year(f.path), mapping)
-      year = batch.column(features.YEAR).to_numpy(zero_copy_only=False)
-      for year_value, split in year_splits.items():
-        rows = np.flatnonzero(checks.valid & (year == year_value))
-        if not rows.size:
-          continue
-        valid = batch.take(pa.array(rows))
-        parts[split].append(pick_batch(valid, mapping))
-        if split == analyze_split:
-          c, s, q = band_moments(valid)
-          count += c
-          sums = [a + b for a, b in zip(sums, s)]
-          squares = [a + b for a, b in zip(squares, q)]
+                                     reader.path_year(f.path), mapping,
+                                     cast_faults=rows.cast_faults)
+      for reason, n in checks.reason_counts().items():
+        dropped[reason] += n
+      good = np.flatnonzero(checks.valid)
+      if good.size:
+        valid.append(batch.take(pa.array(good)))
+        order.append((np.int64(file_index) << 40) + first_row + good)
+      first_row += batch.num_rows
+  keep, duplicates = drop_duplicates(valid, order)
+  for reason, n in duplicates.items():
+    dropped[reason] += n
+
+  parts: Dict[str, List[Part]] = collections.defaultdict(list)
+  count, sums, squares = 0, [0] * features.NUM_BANDS, [0] * features.NUM_BANDS
+  for batch, kept in zip(valid, keep):
+    year = batch.column(features.YEAR).to_numpy(zero_copy_only=False)
+    for year_value, split in year_splits.items():
+      rows = np.flatnonzero(kept & (year == year_value))
+      if not rows.size:
+        continue
+      rows = batch.take(pa.array(rows))
+      parts[split].append(pick_batch(rows, mapping))
+      if split == analyze_split:
+        c, s, q = band_moments(rows)
+        count += c
+        sums = [a + b for a, b in zip(sums, s)]
+        squares = [a + b for a, b in zip(squares, q)]
   stats = normalize.moments_to_statistics(count, sums, squares)
   mean = np.array(stats['band_mean'])
   std = np.array(stats['band_std'])
   splits = {}
   for split, split_parts in parts.items():
     splits[split] = _outputs(split_parts, mean, std)
-  return Result(splits, mean, std, rows_read)
+  result = Result(splits, mean, std, rows_read, dropped)
+  if result.rows_kept + sum(dropped.values()) != rows_read:
+    raise AssertionError(f'NumPy pass: {rows_read} rows read, '
+                         f'{result.rows_kept} kept + {sum(dropped.values())} '
+                         'dropped')
+  return result
 
 
 def _outputs(split_parts: Sequence[Part], mean, std) -> Dict[str, np.ndarray]:
@@ -223,6 +319,11 @@ class Comparison:
   rows_transform: int
   rows_numpy: int
   rows_identical: int
+  # The NumPy pass's rows read and dropped by reason (`Result`), for the note.
+  rows_read: int = 0
+  dropped: Dict[str, int] = dataclasses.field(default_factory=dict)
+  # The ExampleGen's quarantine counts (counts.json) of the same data.
+  example_gen_dropped: Optional[Dict[str, int]] = None
 
   @property
   def equal(self) -> bool:

@@ -188,6 +188,16 @@ def _notes(m: Measurements) -> List[str]:
       f'NumPy grids vs the Transform output (1x, every split): '
       f'{c.rows_identical:,} of {c.rows_transform:,} rows bit-identical '
       f'(NumPy pass: {c.rows_numpy:,} rows): {verdict}.')
+  if c.rows_read:
+    dropped = sum(c.dropped.values())
+    reasons = ', '.join(f'{reason} {n:,}' for reason, n in c.dropped.items()
+                        if n) or 'none'
+    notes.append(
+        f'NumPy pass rows (1x): {c.rows_read:,} read = {c.rows_numpy:,} kept '
+        f'+ {dropped:,} dropped by the ExampleGen\'s rules ({reasons}); '
+        + ('the ExampleGen quarantined the same.'
+           if c.example_gen_dropped == c.dropped else
+           f'the ExampleGen\'s counts DIFFER: {c.example_gen_dropped}.'))
   return notes
 
 

@@ -13,6 +13,7 @@ import pickle
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -31,6 +32,7 @@ from bench import seed_loader
 from bench import table
 from components.parquet_example_gen import encoding
 from components.parquet_example_gen import reader
+from components.parquet_example_gen import transforms
 from components.parquet_example_gen import validation
 from croptfx import artifacts
 from croptfx import features
@@ -110,8 +112,12 @@ def test_seed_dataset_shapes(tmp_path):
   np.testing.assert_array_equal(tf.reduce_sum(one_hot, axis=1), np.ones(4))
 
 
-def _tft_outputs(data_dir, tmp_dir):
+def _tft_outputs(data_dir, tmp_dir, example_gen=False):
   """preprocessing_fn in tf.Transform on ExampleGen's examples, by split.
+
+  example_gen: the examples come from the ExampleGen's own Beam transform
+  (duplicate rule included; its counts.json written under `tmp_dir`/examples);
+  otherwise every valid row is encoded here.
 
   Returns the outputs (NumPy arrays by feature, by split) and the directory
   of the transform graph.
@@ -119,7 +125,7 @@ def _tft_outputs(data_dir, tmp_dir):
   splits = dict(features.DEFAULT_YEAR_SPLITS)
   examples = {name: [] for name in splits.values()}
   encoder = encoding.ExampleEncoder()
-  for f in reader.list_input_files(data_dir):
+  for f in reader.list_input_files(data_dir) if not example_gen else []:
     for batch in reader.read_batches(f.path):
       valid = validation.check_rows(batch, splits).valid
       year = batch.column(features.YEAR).to_numpy()
@@ -135,9 +141,15 @@ def _tft_outputs(data_dir, tmp_dir):
   with beam.Pipeline() as p:
     with tft_beam.Context(temp_dir=os.path.join(tmp_dir, 'tft')):
       metadata = source.TensorAdapterConfig()
-      data = {name: (p | f'Create{name}' >> beam.Create(rows)
-                     | f'Decode{name}' >> source.BeamSource())
-              for name, rows in examples.items()}
+      if example_gen:
+        serialized = p | 'ExampleGen' >> transforms.ParquetToExamples(
+            reader.check_input_files(reader.list_input_files(data_dir)),
+            splits, examples_uri=os.path.join(tmp_dir, 'examples'))
+      else:
+        serialized = {name: p | f'Create{name}' >> beam.Create(rows)
+                      for name, rows in examples.items()}
+      data = {name: rows | f'Decode{name}' >> source.BeamSource()
+              for name, rows in serialized.items()}
       transform_fn = ((data['train'], metadata)
                       | tft_beam.AnalyzeDataset(preprocessing.preprocessing_fn))
       _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
@@ -177,6 +189,69 @@ def test_numpy_pass_equals_transform(tiny):
     assert comparison.rows_transform == 40
     assert comparison.equal, (split, comparison)
     assert outputs[features.OBSERVED].sum() > 40 * 20
+
+
+def test_numpy_pass_drops_rows_as_the_example_gen_does(tmp_path):
+  """An identical copy (the first by file, row kept), a conflicting pair
+  (both dropped) and a blank label: the NumPy pass keeps and
+  counts exactly what the ExampleGen's Beam transform does, and its grids
+  equal tf.Transform's on that ExampleGen's examples."""
+  splits = dict(features.DEFAULT_YEAR_SPLITS)
+  train_year = [y for y, s in splits.items() if s == features.TRAIN_SPLIT][0]
+  table = generate.generate_table(12, sorted(splits), 3)
+  keys = list(zip(table.column(features.LON).to_pylist(),
+                  table.column(features.LAT).to_pylist(),
+                  table.column(features.YEAR).to_pylist()))
+  assert len(set(keys)) == 36  # no pixel-year twice before the copies
+  train = [i for i, k in enumerate(keys) if k[2] == train_year]
+  same, conflict = train[0], train[1]
+  other = table.take([conflict]).set_column(
+      table.schema.get_field_index(features.BBOX), features.BBOX,
+      pa.array([table.column(features.BBOX)[conflict].as_py() + 1],
+               table.schema.field(features.BBOX).type))
+  unlabelled = table.take([train[2]]).set_column(
+      table.schema.get_field_index(features.CDL), features.CDL,
+      pa.array([' '], table.schema.field(features.CDL).type))
+  data_dir = tmp_path / 'data'
+  data_dir.mkdir()
+  # The copy comes first in file order: the two are identical, so either
+  # one kept gives the same row.
+  pq.write_table(pa.concat_tables([table.take([same]), other, unlabelled]),
+                 data_dir / 'part-0.parquet')
+  pq.write_table(table, data_dir / 'part-1.parquet')
+
+  result = numpy_pass.run(str(data_dir), splits, batch_rows=8)
+  assert result.rows_read == 39
+  assert {r: n for r, n in result.dropped.items() if n} == {
+      'duplicate': 1, 'conflicting_duplicate': 2, 'missing_label': 1}
+  assert result.rows_kept == 35 == result.rows_read - sum(
+      result.dropped.values())
+  kept = set()
+  for outputs in result.splits.values():
+    kept |= set(zip(outputs[features.LON].tolist(),
+                    outputs[features.LAT].tolist(),
+                    outputs[features.YEAR].tolist()))
+  def as_output(k):  # lon and lat come out as float32
+    return float(np.float32(k[0])), float(np.float32(k[1])), k[2]
+  assert kept == {as_output(k) for i, k in enumerate(keys) if i != conflict}
+  assert len(result.splits[features.TRAIN_SPLIT][features.LABEL]) == 11
+
+  # Band moments of the 11 kept train rows, by hand (the conflicting pair out).
+  rows = [i for i in train if i != conflict]
+  bands = np.concatenate([
+      np.frombuffer(table.column(features.BANDS)[i].as_py(), '>u2')
+      for i in rows]).reshape(-1, features.NUM_BANDS).astype(np.float64)
+  np.testing.assert_allclose(result.band_mean, bands.mean(axis=0), rtol=1e-12)
+  np.testing.assert_allclose(result.band_std, bands.std(axis=0), rtol=1e-9)
+
+  transformed, _ = _tft_outputs(str(data_dir), str(tmp_path), example_gen=True)
+  counts = artifacts.read_counts(str(tmp_path / 'examples'))
+  assert counts['quarantined'] == result.dropped
+  for split, outputs in result.splits.items():
+    comparison = numpy_pass.compare(outputs, transformed[split])
+    assert comparison.rows_transform == (11 if split == features.TRAIN_SPLIT
+                                         else 12)
+    assert comparison.equal, (split, comparison)
 
 
 def _write_examples(outputs, paths):
@@ -332,9 +407,12 @@ def _fake_measurements():
   rates = {'A': [10.0, 11.0, 12.0], 'B': [60.0, 40.0, 61.0],
            'C': [100.0, 100.0, 100.0], 'B0': [90.0] * 3, 'C0': [500.0] * 3}
   cpu = {k: [1e-4] * 3 for k in rates}
+  dropped = {r: 0 for r in validation.REASONS}
+  dropped.update(duplicate=1, conflicting_duplicate=2)
   return results.Measurements(
       settings, {1: 300, 10: 3000}, {1: 1.0, 10: 10.0}, beam,
-      {1: 1.0, 10: 4.0}, numpy_pass.Comparison(300, 300, 300),
+      {1: 1.0, 10: 4.0},
+      numpy_pass.Comparison(300, 300, 300, 303, dropped, dict(dropped)),
       measure.LoaderRates(rates, 100, cpu), seconds=90.0)
 
 
@@ -356,6 +434,12 @@ def test_summary_judges_every_target_and_reports_the_rest():
       'as `croptfx run`') for s in ('on', 'off')].count(True) == 1
   assert any(n.startswith('CPU time per example') and 'B0 100 us' in n
              for n in notes)
+  assert ('NumPy pass rows (1x): 303 read = 300 kept + 3 dropped by the '
+          "ExampleGen's rules (duplicate 1, conflicting_duplicate 2); the "
+          'ExampleGen quarantined the same.') in notes
+  m.comparison.example_gen_dropped['duplicate'] = 0
+  assert any("the ExampleGen's counts DIFFER" in n
+             for n in results.summarize(m)[2])
   text = results.render(m, 'croptfx bench', {'cores': '2'})
   assert '(2 of 8 met)' in text and '| B / A ' in text
 
