@@ -45,12 +45,15 @@ def trainer_fn_args(transformed_examples_uri: str, transform_graph_uri: str):
                                     example_gen_pb2.FORMAT_TF_EXAMPLE)
   graph = standard_artifacts.TransformGraph()
   graph.uri = transform_graph_uri
-  return fn_args_utils.get_common_fn_args(
+  fn_args = fn_args_utils.get_common_fn_args(
       {specs.EXAMPLES_KEY: [examples], specs.TRANSFORM_GRAPH_KEY: [graph]},
       {specs.TRAIN_ARGS_KEY: proto_utils.proto_to_json(
           trainer_pb2.TrainArgs(splits=[features.TRAIN_SPLIT])),
        specs.EVAL_ARGS_KEY: proto_utils.proto_to_json(
            trainer_pb2.EvalArgs(splits=[features.EVAL_SPLIT]))})
+  # The Trainer executor sets the deprecated alias too; run_fn reads it.
+  fn_args.transform_output = fn_args.transform_graph_path
+  return fn_args
 
 
 def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,

@@ -37,7 +37,7 @@ def _loader_results(m: Measurements):
   a, b, c = (table.median(rates[k]) for k in 'ABC')
   # B0/C0 read a copy in the other compression (GZIP unless the pipeline
   # wrote GZIP).
-  copy_gzip = getattr(m.loaders, 'copy_compression', 'GZIP') == 'GZIP'
+  copy_gzip = m.loaders.copy_compression == 'GZIP'
   copy = 'the GZIP copy' if copy_gzip else 'the uncompressed copy'
 
   def per_round(x, y):

@@ -31,7 +31,6 @@ def train_and_score(summary, model_name: str, seed: int, train_steps: int, work_
   """{split: {day: metrics.summarize(...)}} of one seed's model."""
   examples_uri = summary.artifact('transformed_examples')
   fn_args = loaders.trainer_fn_args(examples_uri, summary.artifact('transform_graph'))
-  fn_args.transform_output = fn_args.transform_graph_path
   fn_args.train_steps = train_steps
   fn_args.eval_steps = configs.EVAL_NUM_STEPS
   fn_args.custom_config = dict(configs.TRAINER_CONFIG, **configs.model_trainer_config(model_name),
