@@ -3,8 +3,8 @@
 # its wheel-only environment and runs there (`croptfx run --runner portable`,
 # the compiled spec's tasks replayed): the pinned set from requirements.lock,
 # then this project's wheel without dependencies. Nothing of the checkout is
-# on sys.path, so components find `preprocessing.preprocessing.preprocessing_fn`,
-# `trainer.model.run_fn` and the custom components in the installed wheel.
+# on sys.path, so components find `croptfx.preprocessing.preprocessing.preprocessing_fn`,
+# `croptfx.trainer.model.run_fn` and the custom components in the installed wheel.
 #
 #   docker build -t gcr.io/PROJECT/croptfx:latest .
 #   docker push gcr.io/PROJECT/croptfx:latest
@@ -14,13 +14,20 @@
 FROM python:3.10-slim AS wheel
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# Every package directory of pyproject.toml's package-dir (one `croptfx`
+# package in site-packages).
 COPY croptfx ./croptfx
-COPY components ./components
-COPY preprocessing ./preprocessing
-COPY trainer ./trainer
-COPY pipeline ./pipeline
-COPY report ./report
 COPY bench ./bench
+COPY cli ./cli
+COPY components ./components
+COPY generate ./generate
+COPY jobs ./jobs
+COPY maps ./maps
+COPY pipeline ./pipeline
+COPY preprocessing ./preprocessing
+COPY report ./report
+COPY rows ./rows
+COPY trainer ./trainer
 RUN pip wheel --no-deps -w /wheels .
 
 # Stage 2: Python 3.10 (TFX 1.16 needs exactly 3.10), the lock, the wheel.
@@ -36,5 +43,5 @@ COPY --from=wheel /wheels/ ./wheels/
 RUN pip install --no-cache-dir pip==24.2 \
  && pip install --no-cache-dir -r requirements.lock \
  && pip install --no-cache-dir --no-deps wheels/crop_timeseries_tfx-*.whl \
- && cd / && python -c "import croptfx.features, components.parquet_example_gen.executor, preprocessing.preprocessing, trainer.model, pipeline.portable; import importlib.resources as r; assert r.files('croptfx').joinpath('data/cdl_classes.json').is_file()"
+ && cd / && python -c "import croptfx.features, croptfx.components.parquet_example_gen.executor, croptfx.preprocessing.preprocessing, croptfx.trainer.model, croptfx.jobs.portable, croptfx.maps.pipeline; import importlib.resources as r; assert r.files('croptfx').joinpath('data/cdl_classes.json').is_file() and r.files('croptfx').joinpath('data/cdl_codes.csv').is_file()"
 ENTRYPOINT ["/opt/apache/beam/boot"]

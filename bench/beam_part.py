@@ -22,9 +22,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from croptfx import artifacts
 from croptfx import features
-from pipeline import configs
+from croptfx import outputs
+from croptfx.pipeline import configs
 
 
 @dataclasses.dataclass
@@ -72,9 +72,9 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
   """ExampleGen then Transform on `data_dir`; artifacts under `output_dir`."""
   # Beam before TFX: some TFX modules import a partly initialized Beam.
   import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
-  from components.parquet_example_gen import executor as eg_executor  # pylint: disable=g-import-not-at-top
-  from components.parquet_example_gen import splits as splits_lib  # pylint: disable=g-import-not-at-top
-  from components import transform as tx_executor  # pylint: disable=g-import-not-at-top
+  from croptfx.components.parquet_example_gen import executor as eg_executor  # pylint: disable=g-import-not-at-top
+  from croptfx.components.parquet_example_gen import splits as splits_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.components import transform as tx_executor  # pylint: disable=g-import-not-at-top
   from tfx.components.example_gen import utils as eg_utils  # pylint: disable=g-import-not-at-top
   from tfx.dsl.components.base import base_beam_executor  # pylint: disable=g-import-not-at-top
   from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
@@ -114,7 +114,7 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
                      os.path.join(output_dir, 'schema'))
   os.makedirs(schema.uri, exist_ok=True)
   write_raw_schema(schema.uri)
-  outputs = {
+  outs = {
       specs.TRANSFORM_GRAPH_KEY: standard_artifacts.TransformGraph,
       specs.TRANSFORMED_EXAMPLES_KEY: standard_artifacts.Examples,
       specs.PRE_TRANSFORM_SCHEMA_KEY: standard_artifacts.Schema,
@@ -124,7 +124,7 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
       specs.POST_TRANSFORM_ANOMALIES_KEY: standard_artifacts.ExampleAnomalies,
   }
   output_dict = {key: [_artifact(cls, os.path.join(output_dir, key))]
-                 for key, cls in outputs.items()}
+                 for key, cls in outs.items()}
   start = time.perf_counter()
   transform = tx_executor.Executor(context())
   init_seconds += time.perf_counter() - start
@@ -148,7 +148,7 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
       transform_graph_uri=output_dict[specs.TRANSFORM_GRAPH_KEY][0].uri,
       transformed_examples_uri=(
           output_dict[specs.TRANSFORMED_EXAMPLES_KEY][0].uri),
-      counts=artifacts.read_counts(examples.uri))
+      counts=outputs.read_counts(examples.uri))
 
 
 def _self_rss() -> int:

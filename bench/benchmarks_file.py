@@ -9,7 +9,7 @@ import os
 import platform
 from typing import Dict
 
-from croptfx import artifacts
+from croptfx import paths
 
 BEGIN = '<!-- croptfx bench: generated results begin -->'
 END = '<!-- croptfx bench: generated results end -->'
@@ -84,4 +84,4 @@ def write_benchmarks(path: str, section: str, begin: str = BEGIN, end: str = END
     text = text.rstrip('\n') + '\n\n' + generated + '\n'
   else:
     text = TITLE + '\n' + generated + '\n'
-  artifacts.write_atomic(path, text)
+  paths.write_atomic(path, text)

@@ -22,8 +22,9 @@ from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 
-from croptfx import artifacts
 from croptfx import features
+from croptfx import layouts
+from croptfx import records
 
 
 def trainer_fn_args(transformed_examples_uri: str, transform_graph_uri: str):
@@ -39,7 +40,7 @@ def trainer_fn_args(transformed_examples_uri: str, transform_graph_uri: str):
   examples = standard_artifacts.Examples()
   examples.uri = transformed_examples_uri
   examples.split_names = artifact_utils.encode_split_names(
-      sorted(artifacts.split_dirs(transformed_examples_uri)))
+      sorted(records.split_dirs(transformed_examples_uri)))
   # As the Transform executor records it in ML Metadata.
   examples_utils.set_payload_format(examples,
                                     example_gen_pb2.FORMAT_TF_EXAMPLE)
@@ -64,7 +65,7 @@ def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,
   compression).
   """
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from trainer import model  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import model  # pylint: disable=g-import-not-at-top
   return model.input_fn(list(files) if files else fn_args.train_files,
                         fn_args.data_accessor,
                         tft.TFTransformOutput(fn_args.transform_graph_path),
@@ -74,7 +75,7 @@ def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,
 def raw_dataset(files, batch_size: int) -> tf.data.Dataset:
   """C: the records of `files` (compression from their names), batched,
   never parsed."""
-  return (artifacts.tfrecord_dataset(files)
+  return (records.tfrecord_dataset(files)
           .repeat()
           .batch(batch_size)
           .prefetch(tf.data.AUTOTUNE))
@@ -85,8 +86,8 @@ def other_compression_copy(files: Sequence[str], out_dir: str) -> List[str]:
   inflated, uncompressed ones gzipped (`.gz`, zlib's default level, as Beam
   writes); the same records."""
   os.makedirs(out_dir, exist_ok=True)
-  gz = artifacts.GZIP_SUFFIX
-  inflate = artifacts.record_compression(files) == 'GZIP'
+  gz = layouts.GZIP_SUFFIX
+  inflate = records.record_compression(files) == 'GZIP'
   copies = []
   for path in files:
     name = os.path.basename(path)

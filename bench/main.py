@@ -24,11 +24,11 @@ import tempfile
 import time
 from typing import Optional, Tuple
 
-from bench import measure
-from bench import benchmarks_file
-from bench import results
-from croptfx import generate
-from pipeline import configs
+from croptfx.bench import benchmarks_file
+from croptfx.bench import measure
+from croptfx.bench import results
+from croptfx.generate import part1
+from croptfx.pipeline import configs
 
 DEFAULT_PIXELS_PER_YEAR = 2000
 QUICK_PIXELS_PER_YEAR = 500
@@ -146,7 +146,7 @@ def collect(settings: Settings, tmp: str, log: Log) -> results.Measurements:
     pixels = settings.pixels_per_year * scale
     with log.step(f'generating {scale}x data ({pixels} pixels x '
                   f'{len(configs.YEAR_SPLITS)} years)'):
-      written = generate.write_dataset(data_dir, pixels,
+      written = part1.write_dataset(data_dir, pixels,
                                        years=sorted(configs.YEAR_SPLITS))
     rows[scale] = written['rows']
     parquet_mib[scale] = sum(os.path.getsize(f)

@@ -27,11 +27,11 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
-from bench import benchmarks_file
-from bench import memory
-from bench import table
-from croptfx import artifacts
-from croptfx import generate
+from croptfx.bench import benchmarks_file
+from croptfx.bench import memory
+from croptfx.bench import table
+from croptfx.generate import part1
+from croptfx import layouts
 
 BEGIN = '<!-- croptfx bench --map: generated results begin -->'
 END = '<!-- croptfx bench --map: generated results end -->'
@@ -52,9 +52,9 @@ QUICK = Sizes(one=(100, 75), ten=(316, 237), train_pixels=200, train_steps=60)
 
 
 def _train(tmp: str, sizes: Sizes, log) -> str:
-  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   data = os.path.join(tmp, 'train-data')
-  generate.write_dataset(data, sizes.train_pixels, seed=0)
+  part1.write_dataset(data, sizes.train_pixels, seed=0)
   summary = run_lib.run_pipeline(data, os.path.join(tmp, 'run'), train_steps=sizes.train_steps,
                                  epochs=2, accuracy_threshold=0.0, report=False,
                                  stream=io.StringIO())
@@ -68,9 +68,9 @@ class Limit:
   """`serving_default` alone on pre-encoded batches: the map job's limit."""
 
   def __init__(self, model_dir: str, data: str, batch_rows: int):
-    from components.parquet_example_gen import encoding  # pylint: disable=g-import-not-at-top
-    from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
-    from maps import model_handler  # pylint: disable=g-import-not-at-top
+    from croptfx.maps import model_handler  # pylint: disable=g-import-not-at-top
+    from croptfx.rows import encoding  # pylint: disable=g-import-not-at-top
+    from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
     self._model = model_handler.LoadedModel(model_dir)
     encoder = encoding.ExampleEncoder()
     examples: List[bytes] = []
@@ -102,7 +102,7 @@ def run_map_job(model_dir: str, data: str, output: str, runner: str,
   if tracked.returncode:
     raise RuntimeError(f'croptfx map failed (exit {tracked.returncode}): '
                        f'{tracked.stderr.strip()[-2000:]}')
-  with open(artifacts.MapLayout(output).summary_path, encoding='utf-8') as f:
+  with open(layouts.MapLayout(output).summary_path, encoding='utf-8') as f:
     summary = json.load(f)
   cpu = summary['cpu_seconds']
   return {'summary': summary, 'peak_rss': tracked.peak_tree_rss, 'seconds': tracked.seconds,
@@ -161,7 +161,7 @@ def main(quick: bool, output: Optional[str], runners: Tuple[str, ...] = ('local'
   def log(text):
     print(text, flush=True)
 
-  from maps import model_handler  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import model_handler  # pylint: disable=g-import-not-at-top
   batch_rows = model_handler.DEFAULT_MIN_BATCH_ROWS
   tmp = tempfile.mkdtemp(prefix='croptfx-bench-map-')
   try:
@@ -170,7 +170,7 @@ def main(quick: bool, output: Optional[str], runners: Tuple[str, ...] = ('local'
     data = {}
     for scale, aoi in ((1, sizes.one), (10, sizes.ten)):
       data[scale] = os.path.join(tmp, f'area-{scale}x')
-      written = generate.write_dataset(data[scale], aoi=aoi, years=[2021], seed=7,
+      written = part1.write_dataset(data[scale], aoi=aoi, years=[2021], seed=7,
                                        rows_per_file=20000)
       log(f'  {scale}x area: {written["rows"]} rows')
     limit = Limit(model_dir, data[1], batch_rows)

@@ -8,11 +8,13 @@ import sys
 import time
 from typing import Any, Dict, List
 
-from bench import memory
-from bench import table
-from croptfx import artifacts
+from croptfx.bench import memory
+from croptfx.bench import table
 from croptfx import features
-from pipeline import configs
+from croptfx import layouts
+from croptfx import outputs
+from croptfx.pipeline import configs
+from croptfx import records
 
 
 @dataclasses.dataclass
@@ -33,7 +35,7 @@ def time_beam_part(data_dir: str, output_dir: str, statistics: bool,
               tmp_dir: str, scale: int) -> BeamRun:
   """D and E: the Beam part in a fresh process, its tree's RSS polled."""
   result_path = output_dir + '.json'
-  cmd = [sys.executable, '-m', 'bench.beam_part', '--data', data_dir,
+  cmd = [sys.executable, '-m', 'croptfx.bench.beam_part', '--data', data_dir,
          '--output', output_dir, '--result', result_path]
   if not statistics:
     cmd.append('--no-statistics')
@@ -51,7 +53,7 @@ def time_beam_part(data_dir: str, output_dir: str, statistics: bool,
 
 def time_numpy_pass(data_dir: str, repeats: int):
   """(median seconds, last result) of the NumPy pass over `data_dir`."""
-  from bench import numpy_pass  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import numpy_pass  # pylint: disable=g-import-not-at-top
   seconds, result = [], None
   for _ in range(repeats):
     start = time.perf_counter()
@@ -63,14 +65,14 @@ def time_numpy_pass(data_dir: str, repeats: int):
 def compare_with_transform(result, beam: BeamRun):
   """NumPy pass vs the Transform output over every split (summed counts),
   with the rows each dropped (the ExampleGen's counts.json)."""
-  from bench import numpy_pass  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import numpy_pass  # pylint: disable=g-import-not-at-top
   transformed_uri = beam.result['transformed_examples_uri']
   total = numpy_pass.Comparison(0, 0, 0, result.rows_read, result.dropped,
                                 beam.result['counts']['quarantined'])
-  for split, outputs in result.splits.items():
-    transformed = artifacts.read_examples(artifacts.split_dir(transformed_uri, split),
+  for split, outs in result.splits.items():
+    transformed = records.read_examples(layouts.split_dir(transformed_uri, split),
                                           features.transformed_feature_spec())
-    c = numpy_pass.compare(outputs, transformed)
+    c = numpy_pass.compare(outs, transformed)
     total = numpy_pass.Comparison(
         total.rows_transform + c.rows_transform,
         total.rows_numpy + c.rows_numpy,
@@ -101,9 +103,9 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
             seconds: float, log, tmp_dir: str) -> LoaderRates:
   """The loader cases on the train year, in rounds of rotating order."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from bench import loaders  # pylint: disable=g-import-not-at-top
-  from bench import seed_loader  # pylint: disable=g-import-not-at-top
-  from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import loaders  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import seed_loader  # pylint: disable=g-import-not-at-top
+  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
 
   train_year = [year for year, split in configs.YEAR_SPLITS.items()
                 if split == features.TRAIN_SPLIT][0]
@@ -113,10 +115,10 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
   graph_uri = beam.result['transform_graph_uri']
   transformed_uri = beam.result['transformed_examples_uri']
   # A normalizes with the same train-year statistics as the Transform.
-  stats = artifacts.read_band_statistics(graph_uri)
+  stats = outputs.read_band_statistics(graph_uri)
   mean, std = np.array(stats['band_mean']), np.array(stats['band_std'])
   fn_args = loaders.trainer_fn_args(transformed_uri, graph_uri)
-  train_files = artifacts.split_files(transformed_uri, features.TRAIN_SPLIT)
+  train_files = records.split_files(transformed_uri, features.TRAIN_SPLIT)
   copy_files = loaders.other_compression_copy(
       train_files, os.path.join(tmp_dir, 'copy-train'))
   datasets = {
@@ -141,14 +143,14 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
         rates[name].append(throughput.per_second)
         cpu[name].append(throughput.cpu_per_example)
   return LoaderRates(rates, len(frame), cpu,
-                     artifacts.record_compression(copy_files))
+                     records.record_compression(copy_files))
 
 
 def trainer_rates(beam: BeamRun, rounds: int, steps: int, log):
   """T and T0 on the 1x train split, with `croptfx run`'s Trainer settings."""
-  from bench import loaders  # pylint: disable=g-import-not-at-top
-  from bench import trainer_speed  # pylint: disable=g-import-not-at-top
-  from trainer import model  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import loaders  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import trainer_speed  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import model  # pylint: disable=g-import-not-at-top
   fn_args = loaders.trainer_fn_args(beam.result['transformed_examples_uri'],
                                     beam.result['transform_graph_uri'])
   # As `croptfx run` configures the Trainer: its settings and the default

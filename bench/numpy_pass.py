@@ -22,12 +22,12 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import pyarrow as pa
 
-from components.parquet_example_gen import reader
-from components.parquet_example_gen import validation
 from croptfx import codec
 from croptfx import features
-from preprocessing import normalize
-from preprocessing import pick
+from croptfx.preprocessing import normalize
+from croptfx.preprocessing import pick
+from croptfx.rows import reader
+from croptfx.rows import validation
 
 _BINS = features.BINS_PER_YEAR
 # Dates are < 2**16 days, so (segment, date) packs into one sort key.

@@ -10,9 +10,9 @@ import dataclasses
 import math
 from typing import Any, Dict, List, Tuple
 
-from bench import benchmarks_file
-from bench import table
-from pipeline import configs
+from croptfx.bench import benchmarks_file
+from croptfx.bench import table
+from croptfx.pipeline import configs
 
 _MIB = 2**20
 _CASE_ORDER = {'A': 0, 'B': 1, 'C': 2, 'D': 3, 'E': 4, 'T': 5}

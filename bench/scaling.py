@@ -27,9 +27,9 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
-from bench import memory
-from croptfx import artifacts
-from croptfx import generate
+from croptfx.bench import memory
+from croptfx.generate import part1
+from croptfx import records
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
 _FINISHED = ('Component %s is finished.', 'node %s is finished.')
@@ -115,21 +115,21 @@ def _record_bytes(uri: str) -> Dict[str, float]:
   """Serialized and on-disk bytes of an examples artifact."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   files = sorted(glob.glob(os.path.join(uri, 'Split-*', '*')))
-  serialized = records = 0
-  for record in artifacts.tfrecord_dataset(files):
+  serialized = serialized = 0
+  for record in records.tfrecord_dataset(files):
     serialized += len(record.numpy())
-    records += 1
-  return {'records': records, 'serialized_bytes': serialized,
+    serialized += 1
+  return {'records': serialized, 'serialized_bytes': serialized,
           'file_bytes': sum(os.path.getsize(f) for f in files)}
 
 
 def measure_size(work: str, pixels_per_year: int, train_steps: int,
                  runner: str = 'local', last_component: Optional[str] = None
                  ) -> Dict[str, object]:
-  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   data = os.path.join(work, f'data_{pixels_per_year}')
-  rows = generate.write_dataset(data, pixels_per_year, seed=11)['rows']
+  rows = part1.write_dataset(data, pixels_per_year, seed=11)['rows']
   output = os.path.join(work, f'run_{pixels_per_year}')
   tree = TreeCpu()
   handler = CpuPerComponent(tree)

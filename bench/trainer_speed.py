@@ -51,8 +51,8 @@ def trainer_rate(fn_args, hparams, in_memory: bool, steps: int,
                  timed_epochs: int = 2) -> float:
   """Examples/s of one fresh model trained as `run_fn` trains it (T or T0)."""
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from bench import table  # pylint: disable=g-import-not-at-top
-  from trainer import model  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import table  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import model  # pylint: disable=g-import-not-at-top
   dataset = model.input_fn(fn_args.train_files, fn_args.data_accessor,
                            tft.TFTransformOutput(fn_args.transform_graph_path),
                            hparams.batch_size, seed=hparams.seed)

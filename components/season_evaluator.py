@@ -23,10 +23,11 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
-from croptfx import artifacts
 from croptfx import features
+from croptfx import layouts
 from croptfx import metrics
-from trainer import signatures
+from croptfx import records
+from croptfx.trainer import signatures
 
 _BATCH = 2048
 
@@ -49,7 +50,7 @@ def evaluate_split(model, files, as_of_days, headline_day) -> Dict[str, object]:
   cms = {day: np.zeros((features.NUM_CLASSES,) * 2, np.int64) for day in as_of_days}
   rows: Dict[str, list] = {k: [] for k in features.PASSTHROUGH + ('true', 'predicted',
                                                                   'probabilities')}
-  dataset = artifacts.tfrecord_dataset(tf.io.gfile.glob(files)).batch(_BATCH)
+  dataset = records.tfrecord_dataset(tf.io.gfile.glob(files)).batch(_BATCH)
   for batch in dataset:
     for day in sorted(set(as_of_days) | {headline_day}):
       out = at_day(examples=batch, as_of_day=tf.constant(day, tf.int64))
@@ -107,12 +108,12 @@ def SeasonEvaluator(  # pylint: disable=invalid-name
         'probabilities': pa.array(rows['probabilities'].astype(np.float32).tolist(),
                                   pa.list_(pa.float32())),
     }))
-  with tf.io.gfile.GFile(os.path.join(evaluation.uri, artifacts.SEASON_METRICS_FILE), 'w') as f:
+  with tf.io.gfile.GFile(os.path.join(evaluation.uri, layouts.SEASON_METRICS_FILE), 'w') as f:
     json.dump(result, f, indent=1)
   if tables:
     buffer = pa.BufferOutputStream()  # GFile is not a file pyarrow can write to
     pq.write_table(pa.concat_tables(tables), buffer)
-    with tf.io.gfile.GFile(os.path.join(evaluation.uri, artifacts.PREDICTIONS_FILE), 'wb') as f:
+    with tf.io.gfile.GFile(os.path.join(evaluation.uri, layouts.PREDICTIONS_FILE), 'wb') as f:
       f.write(buffer.getvalue().to_pybytes())
   for split, by_day in result['splits'].items():
     head = by_day.get(str(headline_day))

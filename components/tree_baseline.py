@@ -23,11 +23,13 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components import season_evaluator
-from croptfx import artifacts
+from croptfx.components import season_evaluator
 from croptfx import features
+from croptfx import layouts
 from croptfx import metrics
-from trainer import window
+from croptfx import outputs
+from croptfx import records
+from croptfx.trainer import window
 
 _BATCH = 4096
 
@@ -36,7 +38,7 @@ def load_batches(files: Sequence[str]) -> List[Dict[str, tf.Tensor]]:
   """Transformed examples, double crops dropped, in batches, parsed once (a
   split is read at every as-of day; 3,000 pixels hold about 10 MB)."""
   spec = features.transformed_feature_spec()
-  dataset = artifacts.tfrecord_dataset(files).batch(_BATCH)
+  dataset = records.tfrecord_dataset(files).batch(_BATCH)
   batches = []
   for serialized in dataset:
     batch = tf.io.parse_example(serialized, spec)
@@ -157,6 +159,6 @@ def TreeBaseline(  # pylint: disable=invalid-name
     if split in available:
       result['splits'][split] = evaluate(
           classifier, load_batches(_split_files(examples, split)), days)
-  with tf.io.gfile.GFile(os.path.join(evaluation.uri, artifacts.SEASON_METRICS_FILE), 'w') as f:
+  with tf.io.gfile.GFile(os.path.join(evaluation.uri, layouts.SEASON_METRICS_FILE), 'w') as f:
     json.dump(result, f, indent=1)
-  artifacts.write_baseline_training(evaluation.uri, info)
+  outputs.write_baseline_training(evaluation.uri, info)

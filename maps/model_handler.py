@@ -19,8 +19,8 @@ import apache_beam as beam
 from apache_beam.ml.inference import base
 import numpy as np
 
-from croptfx import artifacts
 from croptfx import errors
+from croptfx import paths
 
 # Rows per signature call. 4,096 amortizes the call's fixed cost (1,024 to
 # 16,384 rows a call run at the same rows/s here, `croptfx bench --map`),
@@ -88,13 +88,13 @@ class LoadedModel:
 
   def __init__(self, model_dir: str):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from trainer import signatures  # pylint: disable=g-import-not-at-top
+    from croptfx.trainer import signatures  # pylint: disable=g-import-not-at-top
     if not tf.saved_model.contains_saved_model(model_dir):
       raise errors.InputDataError(
           model_dir, 'is not a SavedModel directory (use run_summary.json model_dir)')
     # TF globs the variables' path: `run[1]/serving_model/...` is read
     # through a glob-free link.
-    self.saved_model = tf.saved_model.load(artifacts.glob_free_alias(model_dir))
+    self.saved_model = tf.saved_model.load(paths.glob_free_alias(model_dir))
     if signatures.SERVING_SIGNATURE not in self.saved_model.signatures:
       raise errors.InputDataError(
           model_dir, f'has no {signatures.SERVING_SIGNATURE!r} signature')
@@ -103,7 +103,7 @@ class LoadedModel:
   def __call__(self, examples: Sequence[bytes], as_of: str) -> Dict[str, np.ndarray]:
     """Probabilities (rows x classes, float32) and class_index (int64)."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from trainer import signatures  # pylint: disable=g-import-not-at-top
+    from croptfx.trainer import signatures  # pylint: disable=g-import-not-at-top
     out = self.serve(**{signatures.EXAMPLES_INPUT: tf.constant(examples, tf.string),
                         signatures.AS_OF_DATE_INPUT: tf.constant([as_of])})
     return {'probabilities': out[signatures.PROBABILITIES].numpy(),

@@ -37,14 +37,14 @@ from apache_beam.utils import windowed_value
 import numpy as np
 import pyarrow as pa
 
-from components.parquet_example_gen import encoding
-from components.parquet_example_gen import reader
-from components.parquet_example_gen import transforms
-from components.parquet_example_gen import validation
-from croptfx import artifacts
 from croptfx import features
-from maps import model_handler as handler_lib
-from maps import pixels as pixels_lib
+from croptfx import layouts
+from croptfx.maps import model_handler as handler_lib
+from croptfx.maps import pixels as pixels_lib
+from croptfx.rows import encoding
+from croptfx.rows import quarantine
+from croptfx.rows import reader
+from croptfx.rows import validation
 
 AS_OF_OUTSIDE_YEAR = validation.AS_OF_OUTSIDE_YEAR
 # Every reason a row may be skipped for, in the order they are checked: the
@@ -55,7 +55,7 @@ SKIP_REASONS = tuple(
     r for r in validation.REASONS
     if r not in ('year_not_in_splits', validation.DUPLICATE,
                  validation.CONFLICTING_DUPLICATE)) + (AS_OF_OUTSIDE_YEAR,)
-SKIPPED_SCHEMA = transforms.QUARANTINE_SCHEMA
+SKIPPED_SCHEMA = quarantine.QUARANTINE_SCHEMA
 # Rows read per record batch: one RunInference element.
 DEFAULT_BATCH_ROWS = 4096
 # Record batches read ahead of RunInference by a background thread.
@@ -181,7 +181,7 @@ class _ReadCheckEncode(beam.DoFn):
             source_file=layout.path)
       bad = np.flatnonzero(reasons != '')
       if bad.size:
-        skipped = transforms.quarantine_table(
+        skipped = quarantine.quarantine_table(
             batch.take(pa.array(bad)), layout.path, reasons[bad])
       yield batch.num_rows, encoded, skipped
 
@@ -246,10 +246,10 @@ class _WritePixels(beam.DoFn):
 @beam.ptransform_fn
 def MapPixels(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline,
-    layouts: List[reader.FileLayout],
+    file_layouts: List[reader.FileLayout],
     model_dir: str,
     as_of: datetime.date,
-    layout: artifacts.MapLayout,
+    layout: layouts.MapLayout,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     min_batch_rows: int = handler_lib.DEFAULT_MIN_BATCH_ROWS,
     max_batch_rows: int = handler_lib.DEFAULT_MAX_BATCH_ROWS,
@@ -262,7 +262,7 @@ def MapPixels(  # pylint: disable=invalid-name
   """
   outputs = (
       pipeline
-      | 'InputFiles' >> beam.Create(layouts)
+      | 'InputFiles' >> beam.Create(file_layouts)
       # Spreads files over workers (Create alone may keep one bundle).
       | 'SpreadFiles' >> beam.Reshuffle()
       | 'ReadCheckEncode' >> beam.ParDo(

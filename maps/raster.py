@@ -30,13 +30,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from croptfx import artifacts
 from croptfx import errors
 from croptfx import features
-from maps import grid as grid_lib
+from croptfx import layouts
+from croptfx.maps import grid as grid_lib
 
-CLASSES_TIF = artifacts.MAP_CLASSES_TIF
-CONFIDENCE_TIF = artifacts.MAP_CONFIDENCE_TIF
+CLASSES_TIF = layouts.MAP_CLASSES_TIF
+CONFIDENCE_TIF = layouts.MAP_CONFIDENCE_TIF
 CLASS_NODATA = 255
 CONFIDENCE_NODATA = float('nan')
 # Rows per written strip and the COGs' tile size: a multiple of 16 (TIFF),

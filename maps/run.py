@@ -24,9 +24,11 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
-from croptfx import artifacts
 from croptfx import errors
 from croptfx import features
+from croptfx import layouts
+from croptfx import paths
+from croptfx import serving_model
 
 RUNNERS = ('local', 'beam', 'dataflow')
 
@@ -42,8 +44,8 @@ def pipeline_options(runner: str, workers: Optional[int] = None,
     workers: worker processes of the beam runner.
     dataflow: keyword arguments of `pipeline.dataflow.dataflow_beam_args`
       (project, region, temp_location, and optionally sdk_container_image,
-      machine_type, max_num_workers, disk_size_gb); the image defaults to
-      the project's (`pipeline.configs.PIPELINE_IMAGE`).
+      machine_type, max_num_workers, disk_size_gb); the CLI passes the
+      project's image (`pipeline.configs.PIPELINE_IMAGE`) unless told another.
     extra_args: more Beam arguments, appended last.
   """
   from apache_beam.options import pipeline_options as options_lib  # pylint: disable=g-import-not-at-top
@@ -57,11 +59,8 @@ def pipeline_options(runner: str, workers: Optional[int] = None,
     args = ['--runner=DirectRunner', '--direct_running_mode=multi_processing',
             f'--direct_num_workers={workers or 2}']
   elif runner == 'dataflow':
-    from pipeline import configs  # pylint: disable=g-import-not-at-top
-    from pipeline import dataflow as dataflow_lib  # pylint: disable=g-import-not-at-top
+    from croptfx.jobs import dataflow as dataflow_lib  # pylint: disable=g-import-not-at-top
     kwargs = dict(dataflow or {})
-    if not kwargs.get('setup_file'):
-      kwargs['sdk_container_image'] = kwargs.get('sdk_container_image') or configs.PIPELINE_IMAGE
     try:
       args = dataflow_lib.dataflow_beam_args(**kwargs)
     except (TypeError, ValueError) as e:
@@ -76,7 +75,7 @@ def _is_remote(path: str) -> bool:
   return '://' in path
 
 
-def _clear_previous(layout: artifacts.MapLayout) -> None:
+def _clear_previous(layout: layouts.MapLayout) -> None:
   """Removes a previous map's files from `output` (shards would mix)."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   files = [layout.summary_path, layout.classes_tif, layout.confidence_tif,
@@ -123,7 +122,7 @@ def _column_counts(files: Sequence[str], column: str) -> Dict[object, int]:
   return dict(counts)
 
 
-def count_outputs(layout: artifacts.MapLayout) -> Dict[str, object]:
+def count_outputs(layout: layouts.MapLayout) -> Dict[str, object]:
   """Pixels per class and skipped rows per reason, read from the shards."""
   pixel_files = _list(layout.pixels_dir)
   by_index = _column_counts(pixel_files, 'class_index')
@@ -132,7 +131,7 @@ def count_outputs(layout: artifacts.MapLayout) -> Dict[str, object]:
     raise errors.CroptfxError(f'pixel shards hold class indices {sorted(unknown)} '
                               f'outside 0..{features.NUM_CLASSES - 1}')
   by_reason = _column_counts(_list(layout.skipped_dir), 'reason')
-  from maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   skipped = {reason: by_reason.get(reason, 0) for reason in pipeline_lib.SKIP_REASONS}
   skipped.update({r: n for r, n in by_reason.items() if r not in skipped})
   return {
@@ -214,7 +213,7 @@ def _rows_progress(progress: _Progress, total: int, enabled: bool, interval: flo
   if not enabled:
     yield
     return
-  from maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   pipeline_lib.ROWS_READ.reset()
   stop = threading.Event()
 
@@ -235,26 +234,26 @@ def _rows_progress(progress: _Progress, total: int, enabled: bool, interval: flo
 def check_inputs(model: str, data: str):
   """The model is a pushed model with its signature; every input file is Parquet with
   the columns a prediction needs. Returns the files' layouts."""
-  from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
-  from components.parquet_example_gen import validation  # pylint: disable=g-import-not-at-top
+  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
+  from croptfx.rows import validation  # pylint: disable=g-import-not-at-top
   # The SavedModel's proto only: the workers load the model, the driver
   # need not load it a second time to check it.
-  artifacts.check_serving_model(model)
+  serving_model.check(model)
   return reader.check_input_files(reader.list_input_files(data),
                                   optional=validation.PREDICTION_OPTIONAL_COLUMNS)
 
 
-def run_job(model: str, layouts, as_of: datetime.date, output: str, options,
+def run_job(model: str, file_layouts, as_of: datetime.date, output: str, options,
             **job_args) -> None:
   """Runs the Beam map job into `output` (pixels/ and skipped/)."""
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
-  from maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-  layout = artifacts.MapLayout(output)
+  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  layout = layouts.MapLayout(output)
   _clear_previous(layout)
   try:
     with beam.Pipeline(options=options) as p:
       _ = p | 'MapPixels' >> pipeline_lib.MapPixels(  # pylint: disable=no-value-for-parameter
-          layouts, model, as_of, layout, **job_args)
+          file_layouts, model, as_of, layout, **job_args)
   finally:
     _release_models()
 
@@ -294,19 +293,19 @@ def _write_text(path: str, text: str) -> None:
     with FileSystems.create(path) as f:
       f.write(text.encode())
   else:
-    artifacts.write_atomic(path, text)
+    paths.write_atomic(path, text)
 
 
-def _write_quicklook(layout: artifacts.MapLayout, title: str) -> str:
-  from maps import quicklook  # pylint: disable=g-import-not-at-top
+def _write_quicklook(layout: layouts.MapLayout, title: str) -> str:
+  from croptfx.maps import quicklook  # pylint: disable=g-import-not-at-top
   if not _is_remote(layout.output):
     return quicklook.write_quicklook(layout.classes_tif, layout.quicklook_path, title)
   with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
-    local_tif = os.path.join(tmp, artifacts.MAP_CLASSES_TIF)
+    local_tif = os.path.join(tmp, layouts.MAP_CLASSES_TIF)
     from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
     with FileSystems.open(layout.classes_tif) as src, open(local_tif, 'wb') as dst:
       shutil.copyfileobj(src, dst)
-    png = quicklook.write_quicklook(local_tif, os.path.join(tmp, artifacts.MAP_QUICKLOOK), title)
+    png = quicklook.write_quicklook(local_tif, os.path.join(tmp, layouts.MAP_QUICKLOOK), title)
     _copy_to(png, layout.quicklook_path)
   return layout.quicklook_path
 
@@ -322,7 +321,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
     model: the pushed SavedModel directory (run_summary.json model_dir).
     data: Parquet file, directory, glob, Hive tree or gs:// / s3:// URI.
     as_of: the date the map is made as of.
-    output: the map's directory (`artifacts.MapLayout`), local or gs://.
+    output: the map's directory (`layouts.MapLayout`), local or gs://.
     runner, workers, dataflow, beam_args: see `pipeline_options`.
     stream: where progress goes (default stdout).
     quiet: no progress lines.
@@ -331,7 +330,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
   """
   stream = stream or sys.stdout
   options = pipeline_options(runner, workers, dataflow, beam_args)
-  layout = artifacts.MapLayout(output)
+  layout = layouts.MapLayout(output)
   if not _is_remote(output):
     os.makedirs(output, exist_ok=True)
   log_path = None if _is_remote(output) else layout.log_path
@@ -339,11 +338,11 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
   start = time.monotonic()
   with _logs_to(log_path):
     with progress.step('check', 'checking the model and the input files'):
-      layouts = check_inputs(model, data)
-    rows_read = sum(l.num_rows for l in layouts)
+      file_layouts = check_inputs(model, data)
+    rows_read = sum(l.num_rows for l in file_layouts)
     where = (f'{workers or 2} worker processes' if runner == 'beam' else
              'one in-memory worker' if runner == 'local' else 'Dataflow')
-    with progress.step('job', f'map job: {rows_read:,} rows in {len(layouts)} files as of '
+    with progress.step('job', f'map job: {rows_read:,} rows in {len(file_layouts)} files as of '
                        f'{as_of}, {runner} runner ({where})'):
       try:
         # A line updated in place needs a terminal; other runners' workers
@@ -354,7 +353,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
           # Beam matches its temporary files' names as patterns when it
           # renames them: an output like `map[1]` is reached through a
           # glob-free link.
-          run_job(model, layouts, as_of, artifacts.glob_free_alias(output), options,
+          run_job(model, file_layouts, as_of, paths.glob_free_alias(output), options,
                   **job_args)
           children = os.times()
           cpu = {'job': round(time.process_time() - cpu0, 2),
@@ -370,7 +369,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
       counts = count_outputs(layout)
       _reconcile(rows_read, counts)
     with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'):
-      from maps import raster  # pylint: disable=g-import-not-at-top
+      from croptfx.maps import raster  # pylint: disable=g-import-not-at-top
       rasters = raster.write_map_rasters(counts['pixel_files'], output)
     if rasters['written']:
       with progress.step('quicklook', 'quicklook'):
@@ -383,7 +382,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
   summary = {
       'model': model, 'data': data, 'as_of': as_of.isoformat(), 'runner': runner,
       'workers': (workers or 2) if runner == 'beam' else (1 if runner == 'local' else None),
-      'input_files': len(layouts), 'rows_read': rows_read,
+      'input_files': len(file_layouts), 'rows_read': rows_read,
       'predicted': counts['predicted'], 'skipped': skipped,
       'skipped_total': sum(skipped.values()),
       'pixels_per_class': counts['pixels_per_class'],
@@ -431,17 +430,17 @@ def predict(model: str, data: str, as_of: datetime.date, output: str,
   """
   import pyarrow as pa  # pylint: disable=g-import-not-at-top
   import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  from maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-  from maps import pixels as pixels_lib  # pylint: disable=g-import-not-at-top
-  layouts = check_inputs(model, data)
-  rows_read = sum(l.num_rows for l in layouts)
+  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import pixels as pixels_lib  # pylint: disable=g-import-not-at-top
+  file_layouts = check_inputs(model, data)
+  rows_read = sum(l.num_rows for l in file_layouts)
   directory = os.path.dirname(os.path.abspath(output))
   os.makedirs(directory, exist_ok=True)
   with tempfile.TemporaryDirectory(dir=directory, prefix='.croptfx-predict-') as tmp:
     with _logs_to(os.path.join(tmp, 'logs', 'map.log')):
-      run_job(model, layouts, as_of, artifacts.glob_free_alias(tmp), pipeline_options('local'),
+      run_job(model, file_layouts, as_of, paths.glob_free_alias(tmp), pipeline_options('local'),
               batch_rows=batch_size)
-    layout = artifacts.MapLayout(tmp)
+    layout = layouts.MapLayout(tmp)
     counts = count_outputs(layout)
     _reconcile(rows_read, counts)
     skipped = {r: n for r, n in counts['skipped'].items() if n}

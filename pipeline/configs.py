@@ -12,8 +12,8 @@ from croptfx import features
 PIPELINE_NAME = 'croptfx'
 
 # Code the Transform and Trainer components import by module path.
-PREPROCESSING_FN = 'preprocessing.preprocessing.preprocessing_fn'
-RUN_FN = 'trainer.model.run_fn'
+PREPROCESSING_FN = 'croptfx.preprocessing.preprocessing.preprocessing_fn'
+RUN_FN = 'croptfx.trainer.model.run_fn'
 
 # Splits by season year (DESIGN.md section 4). Their roles (which split
 # Transform analyzes and the Trainer fits, which one the Evaluator blesses

@@ -15,8 +15,8 @@ from typing import List, Optional
 from tfx import v1 as tfx
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-from pipeline import configs
-from pipeline import pipeline as pipeline_lib
+from croptfx.pipeline import configs
+from croptfx.pipeline import pipeline as pipeline_lib
 
 
 def create_kubeflow_pipeline(pipeline_root: str, data_path: str,

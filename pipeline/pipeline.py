@@ -14,14 +14,26 @@ from google.protobuf import wrappers_pb2
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from components import season_evaluator
-from components import transform as transform_lib
-from components import tree_baseline
-from components.parquet_example_gen import component as parquet_example_gen
+from croptfx.components.parquet_example_gen import component as parquet_example_gen
+from croptfx.components import season_evaluator
+from croptfx.components import transform as transform_lib
+from croptfx.components import tree_baseline
 from croptfx import features
 from croptfx import fingerprint
 from ml_metadata.proto import metadata_store_pb2
-from trainer import signatures
+from croptfx.trainer import signatures
+
+
+# The modules each component's code starts from (the ones TFX imports by
+# path, and the component's own); the fingerprint follows their imports.
+CODE_ENTRY_MODULES = {
+    'ParquetExampleGen': ('croptfx.components.parquet_example_gen.executor',
+                          'croptfx.components.parquet_example_gen.driver'),
+    'Transform': ('croptfx.preprocessing.preprocessing', 'croptfx.components.transform'),
+    'Trainer': ('croptfx.trainer.model',),
+    'SeasonEvaluator': ('croptfx.components.season_evaluator',),
+    'TreeBaseline': ('croptfx.components.tree_baseline',),
+}
 
 
 def make_eval_config(as_of_days: Sequence[int], headline_day: int,
@@ -124,22 +136,16 @@ def create_pipeline(
   train_args = _with_splits(train_args, [roles.train])
   eval_args = _with_splits(eval_args, [roles.eval])
 
-  # Code named by module path is not in TFX's cache key: fingerprint it.
-  shared = ['croptfx.features', 'croptfx.codec']
-  example_gen_code = fingerprint.code_fingerprint(
-      shared + ['croptfx.artifacts', 'components.parquet_example_gen'], [label_mapping])
-  transform_code = fingerprint.code_fingerprint(
-      shared + ['croptfx.artifacts', 'preprocessing', 'components.transform'],
-      [label_mapping])
-  trainer_code = fingerprint.code_fingerprint(shared + ['trainer'])
-  season_code = fingerprint.code_fingerprint(
-      shared + ['croptfx.artifacts', 'trainer', 'croptfx.metrics', 'components.season_evaluator'])
+  # Code named by module path is not in TFX's cache key: fingerprint it, with
+  # every project module it imports (CODE_ENTRY_MODULES).
+  code = {component: fingerprint.component_fingerprint(modules, [label_mapping])
+          for component, modules in CODE_ENTRY_MODULES.items()}
 
   # Reads the Parquet (binary columns, Hive layouts, cloud URIs), splits by
   # year and quarantines bad rows with a reason.
   example_gen = parquet_example_gen.ParquetExampleGen(
       input_base=data_path, year_splits=dict(year_splits), label_mapping=label_mapping,
-      code_fingerprint=example_gen_code, compress_examples=compress_examples)
+      code_fingerprint=code['ParquetExampleGen'], compress_examples=compress_examples)
 
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(
@@ -154,7 +160,7 @@ def create_pipeline(
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=preprocessing_fn,
       splits_config=tfx.proto.SplitsConfig(analyze=[roles.train], transform=splits),
-      custom_config={'label_mapping': label_mapping, 'code_fingerprint': transform_code,
+      custom_config={'label_mapping': label_mapping, 'code_fingerprint': code['Transform'],
                      transform_lib.COMPRESS_EXAMPLES_KEY: bool(compress_examples)},
       disable_statistics=not transform_statistics)
 
@@ -167,7 +173,7 @@ def create_pipeline(
       eval_args=eval_args,
       custom_config={**(trainer_config or {}), **(model_config or {}),
                      'as_of_days': as_of_days,
-                     'headline_day': headline_day, 'code_fingerprint': trainer_code})
+                     'headline_day': headline_day, 'code_fingerprint': code['Trainer']})
 
   evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
@@ -188,7 +194,7 @@ def create_pipeline(
       splits=','.join(roles.evaluated),
       as_of_days=','.join(str(d) for d in season_as_of_days),
       headline_day=headline_day,
-      code_fingerprint=season_code)
+      code_fingerprint=code['SeasonEvaluator'])
 
   components = [example_gen, statistics_gen, schema_gen, example_validator, transform,
                 trainer, evaluator, pusher, season]
@@ -199,8 +205,7 @@ def create_pipeline(
         train_split=roles.train,
         splits=','.join(roles.evaluated),
         as_of_days=','.join(str(d) for d in season_as_of_days),
-        code_fingerprint=fingerprint.code_fingerprint(
-            shared + ['trainer.window', 'croptfx.metrics', 'components.tree_baseline']),
+        code_fingerprint=code['TreeBaseline'],
         **baseline_config))
   if last_component:
     ids = [c.id for c in components]

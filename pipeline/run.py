@@ -15,8 +15,10 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from croptfx import artifacts
 from croptfx import errors
+from croptfx import layouts
+from croptfx import paths
+from croptfx import run_summary
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
 _FINISHED = ('Component %s is finished.', 'node %s is finished.')
@@ -111,12 +113,12 @@ def _stderr_to_log(log_path: str, enabled: bool):
 def _check_data_path(data: str) -> None:
   """Fail early on a local path that does not exist and is not a glob
   (cloud URIs and globs: the ExampleGen lists them)."""
-  if '://' in data or os.path.exists(data) or artifacts.has_glob_chars(data):
+  if '://' in data or os.path.exists(data) or paths.has_glob_chars(data):
     return
   raise errors.InputDataError(data, 'no such file or directory')
 
 
-def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: Dict[int, str],
+def create_local_pipeline(data: str, layout: layouts.RunLayout, year_splits: Dict[int, str],
                           train_steps: Optional[int] = None,
                           epochs: Optional[int] = None,
                           label_mapping: Optional[str] = None,
@@ -126,8 +128,8 @@ def create_local_pipeline(data: str, layout: artifacts.RunLayout, year_splits: D
                           model: Optional[str] = None):
   """The pipeline with a local output directory and SQLite ML Metadata."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
-  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   trainer_config = dict(configs.TRAINER_CONFIG)
   if epochs:
     trainer_config['epochs'] = epochs
@@ -182,10 +184,10 @@ def run_pipeline(data: str, output: str, runner: str = 'local', workers: Optiona
     # In-memory is fastest for a laptop-sized run; the Beam runner shows off
     # (and tests) multi-processing.
     workers = 2 if runner == 'beam' else 1
-  layout = artifacts.RunLayout(output)
+  layout = layouts.RunLayout(output)
   # A failed run must not leave the previous run's summary and report
   # reading as current: they are renamed `*.previous` before anything else.
-  previous = (artifacts.move_aside([layout.summary_path, layout.report_path])
+  previous = (paths.move_aside([layout.summary_path, layout.report_path])
               if os.path.isdir(output) else [])
   try:
     _check_data_path(data)
@@ -213,13 +215,13 @@ def _run(data, layout, runner, workers, year_splits, train_steps, epochs,
          label_mapping, verbose, report, stream, accuracy_threshold,
          last_component, model) -> Dict[str, object]:
   """`run_pipeline` with the logs already going to `layout.log_path`."""
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
   with contextlib.ExitStack() as services:
     if runner == 'portable':
       # A job service and an EXTERNAL worker pool, for the whole run.
-      from pipeline import portable  # pylint: disable=g-import-not-at-top
+      from croptfx.jobs import portable  # pylint: disable=g-import-not-at-top
       beam_args = services.enter_context(
-          portable.services(os.path.dirname(layout.log_path)))
+          portable.services(os.path.dirname(layout.log_path), configs.PIPELINE_IMAGE))
     else:
       beam_args = configs.direct_runner_args(workers)
     return _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
@@ -232,13 +234,13 @@ def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
               last_component, beam_args, model) -> Dict[str, object]:
   """`_run` with the components' Beam arguments chosen."""
   from croptfx import features  # pylint: disable=g-import-not-at-top
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
-  from pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
   year_splits = dict(year_splits or configs.YEAR_SPLITS)
   # TFX and Beam see the output through a path without glob characters.
-  tfx_output = artifacts.glob_free_alias(layout.output)
+  tfx_output = paths.glob_free_alias(layout.output)
   dsl_pipeline = create_local_pipeline(
-      data, artifacts.RunLayout(tfx_output), year_splits, train_steps, epochs,
+      data, layouts.RunLayout(tfx_output), year_splits, train_steps, epochs,
       label_mapping, beam_args, accuracy_threshold, last_component, model)
   components = [c.id for c in dsl_pipeline.components]
   progress = ProgressReporter(components, stream)
@@ -276,17 +278,17 @@ def _run_with(data, layout, runner, workers, year_splits, train_steps, epochs,
   summary.split_roles = features.split_roles(year_splits).to_dict()
   if tfx_output != os.path.abspath(layout.output):
     summary = _real_paths(summary, tfx_output, os.path.abspath(layout.output))
-  artifacts.write_summary(layout.summary_path, summary)
+  run_summary.write_summary(layout.summary_path, summary)
   stream.write(f'croptfx run: finished in {summary.wall_seconds:.0f}s\n'
                f'  summary: {layout.summary_path}\n'
                f'  model:   {summary.model_dir or "not pushed (not blessed)"}\n')
   if report and not last_component:
-    from report import build as report_build  # pylint: disable=g-import-not-at-top
+    from croptfx.report import build as report_build  # pylint: disable=g-import-not-at-top
     stream.write(f'  report:  {report_build.write_report(layout.output)}\n')
   return summary.to_dict()
 
 
-def _real_paths(summary: artifacts.RunSummary, alias: str, real: str) -> artifacts.RunSummary:
+def _real_paths(summary: run_summary.RunSummary, alias: str, real: str) -> run_summary.RunSummary:
   """The summary with the paths under `alias` written under `real`."""
   def fix(path):
     return real + path[len(alias):] if isinstance(path, str) and (

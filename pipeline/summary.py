@@ -10,7 +10,9 @@ from typing import Any, Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from croptfx import artifacts
+from croptfx import layouts
+from croptfx import outputs
+from croptfx import run_summary
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
@@ -32,11 +34,11 @@ def latest_outputs(connection_config: metadata_store_pb2.ConnectionConfig,
     events = [e for e in store.get_events_by_execution_ids([execution.id])
               if e.type in _OUTPUT_EVENTS]
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    outs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
     for event in events:
       key = event.path.steps[0].key if event.path.steps else ''
-      outputs.setdefault(key, []).append(artifacts[event.artifact_id])
-    result[component_id] = {'execution': execution, 'outputs': outputs}
+      outs.setdefault(key, []).append(artifacts[event.artifact_id])
+    result[component_id] = {'execution': execution, 'outputs': outs}
   return result
 
 
@@ -55,38 +57,38 @@ def _property(artifact, name):
 def build_summary(connection_config, pipeline_name: str,
                   component_seconds: Dict[str, float],
                   cached: List[str],
-                  label_mapping: Optional[str] = None) -> artifacts.RunSummary:
+                  label_mapping: Optional[str] = None) -> run_summary.RunSummary:
   """The summary of the latest run of `pipeline_name`."""
   nodes = latest_outputs(connection_config, pipeline_name)
-  summary = artifacts.RunSummary(label_mapping=label_mapping)
+  summary = run_summary.RunSummary(label_mapping=label_mapping)
   examples_uri = _uri(nodes, 'ParquetExampleGen', 'examples')
   if examples_uri:
-    counts = artifacts.read_counts(examples_uri)
+    counts = outputs.read_counts(examples_uri)
     summary.rows_read = counts['rows_read']
     summary.examples = counts['examples']
     summary.quarantined = counts['quarantined']
     summary.notes = counts.get('notes', {})
-    summary.quarantine_dir = artifacts.quarantine_dir(examples_uri)
+    summary.quarantine_dir = layouts.quarantine_dir(examples_uri)
   transform_uri = _uri(nodes, 'Transform', 'transform_graph')
   if transform_uri:
-    stats = artifacts.read_band_statistics(transform_uri)
+    stats = outputs.read_band_statistics(transform_uri)
     summary.band_mean, summary.band_std = stats['band_mean'], stats['band_std']
   season_uri = _uri(nodes, 'SeasonEvaluator', 'evaluation')
-  evaluation = artifacts.read_season_metrics(season_uri)
+  evaluation = outputs.read_season_metrics(season_uri)
   if evaluation:
-    summary.metrics = artifacts.summary_metrics(evaluation['splits'])
+    summary.metrics = run_summary.summary_metrics(evaluation['splits'])
     summary.headline_as_of_day = evaluation['headline_day']
-  training = artifacts.read_training_info(_uri(nodes, 'Trainer', 'model_run'))
+  training = outputs.read_training_info(_uri(nodes, 'Trainer', 'model_run'))
   if training:
     summary.model = training['model']
     summary.model_params = training['params']
     summary.train_seconds = training['train_seconds']
     summary.train_examples_per_second = training['examples_per_second']
   baseline_uri = _uri(nodes, 'TreeBaseline', 'evaluation')
-  baseline = artifacts.read_season_metrics(baseline_uri)
+  baseline = outputs.read_season_metrics(baseline_uri)
   if baseline:
-    summary.baseline_metrics = artifacts.summary_metrics(baseline['splits'])
-    summary.baseline_train_seconds = (artifacts.read_baseline_training(baseline_uri)
+    summary.baseline_metrics = run_summary.summary_metrics(baseline['splits'])
+    summary.baseline_train_seconds = (outputs.read_baseline_training(baseline_uri)
                                       or {}).get('train_seconds')
   blessing = nodes.get('Evaluator', {}).get('outputs', {}).get('blessing')
   if blessing:

@@ -27,8 +27,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
-from croptfx import artifacts
 from croptfx import features
+from croptfx import layouts
 
 
 def batch_moments(bands: tf.Tensor, valid: tf.Tensor):
@@ -108,7 +108,7 @@ class _BandStatistics(beam.PTransform):
 
 def _write_statistics(stats, directory):
   tf.io.gfile.makedirs(directory)
-  path = os.path.join(directory, artifacts.BAND_STATISTICS_FILE)
+  path = os.path.join(directory, layouts.BAND_STATISTICS_FILE)
   with tf.io.gfile.GFile(path, 'w') as f:
     f.write(json.dumps(stats, indent=1))
   return path.encode('utf-8')
@@ -127,7 +127,7 @@ def band_statistics(bands: tf.Tensor, valid: tf.Tensor):
   """Analyzer: mean and population std per band of every valid image value.
 
   Also records the statistics as an asset of the Transform output (see
-  `artifacts.read_band_statistics`).
+  `outputs.read_band_statistics`).
 
   Args:
     bands: [batch, n, NUM_BANDS] int64.
@@ -147,7 +147,7 @@ def band_statistics(bands: tf.Tensor, valid: tf.Tensor):
       moments, _BandStatisticsFile(), [tf.string], [[]],
       output_asset_default_values=[placeholder],
       name='band_statistics_file')
-  tft.annotate_asset(artifacts.BAND_STATISTICS_KEY, artifacts.BAND_STATISTICS_FILE)
+  tft.annotate_asset(layouts.BAND_STATISTICS_KEY, layouts.BAND_STATISTICS_FILE)
   return mean, std
 
 

@@ -14,11 +14,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from croptfx import features
-from preprocessing import binning
-from preprocessing import decode
-from preprocessing import labels
-from preprocessing import normalize
-from preprocessing import pick
+from croptfx.preprocessing import binning
+from croptfx.preprocessing import decode
+from croptfx.preprocessing import labels
+from croptfx.preprocessing import normalize
+from croptfx.preprocessing import pick
 
 # `custom_config` key of a label mapping file replacing the bundled one.
 LABEL_MAPPING_CONFIG_KEY = 'label_mapping'

@@ -12,13 +12,17 @@ import os
 import time
 from typing import Callable, Dict, List, Optional
 
-from croptfx import artifacts
 from croptfx import errors
 from croptfx import features
-from report import load
-from report import page
-from report import run_section
-from report import sections
+from croptfx import layouts
+from croptfx import outputs
+from croptfx import paths
+from croptfx import records
+from croptfx.report import load
+from croptfx.report import page
+from croptfx.report import run_section
+from croptfx.report import sections
+from croptfx import run_summary
 
 
 # Section id (sections.TITLES) -> builder, in page order.
@@ -31,7 +35,7 @@ _SECTIONS: Dict[str, Callable[[sections.Inputs], page.Section]] = {
 }
 
 
-def load_inputs(run_dir: str, summary: artifacts.RunSummary, sample_rows: int,
+def load_inputs(run_dir: str, summary: run_summary.RunSummary, sample_rows: int,
                 problems: Optional[List[str]] = None) -> sections.Inputs:
   """Reads the samples and evaluation files the summary points at.
 
@@ -51,7 +55,7 @@ def load_inputs(run_dir: str, summary: artifacts.RunSummary, sample_rows: int,
 
   def read_splits(name, reader):
     result = {}
-    for split, path in (attempt(f'artifacts.{name}', artifacts.split_dirs,
+    for split, path in (attempt(f'artifacts.{name}', records.split_dirs,
                                 uris.get(name)) or {}).items():
       value = attempt(f'the {split} split of artifacts.{name}', reader, path, sample_rows)
       if value is not None:
@@ -63,7 +67,7 @@ def load_inputs(run_dir: str, summary: artifacts.RunSummary, sample_rows: int,
       run_dir=run_dir, summary=summary,
       raw=read_splits('examples', load.read_raw),
       transformed=read_splits('transformed_examples', load.read_transformed),
-      season=attempt('the season evaluation metrics', artifacts.read_season_metrics, season_uri),
+      season=attempt('the season evaluation metrics', outputs.read_season_metrics, season_uri),
       anomalies=attempt('the ExampleValidator anomalies', load.read_anomalies,
                         uris.get('anomalies')),
       predictions=attempt('the season evaluation predictions', load.read_predictions,
@@ -113,13 +117,13 @@ def render_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> 
   """The report's HTML text for the run in `run_dir`."""
   if not os.path.isdir(run_dir):
     raise errors.CroptfxError(f'{run_dir}: no such run directory')
-  summary = artifacts.read_summary(run_dir)
+  summary = run_summary.read_summary(run_dir)
   run_name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
   title = f'croptfx run report: {run_name}'
   generated = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
   if summary is None:
     section = page.Section('run', 'Run', 'Nothing to show yet.', missing=[
-        f'{artifacts.SUMMARY_FILE} is not in the run directory: the run did not finish '
+        f'{layouts.SUMMARY_FILE} is not in the run directory: the run did not finish '
         '(see logs/run.log), or this is not a `croptfx run --output` directory'])
     return page.render(title, f'report generated {generated}', page.Markup(''), [section], '')
   problems: List[str] = []
@@ -141,7 +145,7 @@ def write_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> s
   """Writes `run_dir/report.html` and returns its path."""
   start = time.monotonic()
   html = render_report(run_dir, sample_rows)
-  path = artifacts.RunLayout(run_dir).report_path
-  artifacts.write_atomic(path, html)  # never a half-written report
+  path = layouts.RunLayout(run_dir).report_path
+  paths.write_atomic(path, html)  # never a half-written report
   logging.info('report: wrote %s in %.1fs', path, time.monotonic() - start)
   return path

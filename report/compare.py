@@ -11,11 +11,13 @@ import datetime
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from croptfx import artifacts
 from croptfx import errors
 from croptfx import features
-from report import figures
-from report import page
+from croptfx import layouts
+from croptfx import paths
+from croptfx.report import figures
+from croptfx.report import page
+from croptfx import run_summary
 
 BASELINE = 'tree baseline'
 
@@ -24,7 +26,7 @@ def _days(by_day) -> Dict[int, dict]:
   return {int(d): m for d, m in (by_day or {}).items()}
 
 
-def run_labels(run_dirs: Sequence[str], summaries: Sequence[artifacts.RunSummary]) -> List[str]:
+def run_labels(run_dirs: Sequence[str], summaries: Sequence[run_summary.RunSummary]) -> List[str]:
   """'MODEL (DIR)' per run; the directory's base name, or the path if names clash."""
   names = [os.path.basename(os.path.normpath(d)) for d in run_dirs]
   if len(set(names)) < len(names):
@@ -32,16 +34,16 @@ def run_labels(run_dirs: Sequence[str], summaries: Sequence[artifacts.RunSummary
   return [f'{s.model or "model"} ({n})' for s, n in zip(summaries, names)]
 
 
-def load_runs(run_dirs: Sequence[str]) -> List[Tuple[str, artifacts.RunSummary]]:
+def load_runs(run_dirs: Sequence[str]) -> List[Tuple[str, run_summary.RunSummary]]:
   """(label, summary) per run; a directory without a summary is an error."""
   summaries = []
   for run_dir in run_dirs:
-    summary = artifacts.read_summary(run_dir)
+    summary = run_summary.read_summary(run_dir)
     if summary is None:
       raise errors.CroptfxError(
-          f'{run_dir}: no {artifacts.SUMMARY_FILE} (not a finished `croptfx run --output`)')
+          f'{run_dir}: no {layouts.SUMMARY_FILE} (not a finished `croptfx run --output`)')
     if not summary.metrics:
-      raise errors.CroptfxError(f'{run_dir}: {artifacts.SUMMARY_FILE} has no in-season metrics')
+      raise errors.CroptfxError(f'{run_dir}: {layouts.SUMMARY_FILE} has no in-season metrics')
     summaries.append(summary)
   return list(zip(run_labels(run_dirs, summaries), summaries))
 
@@ -138,5 +140,5 @@ def render_compare(run_dirs: Sequence[str],
 def write_compare(run_dirs: Sequence[str], output: str) -> str:
   """Writes the comparison page to `output`; returns its path."""
   html = render_compare(run_dirs)
-  artifacts.write_atomic(output, html)
+  paths.write_atomic(output, html)
   return output

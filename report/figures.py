@@ -13,8 +13,8 @@ from matplotlib import lines as mlines
 from matplotlib import ticker
 
 from croptfx import features
-from report import data_stats
-from report import style
+from croptfx.report import data_stats
+from croptfx.report import style
 
 # Day of year (1-based) of the first of each month in a common year.
 _MONTH_START = np.cumsum([1, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])

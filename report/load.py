@@ -15,9 +15,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from croptfx import artifacts
 from croptfx import codec
 from croptfx import features
+from croptfx import layouts
+from croptfx import records
 
 DEFAULT_SAMPLE_ROWS = 3000
 
@@ -43,7 +44,7 @@ class RawSample:
 
 def read_raw(split_dir: str, limit: int = DEFAULT_SAMPLE_ROWS) -> RawSample:
   spec = features.raw_feature_spec()
-  parsed = artifacts.read_examples(split_dir, {k: spec[k] for k in (
+  parsed = records.read_examples(split_dir, {k: spec[k] for k in (
       features.BANDS, features.IMG_DATES, features.SCL_VALS, features.YEAR, features.CDL)},
                                    limit)
   if not parsed:
@@ -60,7 +61,7 @@ def read_raw(split_dir: str, limit: int = DEFAULT_SAMPLE_ROWS) -> RawSample:
 def read_transformed(split_dir: str, limit: int = DEFAULT_SAMPLE_ROWS) -> Dict[str, np.ndarray]:
   """Transformed examples: grid [n, bins, bands], observed, label, ..."""
   spec = features.transformed_feature_spec()
-  return artifacts.read_examples(split_dir, {k: spec[k] for k in (
+  return records.read_examples(split_dir, {k: spec[k] for k in (
       features.GRID, features.OBSERVED, features.LABEL, features.EXCLUDED, features.YEAR)},
                                  limit)
 
@@ -69,7 +70,7 @@ def read_predictions(season_uri: Optional[str]):
   """The headline-day predictions as a pandas DataFrame, or None."""
   if not season_uri:
     return None
-  path = os.path.join(season_uri, artifacts.PREDICTIONS_FILE)
+  path = os.path.join(season_uri, layouts.PREDICTIONS_FILE)
   gfile = _gfile()
   if not gfile.exists(path):
     return None
@@ -88,8 +89,8 @@ def read_anomalies(anomalies_uri: Optional[str]) -> Dict[str, List[Tuple[str, st
   from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
   gfile = _gfile()
   result = {}
-  for split, path in artifacts.split_dirs(anomalies_uri).items():
-    path = os.path.join(path, artifacts.ANOMALIES_FILE)
+  for split, path in records.split_dirs(anomalies_uri).items():
+    path = os.path.join(path, layouts.ANOMALIES_FILE)
     if not gfile.exists(path):
       continue
     anomalies = anomalies_pb2.Anomalies()

@@ -7,15 +7,16 @@ together with the run.
 
 from typing import List, Optional
 
-from croptfx import artifacts
 from croptfx import features
-from report import figures
-from report import page
-from report import sections
+from croptfx import layouts
+from croptfx import records
+from croptfx.report import figures
+from croptfx.report import page
+from croptfx.report import sections
 
 
 def _split_names(uri: Optional[str]) -> List[str]:
-  return list(artifacts.split_dirs(uri)) if uri else []
+  return list(records.split_dirs(uri)) if uri else []
 
 
 def run_section(inputs: sections.Inputs) -> page.Section:
@@ -79,7 +80,7 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
       names = {split: f'stats_{page.slug(split).replace("-", "_")}' for split in splits}
       for split in splits:
         lines.append(f"{names[split]} = tfdv.load_stats_binary("
-                     f"'{artifacts.split_dir(stats, split)}/{artifacts.STATISTICS_FILE}')")
+                     f"'{layouts.split_dir(stats, split)}/{layouts.STATISTICS_FILE}')")
       if len(splits) > 1:
         a, b = splits[0], splits[1]
         lines.append(f"tfdv.visualize_statistics(lhs_statistics={names[a]}, "
@@ -92,7 +93,7 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
       anomaly_splits = _split_names(inputs.artifact('anomalies')) or splits
       for split in anomaly_splits:
         lines.append(f"tfdv.display_anomalies(tfdv.load_anomalies_binary("
-                     f"'{artifacts.split_dir(anomalies, split)}/{artifacts.ANOMALIES_FILE}'))")
+                     f"'{layouts.split_dir(anomalies, split)}/{layouts.ANOMALIES_FILE}'))")
     out.append(page.code('\n'.join(lines)))
   else:
     sec.missing.append('TFDV statistics, schema and anomalies: not in run_summary.json artifacts')
@@ -110,6 +111,6 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
     out.append(page.Markup('<p><strong>In-season evaluation</strong> (this page\'s model numbers): '
                       '{}</p>').format(page.link(season)))
     out.append(page.code('import json, pandas as pd\n'
-                         f"metrics = json.load(open('{season}/{artifacts.SEASON_METRICS_FILE}'))\n"
-                         f"predictions = pd.read_parquet('{season}/{artifacts.PREDICTIONS_FILE}')"))
+                         f"metrics = json.load(open('{season}/{layouts.SEASON_METRICS_FILE}'))\n"
+                         f"predictions = pd.read_parquet('{season}/{layouts.PREDICTIONS_FILE}')"))
   return page.Markup('').join(out)

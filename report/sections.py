@@ -10,13 +10,13 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from croptfx import artifacts
 from croptfx import features
-from report import data_stats
-from report import figures
-from report import load
-from report import page
-from report import style
+from croptfx.report import data_stats
+from croptfx.report import figures
+from croptfx.report import load
+from croptfx.report import page
+from croptfx.report import style
+from croptfx import run_summary
 
 MAX_MAP_POINTS = 40000
 # Section id -> heading, in page order.
@@ -39,7 +39,7 @@ _NOTE_MEANING = {
 class Inputs:
   """Everything a section may draw; absent inputs are None or empty."""
   run_dir: str
-  summary: artifacts.RunSummary
+  summary: run_summary.RunSummary
   raw: Dict[str, load.RawSample]
   transformed: Dict[str, Dict[str, np.ndarray]]
   season: Optional[Dict[str, object]]
@@ -349,7 +349,7 @@ def _per_class_f1_curves(inputs: Inputs, metrics) -> Dict[str, Dict[int, Dict[st
       curves[split] = days
   if not curves and inputs.season:
     for split, by_day in (inputs.season.get('splits') or {}).items():
-      curves[split] = {int(d): artifacts.summary_metrics({split: {d: m}})[split][d]
+      curves[split] = {int(d): run_summary.summary_metrics({split: {d: m}})[split][d]
                        ['per_class_f1'] for d, m in by_day.items()}
   return curves
 

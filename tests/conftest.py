@@ -22,15 +22,15 @@ SMALL_EPOCHS = 3
 @pytest.fixture(scope='session')
 def small_data(tmp_path_factory):
   """80 pixels x 2019..2021, flat layout, two files."""
-  from croptfx import generate  # pylint: disable=g-import-not-at-top
+  from croptfx.generate import part1  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp('small_data')
-  generate.write_dataset(str(root), SMALL_PIXELS_PER_YEAR, seed=5, rows_per_file=130)
+  part1.write_dataset(str(root), SMALL_PIXELS_PER_YEAR, seed=5, rows_per_file=130)
   return str(root)
 
 
 def run_small_pipeline(data, output, **kwargs):
   """Runs the pipeline quietly (progress into a buffer); returns the summary."""
-  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   stream = io.StringIO()
   options = dict(train_steps=SMALL_TRAIN_STEPS, epochs=SMALL_EPOCHS,
                  accuracy_threshold=0.0, report=False)

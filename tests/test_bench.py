@@ -24,22 +24,23 @@ from tfx.components.util import tfxio_utils
 from tfx.types import standard_artifacts
 from tfx_bsl.public import tfxio
 
-from bench import memory
-from bench import numpy_pass
-from bench import benchmarks_file
-from bench import main as bench_main
-from bench import seed_loader
-from bench import table
-from components.parquet_example_gen import encoding
-from components.parquet_example_gen import reader
-from components.parquet_example_gen import transforms
-from components.parquet_example_gen import validation
-from croptfx import artifacts
+from croptfx.bench import benchmarks_file
+from croptfx.bench import main as bench_main
+from croptfx.bench import memory
+from croptfx.bench import numpy_pass
+from croptfx.bench import seed_loader
+from croptfx.bench import table
+from croptfx.components.parquet_example_gen import transforms
 from croptfx import features
-from croptfx import generate
-from preprocessing import preprocessing
-from trainer import model
-from trainer import window
+from croptfx.generate import part1
+from croptfx import outputs
+from croptfx.preprocessing import preprocessing
+from croptfx import records
+from croptfx.rows import encoding
+from croptfx.rows import reader
+from croptfx.rows import validation
+from croptfx.trainer import model
+from croptfx.trainer import window
 
 CORN = features.CLASS_NAMES.index('Corn')
 P = 18800  # prediction date, days since 1970-01-01
@@ -100,7 +101,7 @@ def test_seed_filter_double_croppings(name, keep):
 
 
 def test_seed_dataset_shapes(tmp_path):
-  summary = generate.write_dataset(str(tmp_path), 20, years=[2021])
+  summary = part1.write_dataset(str(tmp_path), 20, years=[2021])
   frame = seed_loader.load_frame(summary['files'], 2021)
   assert len(frame) == 20
   mean = np.full(features.NUM_BANDS, 1000.0)
@@ -159,13 +160,13 @@ def _tft_outputs(data_dir, tmp_dir, example_gen=False):
         _ = (transformed | f'Pickle{name}' >> beam.Map(pickle.dumps)
              | f'Write{name}' >> beam.io.WriteToTFRecord(
                  os.path.join(tmp_dir, name), shard_name_template=''))
-  outputs = {}
+  outs = {}
   for name in examples:
     instances = [pickle.loads(r.numpy()) for r in
                  tf.data.TFRecordDataset(os.path.join(tmp_dir, name))]
-    outputs[name] = {k: np.stack([i[k] for i in instances])
+    outs[name] = {k: np.stack([i[k] for i in instances])
                      for k in preprocessing.TRANSFORMED_FEATURE_SPEC}
-  return outputs, graph_dir
+  return outs, graph_dir
 
 
 @pytest.fixture(scope='module')
@@ -173,7 +174,7 @@ def tiny(tmp_path_factory):
   """40 generated pixels x 3 years, the NumPy pass and tf.Transform on it."""
   tmp = tmp_path_factory.mktemp('bench')
   data_dir = str(tmp / 'data')
-  generate.write_dataset(data_dir, 40, seed=3, rows_per_file=50)
+  part1.write_dataset(data_dir, 40, seed=3, rows_per_file=50)
   result = numpy_pass.run(data_dir, features.DEFAULT_YEAR_SPLITS,
                           batch_rows=32)
   transformed, graph_dir = _tft_outputs(data_dir, str(tmp))
@@ -184,11 +185,11 @@ def test_numpy_pass_equals_transform(tiny):
   result, transformed, _, _ = tiny
   assert result.rows_read == 120
   assert set(result.splits) == set(transformed)
-  for split, outputs in result.splits.items():
-    comparison = numpy_pass.compare(outputs, transformed[split])
+  for split, outs in result.splits.items():
+    comparison = numpy_pass.compare(outs, transformed[split])
     assert comparison.rows_transform == 40
     assert comparison.equal, (split, comparison)
-    assert outputs[features.OBSERVED].sum() > 40 * 20
+    assert outs[features.OBSERVED].sum() > 40 * 20
 
 
 def test_numpy_pass_drops_rows_as_the_example_gen_does(tmp_path):
@@ -198,7 +199,7 @@ def test_numpy_pass_drops_rows_as_the_example_gen_does(tmp_path):
   equal tf.Transform's on that ExampleGen's examples."""
   splits = dict(features.DEFAULT_YEAR_SPLITS)
   train_year = [y for y, s in splits.items() if s == features.TRAIN_SPLIT][0]
-  table = generate.generate_table(12, sorted(splits), 3)
+  table = part1.generate_table(12, sorted(splits), 3)
   keys = list(zip(table.column(features.LON).to_pylist(),
                   table.column(features.LAT).to_pylist(),
                   table.column(features.YEAR).to_pylist()))
@@ -227,10 +228,10 @@ def test_numpy_pass_drops_rows_as_the_example_gen_does(tmp_path):
   assert result.rows_kept == 35 == result.rows_read - sum(
       result.dropped.values())
   kept = set()
-  for outputs in result.splits.values():
-    kept |= set(zip(outputs[features.LON].tolist(),
-                    outputs[features.LAT].tolist(),
-                    outputs[features.YEAR].tolist()))
+  for outs in result.splits.values():
+    kept |= set(zip(outs[features.LON].tolist(),
+                    outs[features.LAT].tolist(),
+                    outs[features.YEAR].tolist()))
   def as_output(k):  # lon and lat come out as float32
     return float(np.float32(k[0])), float(np.float32(k[1])), k[2]
   assert kept == {as_output(k) for i, k in enumerate(keys) if i != conflict}
@@ -245,24 +246,24 @@ def test_numpy_pass_drops_rows_as_the_example_gen_does(tmp_path):
   np.testing.assert_allclose(result.band_std, bands.std(axis=0), rtol=1e-9)
 
   transformed, _ = _tft_outputs(str(data_dir), str(tmp_path), example_gen=True)
-  counts = artifacts.read_counts(str(tmp_path / 'examples'))
+  counts = outputs.read_counts(str(tmp_path / 'examples'))
   assert counts['quarantined'] == result.dropped
-  for split, outputs in result.splits.items():
-    comparison = numpy_pass.compare(outputs, transformed[split])
+  for split, outs in result.splits.items():
+    comparison = numpy_pass.compare(outs, transformed[split])
     assert comparison.rows_transform == (11 if split == features.TRAIN_SPLIT
                                          else 12)
     assert comparison.equal, (split, comparison)
 
 
-def _write_examples(outputs, paths):
+def _write_examples(outs, paths):
   """Transformed outputs as tf.Examples, rows dealt over `paths` (GZIP
   when the names end in .gz)."""
-  writers = [tf.io.TFRecordWriter(p, options=artifacts.record_compression([p]))
+  writers = [tf.io.TFRecordWriter(p, options=records.record_compression([p]))
              for p in paths]
-  n = len(outputs[features.LABEL])
+  n = len(outs[features.LABEL])
   for i in range(n):
     feature = {}
-    for key, values in outputs.items():
+    for key, values in outs.items():
       value = np.asarray(values[i]).reshape(-1)
       if value.dtype.kind == 'f':
         feature[key] = tf.train.Feature(
@@ -390,8 +391,8 @@ def test_memory_of_this_process_tree():
 
 def _fake_measurements():
   """Measurements of a made-up full run (every case, both statistics)."""
-  from bench import measure  # pylint: disable=g-import-not-at-top
-  from bench import results  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import measure  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import results  # pylint: disable=g-import-not-at-top
   settings = bench_main.settings_for(100, False)
   beam = {}
   for scale, seconds in ((1, 20.0), (10, 40.0)):
@@ -417,7 +418,7 @@ def _fake_measurements():
 
 
 def test_summary_judges_every_target_and_reports_the_rest():
-  from bench import results  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import results  # pylint: disable=g-import-not-at-top
   m = _fake_measurements()
   _, ratios, notes = results.summarize(m)
   by_name = {r.name: r for r in ratios}
@@ -446,8 +447,8 @@ def test_summary_judges_every_target_and_reports_the_rest():
 
 def test_trainer_case_ratio_is_the_median_of_per_round_ratios():
   """T / T0 (issue 20): judged against 0.8, absent when not measured."""
-  from bench import results  # pylint: disable=g-import-not-at-top
-  from bench import trainer_speed  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import results  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import trainer_speed  # pylint: disable=g-import-not-at-top
   m = _fake_measurements()
   _, ratios, _ = results.summarize(m)
   assert 'T / T0' not in {r.name for r in ratios}

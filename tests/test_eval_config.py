@@ -5,9 +5,9 @@ them; they took half of the Evaluator's time). The blessing must not move:
 accuracy at the headline day, the same threshold, the same labels and weights.
 """
 
-from pipeline import configs
-from pipeline import pipeline
-from trainer import signatures
+from croptfx.pipeline import configs
+from croptfx.pipeline import pipeline
+from croptfx.trainer import signatures
 
 DAYS = [120, 180, 240, 300]
 

@@ -32,18 +32,21 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from components.parquet_example_gen import counts as counts_lib
-from components.parquet_example_gen.component import ParquetExampleGen
-from components.parquet_example_gen import driver
-from components.parquet_example_gen import encoding
-from components.parquet_example_gen import executor
-from components.parquet_example_gen import reader
-from components.parquet_example_gen import splits
-from croptfx import artifacts
 from croptfx import codec
-from croptfx import features
-from croptfx import generate
+from croptfx.components.parquet_example_gen.component import ParquetExampleGen
+from croptfx.components.parquet_example_gen import counts as counts_lib
+from croptfx.components.parquet_example_gen import driver
+from croptfx.components.parquet_example_gen import executor
+from croptfx.components.parquet_example_gen import splits
 from croptfx.errors import InputDataError
+from croptfx import features
+from croptfx.generate import part1
+from croptfx import layouts
+from croptfx import outputs
+from croptfx import paths
+from croptfx import records
+from croptfx.rows import encoding
+from croptfx.rows import reader
 from tests.test_example_gen_rows import make_table
 from tests.test_example_gen_rows import pixel_row
 from tests.test_example_gen_rows import reference_notes
@@ -86,7 +89,7 @@ def _bad_rows(year: int, seed: int) -> List[Dict]:
 
 
 def _generated_rows(seed: int) -> List[Dict]:
-  return generate.generate_table(5, YEARS, seed=seed).to_pylist()
+  return part1.generate_table(5, YEARS, seed=seed).to_pylist()
 
 
 def _write_flat(root: str, **table_args) -> List[Written]:
@@ -180,7 +183,7 @@ def _row_key(row: Dict):
 
 
 def _read_examples(split_uri: str) -> List[tf.train.Example]:
-  dataset = artifacts.tfrecord_dataset(artifacts.list_dir_files(split_uri))
+  dataset = records.tfrecord_dataset(paths.list_dir_files(split_uri))
   return [tf.train.Example.FromString(r.numpy()) for r in dataset]
 
 
@@ -228,7 +231,7 @@ def test_run_counts_examples_and_quarantine(tmp_path, layout, slides_columns,
   assert artifact_utils.decode_split_names(artifact.split_names) == names
 
   # Counts: exact, reconciled, identical in counts.json and in MLMD.
-  counts = artifacts.read_counts(out)
+  counts = outputs.read_counts(out)
   reasons = collections.Counter(r for _, r, _ in want_quarantined)
   assert counts == {
       'rows_read': len(written),
@@ -286,7 +289,7 @@ def test_multi_processing_direct_runner(tmp_path):
   written = _write_flat(root)
   artifact = _run(root, str(tmp_path / 'examples'), beam_args=[
       '--direct_running_mode=multi_processing', '--direct_num_workers=2'])
-  counts = artifacts.read_counts(artifact.uri)
+  counts = outputs.read_counts(artifact.uri)
   want_examples, want_quarantined, _ = _expected(
       written, features.DEFAULT_YEAR_SPLITS)
   assert counts['examples'] == {n: len(v) for n, v in want_examples.items()}
@@ -455,7 +458,7 @@ def test_local_dag_runner_cache_hit_and_invalidation(tmp_path):
   assert second.uri != first.uri
   assert second.custom_properties['rows_read'].int_value == len(written)
   assert json.loads(second.custom_properties['counts'].string_value) == (
-      artifacts.read_counts(second.uri))
+      outputs.read_counts(second.uri))
 
 
 def test_compiles_for_kubeflow_v2(tmp_path):
@@ -472,7 +475,7 @@ def test_compiles_for_kubeflow_v2(tmp_path):
   spec = json.load(open(output))['pipelineSpec']
   container = spec['deploymentSpec']['executors'][
       'ParquetExampleGen_executor']['container']
-  assert ('components.parquet_example_gen.executor.Executor' in
+  assert ('croptfx.components.parquet_example_gen.executor.Executor' in
           container['args'])
   assert 'preCacheCheck' in container['lifecycle']  # a FileBasedExampleGen
   parameters = spec['root']['dag']['tasks']['ParquetExampleGen']['inputs'][
@@ -570,7 +573,7 @@ def test_existing_paths_are_read_literally_only_missing_ones_are_globs(tmp_path)
   assert listed(str(tmp_path / 'data[12]')) == [sibling]
   assert listed(str(tmp_path / 'data*')) == [sibling, literal]
   artifact = _run(str(tmp_path / 'data[1]'), str(tmp_path / 'examples'))
-  counts = artifacts.read_counts(artifact.uri)
+  counts = outputs.read_counts(artifact.uri)
   assert counts['rows_read'] == 6 and counts['files'] == 1
   assert counts['examples'] == {'train': 2, 'eval': 2, 'test': 2}
 
@@ -588,7 +591,7 @@ def test_duplicates_across_files_and_a_file_of_zero_rows(tmp_path):
   write_parquet(str(root / 'b.parquet'), [dict(r2, CDL='Rice'), dict(r1)])
   write_parquet(str(root / 'c' / 'empty.parquet'), [])
   artifact = _run(str(root), str(tmp_path / 'examples'))
-  counts = artifacts.read_counts(artifact.uri)
+  counts = outputs.read_counts(artifact.uri)
   assert counts['rows_read'] == 4 + 6 + 2
   assert counts['files'] == 3
   assert counts['examples'] == {'train': 2 + 2, 'eval': 2, 'test': 2}  # r1 once, r3
@@ -596,7 +599,7 @@ def test_duplicates_across_files_and_a_file_of_zero_rows(tmp_path):
   assert reasons == {'duplicate': 2, 'conflicting_duplicate': 2}
   counts_lib.check_reconciled(counts)
   # The quarantined copies, with their file and every value as written.
-  table = pq.read_table(artifacts.quarantine_dir(artifact.uri)).to_pylist()
+  table = pq.read_table(layouts.quarantine_dir(artifact.uri)).to_pylist()
   got = sorted((os.path.basename(r['source_file']), r['reason'], r['CDL'],
                 r['lon'], r['bands'] == r1['bands']) for r in table)
   assert got == sorted([
@@ -610,8 +613,8 @@ def test_duplicates_across_files_and_a_file_of_zero_rows(tmp_path):
                 'bbox', 'year'):
       assert row[key] == want[key], key
   # The kept copy of r1 is an example once.
-  train = [tf.train.Example.FromString(r.numpy()) for r in artifacts.tfrecord_dataset(
-      artifacts.split_files(artifact.uri, 'train'))]
+  train = [tf.train.Example.FromString(r.numpy()) for r in records.tfrecord_dataset(
+      records.split_files(artifact.uri, 'train'))]
   lons = [codec.decode_coord(e.features.feature['lon'].bytes_list.value[0])
           for e in train]
   assert sorted(lons) == sorted([r1['lon'], r3['lon']] +

@@ -4,11 +4,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from components.parquet_example_gen import reader
-from components.parquet_example_gen import validation
 from croptfx import codec
-from croptfx import features
 from croptfx.errors import InputDataError
+from croptfx import features
+from croptfx.rows import reader
+from croptfx.rows import validation
 from tests.test_example_gen_rows import make_table
 from tests.test_example_gen_rows import pixel_row
 from tests.test_example_gen_rows import reference_notes

@@ -9,7 +9,7 @@ import pytest
 
 from croptfx import codec
 from croptfx import features
-from croptfx import generate
+from croptfx.generate import part1
 
 
 def test_slides_worked_example_bands():
@@ -104,7 +104,7 @@ def test_cultivated_list_is_the_slides_list():
 
 def test_mapping_covers_every_generated_cdl_name():
   mapping = features.load_label_mapping()
-  for name in generate.PROFILES:
+  for name in part1.PROFILES:
     _, _, known = mapping.lookup(name)
     assert known, name
 

@@ -14,12 +14,12 @@ import pytest
 
 from croptfx import codec
 from croptfx import features
-from croptfx import generate
+from croptfx.generate import part1
 
 
 @pytest.fixture(scope='module')
 def table():
-  return generate.generate_table(600, seed=3)
+  return part1.generate_table(600, seed=3)
 
 
 def _digest(root):
@@ -32,9 +32,9 @@ def _digest(root):
 
 
 def test_byte_for_byte_deterministic(tmp_path):
-  a = generate.write_dataset(str(tmp_path / 'a'), 40, seed=11, rows_per_file=50)
-  b = generate.write_dataset(str(tmp_path / 'b'), 40, seed=11, rows_per_file=50)
-  c = generate.write_dataset(str(tmp_path / 'c'), 40, seed=12, rows_per_file=50)
+  a = part1.write_dataset(str(tmp_path / 'a'), 40, seed=11, rows_per_file=50)
+  b = part1.write_dataset(str(tmp_path / 'b'), 40, seed=11, rows_per_file=50)
+  c = part1.write_dataset(str(tmp_path / 'c'), 40, seed=12, rows_per_file=50)
   assert len(a['files']) == 3  # 120 rows / 50 per file
   assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
   assert _digest(tmp_path / 'a') != _digest(tmp_path / 'c')
@@ -127,7 +127,7 @@ def test_crop_phenology_is_distinct(table):
 
 
 def test_hive_layout_and_slides_columns(tmp_path):
-  summary = generate.write_dataset(str(tmp_path), 20, layout='hive', slides_columns=True)
+  summary = part1.write_dataset(str(tmp_path), 20, layout='hive', slides_columns=True)
   assert sorted(os.listdir(tmp_path)) == ['year=2019', 'year=2020', 'year=2021']
   part = pq.read_table(tmp_path / 'year=2020' / 'part-00000.parquet')
   assert part.num_rows == 20
@@ -148,13 +148,13 @@ def test_cli_generate(tmp_path):
 
 
 def test_regenerating_leaves_identical_files_alone_and_removes_stale_parts(tmp_path):
-  generate.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)  # 3 files
+  part1.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)  # 3 files
   first = {p: os.stat(tmp_path / p).st_mtime_ns for p in sorted(os.listdir(tmp_path))}
   assert len(first) == 3
   os.utime(tmp_path / 'part-00000.parquet', ns=(1, 1))  # mark: rewritten or not?
-  generate.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)
+  part1.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)
   assert os.stat(tmp_path / 'part-00000.parquet').st_mtime_ns == 1  # same bytes: untouched
-  generate.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=90)  # now 1 file
+  part1.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=90)  # now 1 file
   assert sorted(os.listdir(tmp_path)) == ['part-00000.parquet']
   assert pq.read_metadata(tmp_path / 'part-00000.parquet').num_rows == 90
 
@@ -186,8 +186,8 @@ def _components(mask):
 
 
 def test_aoi_is_every_pixel_of_a_regular_30m_grid_each_year(tmp_path):
-  from maps import grid as grid_lib  # pylint: disable=g-import-not-at-top
-  summary = generate.write_dataset(str(tmp_path), aoi=(40, 30), years=(2020, 2021), seed=7,
+  from croptfx.maps import grid as grid_lib  # pylint: disable=g-import-not-at-top
+  summary = part1.write_dataset(str(tmp_path), aoi=(40, 30), years=(2020, 2021), seed=7,
                                    rows_per_file=1000)
   assert summary['rows'] == 2 * 40 * 30
   table = pq.read_table(tmp_path)
@@ -212,14 +212,14 @@ def test_aoi_is_every_pixel_of_a_regular_30m_grid_each_year(tmp_path):
 
 
 def test_aoi_fields_are_contiguous_parcels_of_one_class(tmp_path):
-  layout = generate.aoi_layout(120, 90, seed=3)
+  layout = part1.aoi_layout(120, 90, seed=3)
   field_id = layout['field_id']
   assert field_id.shape == (90, 120)
   for f in range(layout['n_fields']):
     assert _components(field_id == f) == 1, f
   # Crop parcels are 5-40 ha (56-444 pixels of 0.09 ha) unless a road, the
   # bayou, a wood or the area's edge cut them.
-  crop_types = [generate.FIELD_TYPES.index(t) for t in generate.FIELD_TYPES
+  crop_types = [part1.FIELD_TYPES.index(t) for t in part1.FIELD_TYPES
                 if t[0] in ('corn_soy', 'soy_soy', 'rice_soy', 'cotton')]
   sizes = np.bincount(field_id.ravel())
   crop_sizes = sizes[np.isin(layout['type'], crop_types)]
@@ -227,7 +227,7 @@ def test_aoi_fields_are_contiguous_parcels_of_one_class(tmp_path):
   assert crop_sizes.max() <= 444 * 2.5  # an L-shaped field at most
   # In the rows: every pixel of a field has the field's class, and most
   # neighbouring pixels share it.
-  table = generate.generate_aoi_table(120, 90, years=(2021,), seed=3)
+  table = part1.generate_aoi_table(120, 90, years=(2021,), seed=3)
   classes = _class_of(table.column('CDL').to_pylist()).reshape(90, 120)
   for f in range(layout['n_fields']):
     assert len(set(classes[field_id == f].tolist())) == 1
@@ -243,9 +243,9 @@ def test_aoi_fields_are_contiguous_parcels_of_one_class(tmp_path):
 
 
 def test_aoi_is_byte_for_byte_deterministic(tmp_path):
-  a = generate.write_dataset(str(tmp_path / 'a'), aoi=(20, 15), years=(2021,), seed=5, layout='hive')
-  b = generate.write_dataset(str(tmp_path / 'b'), aoi=(20, 15), years=(2021,), seed=5, layout='hive')
-  c = generate.write_dataset(str(tmp_path / 'c'), aoi=(20, 15), years=(2021,), seed=6, layout='hive')
+  a = part1.write_dataset(str(tmp_path / 'a'), aoi=(20, 15), years=(2021,), seed=5, layout='hive')
+  b = part1.write_dataset(str(tmp_path / 'b'), aoi=(20, 15), years=(2021,), seed=5, layout='hive')
+  c = part1.write_dataset(str(tmp_path / 'c'), aoi=(20, 15), years=(2021,), seed=6, layout='hive')
   assert a['rows'] == 300 and a['aoi']['width'] == 20 and a['aoi']['height'] == 15
   assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
   assert _digest(tmp_path / 'a') != _digest(tmp_path / 'c')

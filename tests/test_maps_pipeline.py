@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from croptfx import artifacts
 from croptfx import features
-from croptfx import generate
+from croptfx.generate import part1
+from croptfx import layouts
 
 pytestmark = pytest.mark.pipeline
 
@@ -41,7 +41,7 @@ def _cells(lon, lat):
 def area(tmp_path_factory):
   """A 30 x 20 wall-to-wall area of 2021 minus a 4 x 3 hole, in three files."""
   root = tmp_path_factory.mktemp('area')
-  generate.write_dataset(str(root / 'generated'), aoi=(WIDTH, HEIGHT), years=[2021], seed=11)
+  part1.write_dataset(str(root / 'generated'), aoi=(WIDTH, HEIGHT), years=[2021], seed=11)
   table = pa.concat_tables([pq.read_table(f) for f in sorted((root / 'generated').glob('*.parquet'))])
   lon = table.column('lon').to_numpy()
   lat = table.column('lat').to_numpy()
@@ -68,8 +68,8 @@ def model_dir(small_run):
 def expected(area, model_dir):
   """The signature called in-process on the same rows: (lon, lat) -> probabilities."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from components.parquet_example_gen import encoding  # pylint: disable=g-import-not-at-top
-  from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
+  from croptfx.rows import encoding  # pylint: disable=g-import-not-at-top
+  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
   batch = reader.normalize(area['table'])
   model = tf.saved_model.load(model_dir)
   out = model.signatures['serving_default'](
@@ -83,7 +83,7 @@ def expected(area, model_dir):
 @pytest.fixture(scope='module', params=['local', 'beam'])
 def mapped(request, area, model_dir, tmp_path_factory):
   output = str(tmp_path_factory.mktemp(f'map-{request.param}'))
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   stream = io.StringIO()
   workers = 2 if request.param == 'beam' else None
   summary = map_run.run_map(model_dir, area['data'], AS_OF, output, runner=request.param,
@@ -122,7 +122,7 @@ def test_map_gives_the_signature_classes(mapped, expected, area):
 
 def test_summary_counts(mapped, area, expected):
   summary = mapped['summary']
-  with open(os.path.join(mapped['output'], artifacts.MAP_SUMMARY_FILE)) as f:
+  with open(os.path.join(mapped['output'], layouts.MAP_SUMMARY_FILE)) as f:
     assert json.load(f) == json.loads(json.dumps(summary))
   n = area['table'].num_rows
   assert (summary['rows_read'], summary['predicted'], summary['skipped_total']) == (n, n, 0)
@@ -195,7 +195,7 @@ def pd_concat(frames):
 
 def test_rows_read_equal_predicted_plus_skipped_per_reason(area, model_dir, small_data,
                                                            tmp_path):
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   data = tmp_path / 'data'
   data.mkdir()
   good = area['table'].slice(0, 40)
@@ -231,7 +231,7 @@ def test_rows_read_equal_predicted_plus_skipped_per_reason(area, model_dir, smal
 
 
 def test_no_raster_off_a_grid_and_the_summary_says_why(model_dir, small_data, tmp_path):
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   data = tmp_path / 'scattered.parquet'
   table = pq.read_table(sorted(glob.glob(os.path.join(small_data, '*.parquet')))[0])
   pq.write_table(table.filter(pa.compute.equal(table.column('year'), 2021)), data)
@@ -260,7 +260,7 @@ def test_map_and_predict_work_under_paths_with_glob_characters(area, model_dir, 
                                                                tmp_path):
   """`data[1]`, `map[1]`, `out[2]/p.parquet`: read and written as named (Beam
   renames through a glob-free link), beside a sibling `data1` it must not read."""
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   data = tmp_path / 'data[1]'
   data.mkdir()
   rows = area['table'].slice(0, 50)

@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from croptfx import artifacts
 from croptfx import features
-from croptfx import generate
-from maps import pipeline as pipeline_lib
-from maps import pixels
-from maps import run as map_run
+from croptfx.generate import part1
+from croptfx import layouts
+from croptfx.maps import pipeline as pipeline_lib
+from croptfx.maps import pixels
+from croptfx.maps import run as map_run
 
 
 def test_wkb_points_are_little_endian_points_x_lon_y_lat():
@@ -62,12 +62,12 @@ def test_shard_has_geoparquet_1_0_metadata(tmp_path):
 
 
 def _rows(tmp_path):
-  generate.write_dataset(str(tmp_path / 'g'), aoi=(4, 3), years=[2021], seed=3)
+  part1.write_dataset(str(tmp_path / 'g'), aoi=(4, 3), years=[2021], seed=3)
   return pq.read_table(next((tmp_path / 'g').glob('*.parquet')))
 
 
 def test_skip_reasons_put_as_of_outside_year_after_the_row_checks(tmp_path):
-  from components.parquet_example_gen import reader  # pylint: disable=g-import-not-at-top
+  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
   rows = _rows(tmp_path).to_pylist()[:4]
   rows[0]['bands'] = rows[0]['bands'][:-1]  # byte_length comes first
   rows[1]['year'] = 2020  # its dates are in 2021: date_outside_year, not as_of
@@ -82,10 +82,11 @@ def test_skip_reasons_put_as_of_outside_year_after_the_row_checks(tmp_path):
 
 def test_dataflow_options():
   from apache_beam.options import pipeline_options as po  # pylint: disable=g-import-not-at-top
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
   options = map_run.pipeline_options('dataflow', dataflow={
       'project': 'my-project', 'region': 'europe-west4',
-      'temp_location': 'gs://bucket/maps/tmp', 'max_num_workers': 25})
+      'temp_location': 'gs://bucket/maps/tmp', 'max_num_workers': 25,
+      'sdk_container_image': configs.PIPELINE_IMAGE})
   gcp = options.view_as(po.GoogleCloudOptions)
   assert options.view_as(po.StandardOptions).runner == 'DataflowRunner'
   assert (gcp.project, gcp.region, gcp.temp_location) == (
@@ -133,7 +134,7 @@ def test_map_arguments_are_checked_before_work(argv, message, tmp_path):
 
 
 def test_map_layout_names():
-  layout = artifacts.MapLayout('gs://b/map')
+  layout = layouts.MapLayout('gs://b/map')
   assert layout.pixels_prefix == 'gs://b/map/pixels/pixels'
   assert layout.summary_path == 'gs://b/map/map_summary.json'
-  assert artifacts.MapLayout('/m').classes_tif == '/m/classes.tif'
+  assert layouts.MapLayout('/m').classes_tif == '/m/classes.tif'

@@ -10,9 +10,9 @@ import pytest
 import rasterio
 
 from croptfx import features
-from maps import grid as grid_lib
-from maps import quicklook
-from maps import raster
+from croptfx.maps import grid as grid_lib
+from croptfx.maps import quicklook
+from croptfx.maps import raster
 
 # Binary fractions keep every coordinate and edge exact in float64: 2^-12
 # degrees is ~27 m of longitude, 2^-13 ~14 m of latitude.

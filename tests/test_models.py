@@ -15,16 +15,17 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk_metrics
 
-from croptfx import artifacts
 from croptfx import features
+from croptfx import layouts
 from croptfx import metrics
-from pipeline import configs
+from croptfx.pipeline import configs
+from croptfx import run_summary
 
 
 # --- architectures ------------------------------------------------------------
 
 def test_registry_and_configs_name_the_same_models():
-  from trainer import architectures  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import architectures  # pylint: disable=g-import-not-at-top
   assert architectures.NAMES == ('cnn', 'tempcnn', 'gru', 'transformer')
   assert tuple(configs.MODEL_CONFIGS) == architectures.NAMES
   assert configs.DEFAULT_MODEL in architectures.NAMES
@@ -55,7 +56,7 @@ def _window_batch(n=5, seed=0):
 
 @pytest.mark.parametrize('name', tuple(configs.MODEL_CONFIGS))
 def test_architecture_maps_window_inputs_to_7_probabilities(name):
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   hparams = model_lib.HParams.from_custom_config(configs.model_trainer_config(name))
   assert hparams.model == name
   model = model_lib.build_keras_model(hparams)
@@ -73,7 +74,7 @@ def test_architecture_maps_window_inputs_to_7_probabilities(name):
 
 
 def test_tempcnn_is_pelletier_shaped():
-  from trainer import architectures  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import architectures  # pylint: disable=g-import-not-at-top
   import tf_keras as keras  # pylint: disable=g-import-not-at-top
   model = architectures.build('tempcnn', configs.MODEL_CONFIGS['tempcnn']['layers'])
   convs = [l for l in model.layers if isinstance(l, keras.layers.Conv1D)]
@@ -87,7 +88,7 @@ def test_tempcnn_is_pelletier_shaped():
 
 
 def test_unknown_architecture_is_a_clear_error():
-  from trainer import architectures  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import architectures  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match="unknown model 'resnet'; one of cnn, tempcnn"):
     architectures.build('resnet', {})
 
@@ -111,7 +112,7 @@ def test_per_class_and_macro_f1_equal_sklearn_on_hand_made_labels():
   assert summary['per_class']['Corn']['f1'] == pytest.approx(0.8)
   assert summary['per_class']['Soybeans']['f1'] == pytest.approx(0.75)
   # The summary keeps the F1 of present classes only: Rice has no score.
-  f1 = artifacts.summary_metrics({'test': {'180': summary}})['test']['180']['per_class_f1']
+  f1 = run_summary.summary_metrics({'test': {'180': summary}})['test']['180']['per_class_f1']
   assert sorted(f1) == sorted(features.CLASS_NAMES[i] for i in present)
   assert f1['Cotton'] == 0.0 and f1['Cultivated'] == 0.0
 
@@ -129,9 +130,9 @@ def test_season_as_of_days_every_15_days_from_90_to_330():
 
 
 def test_pipeline_runs_the_baseline_and_passes_the_model(tmp_path):
-  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   dsl = run_lib.create_local_pipeline(
-      str(tmp_path), artifacts.RunLayout(str(tmp_path / 'out')), dict(configs.YEAR_SPLITS),
+      str(tmp_path), layouts.RunLayout(str(tmp_path / 'out')), dict(configs.YEAR_SPLITS),
       model='gru')
   by_id = {c.id: c for c in dsl.components}
   assert 'TreeBaseline' in by_id
@@ -154,7 +155,7 @@ def _fake_summary(model, params, seconds, rate, seed, baseline=False):
                      'examples': 100,
                      'per_class_f1': {n: float(rng.uniform(0, 1)) for n in features.CLASS_NAMES}}
             for d in features.SEASON_AS_OF_DAYS}
-  return artifacts.RunSummary(
+  return run_summary.RunSummary(
       model=model, model_params=params, train_seconds=seconds,
       train_examples_per_second=rate, headline_as_of_day=240,
       metrics={'eval': by_day(), 'test': by_day()},
@@ -171,7 +172,7 @@ def test_compare_html_holds_the_numbers_of_the_summaries(tmp_path):
           'run-b': _fake_summary('gru', 44999, 77.9, 2465.0, 2)}
   for name, summary in runs.items():
     os.makedirs(tmp_path / name)
-    artifacts.write_summary(str(tmp_path / name / artifacts.SUMMARY_FILE), summary)
+    run_summary.write_summary(str(tmp_path / name / layouts.SUMMARY_FILE), summary)
   out = tmp_path / 'compare.html'
   done = _cli('compare', str(tmp_path / 'run-a'), str(tmp_path / 'run-b'), '--output', str(out))
   assert done.returncode == 0, done.stderr

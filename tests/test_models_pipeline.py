@@ -10,26 +10,27 @@ from sklearn import metrics as sk_metrics
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from croptfx import artifacts
 from croptfx import features
-from pipeline import configs
-from trainer import signatures
-from trainer import window
+from croptfx import layouts
+from croptfx.pipeline import configs
+from croptfx import records
+from croptfx.trainer import signatures
+from croptfx.trainer import window
 
 pytestmark = pytest.mark.pipeline
 
 
 def _files(uri, split):
-  return artifacts.split_files(uri, split)
+  return records.split_files(uri, split)
 
 
 def _records(uri, split):
-  return [r.numpy() for r in artifacts.tfrecord_dataset(_files(uri, split))]
+  return [r.numpy() for r in records.tfrecord_dataset(_files(uri, split))]
 
 
 @pytest.mark.parametrize('name', tuple(configs.MODEL_CONFIGS))
 def test_architecture_trains_exports_and_serves(small_run, name, tmp_path):
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   uris = small_run['summary']['artifacts']
   tf_transform_output = tft.TFTransformOutput(uris['transform_graph'])
   spec = tf_transform_output.transformed_feature_spec()
@@ -41,7 +42,7 @@ def test_architecture_trains_exports_and_serves(small_run, name, tmp_path):
     return window.apply_window(
         batch, window.draw_as_of_bins(batch[features.FIRST_BIN], batch[features.LAST_BIN],
                                       seed=1))
-  train = artifacts.tfrecord_dataset(_files(uris['transformed_examples'], 'train')
+  train = records.tfrecord_dataset(_files(uris['transformed_examples'], 'train')
                                      ).batch(32).map(to_inputs).repeat()
   history = model.fit(train, steps_per_epoch=4, epochs=1, verbose=0)
   assert np.isfinite(history.history['loss'][0])
@@ -70,7 +71,7 @@ def test_architecture_trains_exports_and_serves(small_run, name, tmp_path):
 def test_summary_has_model_facts_and_the_dense_curve(small_run):
   summary = small_run['summary']
   assert summary['model'] == configs.DEFAULT_MODEL
-  from trainer import architectures  # pylint: disable=g-import-not-at-top
+  from croptfx.trainer import architectures  # pylint: disable=g-import-not-at-top
   expected_params = architectures.build(
       configs.DEFAULT_MODEL, configs.MODEL_CONFIGS[configs.DEFAULT_MODEL]['layers']).count_params()
   assert summary['model_params'] == expected_params
@@ -83,9 +84,9 @@ def test_summary_has_model_facts_and_the_dense_curve(small_run):
 
 
 def test_baseline_metrics_equal_a_recomputation(small_run):
-  from components import tree_baseline  # pylint: disable=g-import-not-at-top
+  from croptfx.components import tree_baseline  # pylint: disable=g-import-not-at-top
   uris = small_run['summary']['artifacts']
-  with open(os.path.join(uris['baseline_evaluation'], artifacts.SEASON_METRICS_FILE)) as f:
+  with open(os.path.join(uris['baseline_evaluation'], layouts.SEASON_METRICS_FILE)) as f:
     written = json.load(f)
   config = configs.BASELINE_CONFIG
   classifier, info = tree_baseline.train(

@@ -18,6 +18,7 @@ the lock (pip's cache warm); later sessions reuse the environment.
 import glob
 import json
 import os
+import pathlib
 import re
 import subprocess
 import zipfile
@@ -27,8 +28,9 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from pipeline import kfp_replay
-from croptfx import artifacts
+from croptfx import outputs
+from croptfx.pipeline import kfp_replay
+from croptfx import records
 from tests import test_reliability_helpers as helpers
 from tests import wheel_env
 
@@ -75,16 +77,43 @@ def run_in(python, args, cwd, timeout=900):
 # The wheel, the environment and the Dockerfile.
 
 
-def test_wheel_holds_every_package_and_the_cdl_mapping(wheel):
+def test_the_installed_packages_are_the_repository_directories():
+  with open(os.path.join(wheel_env.REPO, 'pyproject.toml'), 'rb') as f:
+    config = _toml(f.read().decode())
+  package_dir = config['tool']['setuptools']['package-dir']
+  directories = {p.parent.name for p in pathlib.Path(wheel_env.REPO).glob('*/__init__.py')}
+  directories -= {'tests'}
+  assert set(package_dir.values()) == directories
+  assert all(name == 'croptfx' or name == f'croptfx.{d}' for name, d in package_dir.items())
+  subpackages = {f'croptfx.{p.parent.parent.name}.{p.parent.name}'
+                 for p in pathlib.Path(wheel_env.REPO).glob('*/*/__init__.py')
+                 if p.parent.parent.name in directories - {'croptfx'}}
+  assert set(config['tool']['setuptools']['packages']) == set(package_dir) | subpackages
+
+
+def test_wheel_installs_one_top_level_package(wheel):
   with zipfile.ZipFile(wheel) as zf:
     names = set(zf.namelist())
-  assert 'croptfx/data/cdl_classes.json' in names
-  for package in ('croptfx', 'components', 'components/parquet_example_gen',
-                  'preprocessing', 'trainer', 'pipeline', 'report', 'bench'):
-    assert f'{package}/__init__.py' in names, package
-  for name in names:  # the modules the replay and portable runs need, too
-    assert not name.startswith('tests/'), name
-  assert {'pipeline/portable.py', 'pipeline/kfp_replay.py'} <= names
+  assert {'croptfx/data/cdl_classes.json', 'croptfx/data/cdl_codes.csv'} <= names
+  top = {n.split('/')[0] for n in names if not n.split('/')[0].endswith('.dist-info')}
+  assert top == {'croptfx'}
+  for package in ('components', 'components/parquet_example_gen', 'preprocessing', 'trainer',
+                  'pipeline', 'report', 'bench', 'maps', 'rows', 'jobs', 'generate', 'cli'):
+    assert f'croptfx/{package}/__init__.py' in names, package
+  assert {'croptfx/jobs/portable.py', 'croptfx/pipeline/kfp_replay.py'} <= names
+
+
+def test_dockerfile_copies_every_package_directory():
+  with open(os.path.join(wheel_env.REPO, 'Dockerfile')) as f:
+    copied = set(re.findall(r'^COPY (\w+) \./\1$', f.read(), re.M))
+  directories = {p.parent.name for p in pathlib.Path(wheel_env.REPO).glob('*/__init__.py')}
+  assert copied == directories - {'tests'}
+
+
+def _toml(text):
+  """pyproject.toml as a dict (Python 3.10 has no tomllib; pip vendors tomli)."""
+  from pip._vendor import tomli  # pylint: disable=g-import-not-at-top
+  return tomli.loads(text)
 
 
 def test_wheel_env_imports_the_installed_project_not_the_checkout(wheel_python, outside):
@@ -171,8 +200,8 @@ def test_spec_parses_strictly_with_kfp_pipeline_spec(compiled):
 def test_every_module_path_in_the_spec_imports_in_the_wheel_env(compiled, wheel_python, outside):
   paths = spec_module_paths(compiled)
   # The project's own and TFX's: what the image must hold.
-  assert {'components.parquet_example_gen.executor.Executor',
-          'preprocessing.preprocessing.preprocessing_fn', 'trainer.model.run_fn',
+  assert {'croptfx.components.parquet_example_gen.executor.Executor',
+          'croptfx.preprocessing.preprocessing.preprocessing_fn', 'croptfx.trainer.model.run_fn',
           'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor',
           'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver'} <= set(paths)
   # A module path imports as a module; otherwise its last part is an
@@ -194,9 +223,9 @@ print(json.dumps(kinds))
   assert out.returncode == 0, out.stderr[-3000:]
   kinds = json.loads(out.stdout.strip().splitlines()[-1])
   assert sorted(kinds) == paths
-  assert kinds['preprocessing.preprocessing.preprocessing_fn'] == 'function'
-  assert kinds['trainer.model.run_fn'] == 'function'
-  assert kinds['components.parquet_example_gen.executor.Executor'] == 'class'
+  assert kinds['croptfx.preprocessing.preprocessing.preprocessing_fn'] == 'function'
+  assert kinds['croptfx.trainer.model.run_fn'] == 'function'
+  assert kinds['croptfx.components.parquet_example_gen.executor.Executor'] == 'class'
   executors = [p for p in paths if p.rpartition('.')[2].endswith('Executor')]
   # One executor class per component: ExampleGen, StatisticsGen, SchemaGen,
   # ExampleValidator, Transform, Trainer, Evaluator, Pusher, SeasonEvaluator,
@@ -212,9 +241,9 @@ print(json.dumps(kinds))
 def examples_of(uri, split):
   """The split's examples, parsed (serialized map order may differ)."""
   files = sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*')))
-  records = artifacts.tfrecord_dataset(files)
+  serialized = records.tfrecord_dataset(files)
   return sorted(tf.train.Example.FromString(r.numpy()).SerializeToString(deterministic=True)
-                for r in records)
+                for r in serialized)
 
 
 def proto_of(cls, path):
@@ -256,8 +285,8 @@ def test_portable_counts_and_band_statistics_equal_the_local_run(portable_run, s
   for key in ('rows_read', 'examples', 'quarantined', 'notes'):
     assert got[key] == want[key], key
   assert sum(got['examples'].values()) == got['rows_read'] - sum(got['quarantined'].values())
-  assert (artifacts.read_band_statistics(got['artifacts']['transform_graph']) ==
-          artifacts.read_band_statistics(want['artifacts']['transform_graph']))
+  assert (outputs.read_band_statistics(got['artifacts']['transform_graph']) ==
+          outputs.read_band_statistics(want['artifacts']['transform_graph']))
   assert got['band_mean'] == want['band_mean'] and got['band_std'] == want['band_std']
 
 
@@ -299,7 +328,7 @@ def test_replay_executor_inputs_follow_the_launcher(replayed, compiled):
   assert 'title: tfx.Examples' in examples.type.instance_schema
   assert json.loads(examples.metadata.fields['split_names'].string_value) == list(SPLITS)
   assert (transform.inputs.parameters['preprocessing_fn'].string_value ==
-          'preprocessing.preprocessing.preprocessing_fn')
+          'croptfx.preprocessing.preprocessing.preprocessing_fn')
   graph = transform.outputs.artifacts['transform_graph'].artifacts[0].uri
   assert os.path.dirname(graph) == os.path.dirname(transform.outputs.output_file)
   trainer = replayed['Trainer'].executor_input
@@ -329,8 +358,8 @@ def test_replay_outputs_equal_the_local_run(replayed, small_run):
   with open(os.path.join(out['SchemaGen']['schema'], 'schema.pbtxt')) as f, \
       open(os.path.join(local['schema'], 'schema.pbtxt')) as g:
     assert f.read() == g.read()
-  assert (artifacts.read_band_statistics(out['Transform']['transform_graph']) ==
-          artifacts.read_band_statistics(local['transform_graph']))
+  assert (outputs.read_band_statistics(out['Transform']['transform_graph']) ==
+          outputs.read_band_statistics(local['transform_graph']))
   got = helpers.read_transformed(out['Transform']['transformed_examples'])
   want = helpers.read_transformed(local['transformed_examples'])
   assert helpers.assert_same_transformed(got, want) == small_run['summary']['rows_read']

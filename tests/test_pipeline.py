@@ -87,7 +87,7 @@ def test_second_run_is_cached_and_fast(small_run):
 
 
 def test_report_on_the_real_run(small_run):
-  from report import build  # pylint: disable=g-import-not-at-top
+  from croptfx.report import build  # pylint: disable=g-import-not-at-top
   path = build.write_report(small_run['output'])
   with open(path, encoding='utf-8') as f:
     page = f.read()

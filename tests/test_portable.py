@@ -13,9 +13,9 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from croptfx import errors
-from pipeline import configs
-from pipeline import kfp_replay
-from pipeline import portable
+from croptfx.jobs import portable
+from croptfx.pipeline import configs
+from croptfx.pipeline import kfp_replay
 
 
 def _accepts(port):
@@ -33,14 +33,14 @@ def _ports(args):
 
 
 def test_beam_args_exact():
-  assert portable.beam_args(8099, 50000) == [
+  assert portable.beam_args(8099, 50000, configs.PIPELINE_IMAGE) == [
       '--runner=PortableRunner', '--job_endpoint=localhost:8099',
       '--environment_type=EXTERNAL', '--environment_config=localhost:50000',
       f'--sdk_container_image={configs.PIPELINE_IMAGE}']
 
 
 def test_services_start_accept_connections_and_stop(tmp_path):
-  with portable.services(str(tmp_path / 'logs')) as args:
+  with portable.services(str(tmp_path / 'logs'), configs.PIPELINE_IMAGE) as args:
     job_port, worker_port = _ports(args)
     assert job_port != worker_port
     assert _accepts(job_port) and _accepts(worker_port)
@@ -52,7 +52,7 @@ def test_services_start_accept_connections_and_stop(tmp_path):
 def test_services_stop_when_the_run_fails_and_name_the_workers_error(tmp_path):
   logs = tmp_path / 'logs'
   with pytest.raises(errors.CroptfxError) as raised:
-    with portable.services(str(logs)) as args:
+    with portable.services(str(logs), configs.PIPELINE_IMAGE) as args:
       ports = _ports(args)
       # What an SDK worker prints when the image lacks the project.
       with open(logs / 'worker_pool.log', 'a') as f:
@@ -148,7 +148,7 @@ def test_executor_input_as_the_launcher_builds_it(tmp_path):
 
 
 def test_portable_refuses_workers_before_starting_anything(tmp_path, small_data):
-  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   with pytest.raises(errors.CroptfxError, match='--workers applies to the local and beam'):
     run_lib.run_pipeline(small_data, str(tmp_path / 'out'), runner='portable', workers=2)
   assert not (tmp_path / 'out').exists()

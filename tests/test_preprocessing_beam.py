@@ -20,10 +20,10 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import schema_utils
 from tfx_bsl.public import tfxio
 
-from croptfx import artifacts
 from croptfx import codec
 from croptfx import features
-from preprocessing import preprocessing
+from croptfx import outputs
+from croptfx.preprocessing import preprocessing
 from tests import test_preprocessing_reference as ref
 
 TRAIN_YEAR = 2021
@@ -54,15 +54,15 @@ def _run(tmp_dir, train_rows, other_rows, feature_spec, preprocessing_fn):
              | f'Pickle{name}' >> beam.Map(pickle.dumps)
              | f'Write{name}' >> beam.io.WriteToTFRecord(
                  os.path.join(tmp_dir, name), shard_name_template=''))
-  outputs = {}
+  outs = {}
   for name in ('train', 'other'):
     for record in tf.data.TFRecordDataset(os.path.join(tmp_dir, name)):
       out = pickle.loads(record.numpy())
       key = ref.row_key(out[features.LON], out[features.LAT],
                         out[features.YEAR])
-      assert key not in outputs
-      outputs[key] = out
-  return out_dir, outputs
+      assert key not in outs
+      outs[key] = out
+  return out_dir, outs
 
 
 def _key(row):
@@ -110,14 +110,14 @@ def run2(data, tmp_path_factory):
   fn = functools.partial(
       preprocessing.preprocessing_fn,
       custom_config={preprocessing.LABEL_MAPPING_CONFIG_KEY: str(mapping_path)})
-  out_dir, outputs = _run(str(tmp_dir), train, changed,
+  out_dir, outs = _run(str(tmp_dir), train, changed,
                           preprocessing.RAW_FEATURE_SPEC, fn)
-  return out_dir, outputs, changed
+  return out_dir, outs, changed
 
 
 def test_band_statistics_match_numpy(data, run1):
   train, other = data
-  stats = artifacts.read_band_statistics(run1[0])
+  stats = outputs.read_band_statistics(run1[0])
   mean, std = ref.reference_statistics(train)
   mean_err = np.max(np.abs(np.array(stats['band_mean']) / mean - 1))
   std_err = np.max(np.abs(np.array(stats['band_std']) / std - 1))
@@ -141,12 +141,12 @@ def test_transformed_schema_has_fixed_shapes(run1):
 
 def test_outputs_match_numpy_reference(data, run1):
   train, other = data
-  _, outputs = run1
+  _, outs = run1
   mean, std = ref.reference_statistics(train)
   mapping = features.load_label_mapping()
   single = single_exact = multi = multi_exact = 0
   for row in train + other:
-    got = outputs[_key(row)]
+    got = outs[_key(row)]
     want = ref.reference_transform(row, mean, std, mapping)
     for key in preprocessing.TRANSFORMED_FEATURE_SPEC:
       if key != features.GRID:
@@ -171,12 +171,12 @@ def test_outputs_match_numpy_reference(data, run1):
 
 def test_eval_rows_do_not_change_statistics(data, run1, run2):
   train, _ = data
-  out_dir, outputs, changed = run2
-  assert (artifacts.read_band_statistics(out_dir) ==
-          artifacts.read_band_statistics(run1[0]))
+  out_dir, outs, changed = run2
+  assert (outputs.read_band_statistics(out_dir) ==
+          outputs.read_band_statistics(run1[0]))
   rice = features.CLASS_NAMES.index('Rice')
   for row in train + changed:
-    got, before = outputs[_key(row)], run1[1][_key(row)]
+    got, before = outs[_key(row)], run1[1][_key(row)]
     if row[features.YEAR] == TRAIN_YEAR or row in data[1]:
       np.testing.assert_array_equal(got[features.GRID],
                                     before[features.GRID])
@@ -195,7 +195,7 @@ def test_eval_rows_do_not_change_statistics(data, run1, run2):
 
 def test_serving_graph_equals_beam(data, run1):
   train, other = data
-  out_dir, outputs = run1
+  out_dir, outs = run1
   tft_output = tft.TFTransformOutput(out_dir)
   layer = tft_output.transform_features_layer()
   # One example alone, then a batch of rows with different N.
@@ -206,5 +206,5 @@ def test_serving_graph_equals_beam(data, run1):
     served = {k: v.numpy() for k, v in layer(parsed).items()}
     assert set(served) == set(preprocessing.TRANSFORMED_FEATURE_SPEC)
     for i, row in enumerate(rows):
-      for key, value in outputs[_key(row)].items():
+      for key, value in outs[_key(row)].items():
         np.testing.assert_array_equal(served[key][i], value, err_msg=key)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from croptfx import codec
-from preprocessing import binning
+from croptfx.preprocessing import binning
 from tests.test_preprocessing_reference import day
 
 

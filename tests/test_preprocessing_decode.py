@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from croptfx import codec
 from croptfx import features
-from preprocessing import decode
+from croptfx.preprocessing import decode
 
 
 def test_slides_worked_example_bands():

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from croptfx import features
-from preprocessing import labels
-from preprocessing import preprocessing
+from croptfx.preprocessing import labels
+from croptfx.preprocessing import preprocessing
 
 CORN = features.CLASS_NAMES.index('Corn')
 CULTIVATED = features.CLASS_NAMES.index('Cultivated')

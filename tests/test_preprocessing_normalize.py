@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from croptfx import artifacts
-from preprocessing import normalize
+from croptfx import layouts
+from croptfx import outputs
+from croptfx.preprocessing import normalize
 
 
 def test_batch_moments_hand_computed():
@@ -81,7 +82,7 @@ def test_read_band_statistics_missing(tmp_path):
   (tmp_path / 'transform_fn').mkdir()
   (tmp_path / 'transformed_metadata').mkdir()
   with pytest.raises(FileNotFoundError, match='croptfx_band_statistics'):
-    artifacts.read_band_statistics(str(tmp_path))
+    outputs.read_band_statistics(str(tmp_path))
 
 
 def test_read_band_statistics_file(tmp_path):
@@ -89,7 +90,7 @@ def test_read_band_statistics_file(tmp_path):
   assets.mkdir(parents=True)
   (tmp_path / 'transformed_metadata').mkdir()
   stats = normalize.moments_to_statistics(3, [3] * 12, [5] * 12)
-  (assets / artifacts.BAND_STATISTICS_FILE).write_text(json.dumps(stats))
-  got = artifacts.read_band_statistics(str(tmp_path))
+  (assets / layouts.BAND_STATISTICS_FILE).write_text(json.dumps(stats))
+  got = outputs.read_band_statistics(str(tmp_path))
   assert got == {'band_mean': [1.0] * 12,
                  'band_std': [np.sqrt(2 / 3)] * 12}

@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from croptfx import codec
 from croptfx import features
-from preprocessing import binning
-from preprocessing import pick
+from croptfx.preprocessing import binning
+from croptfx.preprocessing import pick
 from tests import test_preprocessing_reference as ref
 
 LON, LAT, YEAR = -89.2973, 36.85473, 2019

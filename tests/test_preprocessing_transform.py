@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from croptfx import codec
 from croptfx import features
-from preprocessing import labels
-from preprocessing import preprocessing
+from croptfx.preprocessing import labels
+from croptfx.preprocessing import preprocessing
 from tests import test_preprocessing_reference as ref
 
 

@@ -14,32 +14,33 @@ import os
 import pytest
 import tensorflow as tf
 
-from croptfx import artifacts
 from croptfx import features
-from croptfx import generate
+from croptfx.generate import part1
+from croptfx import layouts
+from croptfx import records
 
 GZIP_MAGIC = b'\x1f\x8b'
 
 
 def test_record_compression_from_names():
-  assert artifacts.record_compression(['a/x-00000-of-00002.gz', 'b/y.gz']) == 'GZIP'
-  assert artifacts.record_compression(['a/x-00000-of-00001', 'a/gz']) == ''
-  assert artifacts.record_compression([]) == ''
+  assert records.record_compression(['a/x-00000-of-00002.gz', 'b/y.gz']) == 'GZIP'
+  assert records.record_compression(['a/x-00000-of-00001', 'a/gz']) == ''
+  assert records.record_compression([]) == ''
   with pytest.raises(ValueError, match=r'mix GZIP \(a\.gz\) and uncompressed \(b\)'):
-    artifacts.record_compression(['a.gz', 'b'])
+    records.record_compression(['a.gz', 'b'])
 
 
 def test_tfrecord_dataset_reads_both(tmp_path):
-  records = [b'first', b'', b'\x1f\x8b not gzip']
+  serialized = [b'first', b'', b'\x1f\x8b not gzip']
   for name, options in (('plain', None), ('zipped.gz', 'GZIP')):
     with tf.io.TFRecordWriter(str(tmp_path / name), options=options) as writer:
-      for record in records:
+      for record in serialized:
         writer.write(record)
   for name in ('plain', 'zipped.gz'):
-    got = [r.numpy() for r in artifacts.tfrecord_dataset([tmp_path / name])]
-    assert got == records
+    got = [r.numpy() for r in records.tfrecord_dataset([tmp_path / name])]
+    assert got == serialized
   # Uncompressed TFRecords: 8 bytes length, 4 CRC, the record, 4 CRC.
-  assert os.path.getsize(tmp_path / 'plain') == sum(16 + len(r) for r in records)
+  assert os.path.getsize(tmp_path / 'plain') == sum(16 + len(r) for r in serialized)
 
 
 def _records(uri, canonical=False):
@@ -49,23 +50,23 @@ def _records(uri, canonical=False):
   Transform encodes the feature map in hash order, which changes from run
   to run; the ExampleGen's bytes are canonical already).
   """
-  records, names = {}, {}
-  for split in artifacts.split_dirs(uri):
-    files = artifacts.split_files(uri, split)
+  serialized, names = {}, {}
+  for split in records.split_dirs(uri):
+    files = records.split_files(uri, split)
     names[split] = [os.path.basename(f) for f in files]
-    records[split] = sorted(
+    serialized[split] = sorted(
         tf.train.Example.FromString(r.numpy()).SerializeToString(deterministic=True)
-        if canonical else r.numpy() for r in artifacts.tfrecord_dataset(files))
-  return records, names
+        if canonical else r.numpy() for r in records.tfrecord_dataset(files))
+  return serialized, names
 
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
   """ExampleGen + Transform on 30 generated pixels x 3 years, both ways."""
-  from bench import beam_part  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import beam_part  # pylint: disable=g-import-not-at-top
   tmp = tmp_path_factory.mktemp('records')
   data_dir = str(tmp / 'data')
-  generate.write_dataset(data_dir, 30, seed=5, rows_per_file=40)
+  part1.write_dataset(data_dir, 30, seed=5, rows_per_file=40)
   return {compress: beam_part.run(data_dir, str(tmp / f'out-{compress}'),
                                   statistics=False, compress=compress)
           for compress in (False, True)}
@@ -84,16 +85,16 @@ def test_example_gen_writes_uncompressed_by_default_and_gzip_when_asked(runs):
     assert plain[split] == zipped[split]
     assert len(plain[split]) == runs[False].counts['examples'][split] == (
         runs[True].counts['examples'][split])
-    path = os.path.join(artifacts.split_dir(runs[False].examples_uri, split),
+    path = os.path.join(layouts.split_dir(runs[False].examples_uri, split),
                         plain_names[split][0])
     with open(path, 'rb') as f:
       assert f.read(2) != GZIP_MAGIC
     assert os.path.getsize(path) == sum(16 + len(r) for r in plain[split])
-    path = os.path.join(artifacts.split_dir(runs[True].examples_uri, split),
+    path = os.path.join(layouts.split_dir(runs[True].examples_uri, split),
                         zipped_names[split][0])
     with gzip.open(path, 'rb') as f:
       assert len(f.read()) == os.path.getsize(
-          os.path.join(artifacts.split_dir(runs[False].examples_uri, split),
+          os.path.join(layouts.split_dir(runs[False].examples_uri, split),
                        plain_names[split][0]))
   assert sum(len(v) for v in plain.values()) == 90 - sum(
       runs[False].counts['quarantined'].values())
@@ -111,12 +112,12 @@ def test_transform_writes_the_same_records_uncompressed(runs):
     assert zipped_names[split] == ['transformed_examples-00000-of-00001.gz']
     assert plain[split] == zipped[split]
     assert len(plain[split]) == runs[False].counts['examples'][split]
-    path = os.path.join(artifacts.split_dir(runs[False].transformed_examples_uri, split),
+    path = os.path.join(layouts.split_dir(runs[False].transformed_examples_uri, split),
                         plain_names[split][0])
     assert os.path.getsize(path) == sum(16 + len(r) for r in plain[split])  # same lengths
   # Real transformed examples: every key of the transformed spec, one per pixel.
-  parsed = artifacts.read_examples(
-      artifacts.split_dir(runs[False].transformed_examples_uri, features.TRAIN_SPLIT),
+  parsed = records.read_examples(
+      layouts.split_dir(runs[False].transformed_examples_uri, features.TRAIN_SPLIT),
       features.transformed_feature_spec())
   keys = collections.Counter(zip(parsed[features.LON].reshape(-1).tolist(),
                                  parsed[features.LAT].reshape(-1).tolist()))
@@ -125,7 +126,7 @@ def test_transform_writes_the_same_records_uncompressed(runs):
 
 
 def test_transform_executor_reads_compress_examples_from_custom_config():
-  from components import transform  # pylint: disable=g-import-not-at-top
+  from croptfx.components import transform  # pylint: disable=g-import-not-at-top
   from tfx.types import standard_component_specs as specs  # pylint: disable=g-import-not-at-top
   assert transform.compress_examples({}) is False
   assert transform.compress_examples({specs.CUSTOM_CONFIG_KEY: None}) is False

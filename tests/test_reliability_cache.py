@@ -11,24 +11,23 @@ One output directory, runs up to the Trainer with tiny training, in order:
   parameter  the code as before, train steps change: only the Trainer
              re-runs (Transform is the cached one from before the edit)
 Components name their code by module path, so TFX's own cache key does not
-see code edits; `croptfx.fingerprint.code_fingerprint` goes into the exec
-properties instead. The fingerprint itself is checked on a temporary copy
-of a package, never on the real tree.
+see code edits; `croptfx.fingerprint.component_fingerprint` goes into the
+exec properties instead. The fingerprint itself is checked on a temporary
+package, never on the real tree.
 """
 
-import importlib
 import os
-import shutil
 import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from croptfx import artifacts
 from croptfx import features
 from croptfx import fingerprint
-from croptfx import generate
+from croptfx.generate import part1
+from croptfx import layouts
+from croptfx.pipeline import pipeline as pipeline_lib
 from tests import test_reliability_helpers as helpers
 from tests.conftest import run_small_pipeline
 
@@ -62,17 +61,17 @@ def _change_one_row(data: str):
 
 
 def _edited_fingerprint(original):
-  def code_fingerprint(modules, files=()):
+  def component_fingerprint(modules, files=()):
     modules = list(modules)
     value = original(modules, files)
-    return value + EDIT if 'preprocessing' in modules else value
-  return code_fingerprint
+    return value + EDIT if 'croptfx.preprocessing.preprocessing' in modules else value
+  return component_fingerprint
 
 
 @pytest.fixture(scope='module')
 def cache_runs(tmp_path_factory):
   data = str(tmp_path_factory.mktemp('cache_data'))
-  generate.write_dataset(data, PIXELS_PER_YEAR, seed=9, rows_per_file=40)
+  part1.write_dataset(data, PIXELS_PER_YEAR, seed=9, rows_per_file=40)
   output = str(tmp_path_factory.mktemp('cache_run'))
 
   def run(**kwargs):
@@ -87,8 +86,8 @@ def cache_runs(tmp_path_factory):
   changed = _change_one_row(data)
   runs['input'] = run()
   with pytest.MonkeyPatch.context() as patch:
-    patch.setattr(fingerprint, 'code_fingerprint',
-                  _edited_fingerprint(fingerprint.code_fingerprint))
+    patch.setattr(fingerprint, 'component_fingerprint',
+                  _edited_fingerprint(fingerprint.component_fingerprint))
     runs['code'] = run()
   runs['parameter'] = run(train_steps=TRAIN_STEPS + 1)
   return {'output': output, 'runs': runs, 'changed': changed}
@@ -156,9 +155,7 @@ def test_code_fingerprint_change_reruns_transform_and_trainer(cache_runs):
                    if s == 'COMPLETE']
   configs = [e.custom_properties['custom_config'].string_value
              for e in store.get_executions_by_id(transform_ids)]
-  real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing',
-       'components.transform'], [None])
+  real = fingerprint.component_fingerprint(pipeline_lib.CODE_ENTRY_MODULES['Transform'])
   assert [f'"code_fingerprint": "{real}"' in c for c in configs] == [
       True, True, False]
   assert f'"code_fingerprint": "{real}{EDIT}"' in configs[-1]
@@ -179,62 +176,78 @@ def test_parameter_change_reruns_only_the_trainer(cache_runs):
   assert after['artifacts']['model'] not in models
 
 
-# The fingerprint, on a temporary copy of a package.
+# The fingerprint, on a temporary package.
 
 
 @pytest.fixture
-def package_copy(tmp_path, monkeypatch):
-  """A copy of `preprocessing` importable as `preprocessing_copy`."""
-  source = os.path.dirname(importlib.import_module('preprocessing').__file__)
-  root = tmp_path / 'src'
-  shutil.copytree(source, root / 'preprocessing_copy',
-                  ignore=shutil.ignore_patterns('__pycache__'))
-  monkeypatch.syspath_prepend(str(root))
-  yield root / 'preprocessing_copy'
-  sys.modules.pop('preprocessing_copy', None)
+def probe_package(tmp_path, monkeypatch):
+  """A package `fpprobe`: `entry` imports `used` (inside a function), and
+  `unused` is imported by nothing."""
+  root = tmp_path / 'src' / 'fpprobe'
+  root.mkdir(parents=True)
+  (root / '__init__.py').write_text('')
+  (root / 'entry.py').write_text('def f():\n  from fpprobe import used\n  return used.X\n')
+  (root / 'used.py').write_text('X = 1\n')
+  (root / 'unused.py').write_text('Y = 1\n')
+  monkeypatch.syspath_prepend(str(root.parent))
+  yield root
+  for name in [m for m in sys.modules if m.split('.')[0] == 'fpprobe']:
+    sys.modules.pop(name)
 
 
-def test_code_fingerprint_follows_source_edits(package_copy):
-  name = 'preprocessing_copy'
-  first = fingerprint.code_fingerprint([name])
-  assert first == fingerprint.code_fingerprint([name])
-  pick = package_copy / 'pick.py'
-  original = pick.read_bytes()
-  pick.write_bytes(original + b'\n# an edit\n')
-  edited = fingerprint.code_fingerprint([name])
+def test_imported_modules_follow_imports_inside_functions(probe_package):
+  assert fingerprint.imported_modules(['fpprobe.entry'], package='fpprobe') == [
+      'fpprobe', 'fpprobe.entry', 'fpprobe.used']
+
+
+def test_component_fingerprint_follows_what_the_entry_imports(probe_package):
+  def value():
+    return fingerprint.component_fingerprint(['fpprobe.entry'], package='fpprobe')
+  first = value()
+  assert first == value()
+  used = probe_package / 'used.py'
+  used.write_text('X = 2\n')
+  edited = value()
   assert edited != first
   # Content, not modification time: undoing the edit undoes the change.
-  pick.write_bytes(original)
-  assert fingerprint.code_fingerprint([name]) == first
-  # A new module counts; caches and non-Python files do not.
-  (package_copy / '__pycache__').mkdir()
-  (package_copy / '__pycache__' / 'pick.cpython-310.pyc').write_bytes(b'x')
-  (package_copy / 'notes.txt').write_text('not code')
-  assert fingerprint.code_fingerprint([name]) == first
-  (package_copy / 'extra.py').write_text('X = 1\n')
-  assert fingerprint.code_fingerprint([name]) not in (first, edited)
+  used.write_text('X = 1\n')
+  assert value() == first
+  # A module nothing imports does not count; once imported, it does.
+  (probe_package / 'unused.py').write_text('Y = 2\n')
+  assert value() == first
+  (probe_package / 'entry.py').write_text(
+      'from fpprobe import unused\ndef f():\n  from fpprobe import used\n  return used.X\n')
+  with_import = value()
+  assert with_import not in (first, edited)
+  (probe_package / 'unused.py').write_text('Y = 3\n')
+  assert value() != with_import
 
 
-def test_code_fingerprint_covers_data_files(tmp_path):
+def test_component_fingerprint_covers_data_files(tmp_path):
   mapping = tmp_path / 'mapping.json'
   mapping.write_text('{"mapping": {"Corn": ["Corn"]}}')
-  first = fingerprint.code_fingerprint(['croptfx.features'], [str(mapping)])
+  first = fingerprint.component_fingerprint(['croptfx.features'], [str(mapping)])
   mapping.write_text('{"mapping": {"Rice": ["Corn"]}}')
-  assert fingerprint.code_fingerprint(['croptfx.features'],
-                                      [str(mapping)]) != first
-  assert fingerprint.code_fingerprint(['croptfx.features'], [None]) == (
-      fingerprint.code_fingerprint(['croptfx.features']))
+  assert fingerprint.component_fingerprint(['croptfx.features'], [str(mapping)]) != first
+  assert fingerprint.component_fingerprint(['croptfx.features'], [None]) == (
+      fingerprint.component_fingerprint(['croptfx.features']))
+
+
+def test_the_pipeline_fingerprints_every_module_a_component_imports():
+  modules = fingerprint.imported_modules(pipeline_lib.CODE_ENTRY_MODULES['Transform'])
+  for name in ('croptfx.preprocessing.pick', 'croptfx.preprocessing.labels',
+               'croptfx.features', 'croptfx.components.transform'):
+    assert name in modules
+  assert 'croptfx.trainer.model' not in modules
 
 
 def test_transform_exec_property_carries_the_preprocessing_fingerprint(
     tmp_path):
-  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   dsl_pipeline = run_lib.create_local_pipeline(
-      str(tmp_path / 'data'), artifacts.RunLayout(str(tmp_path / 'out')),
+      str(tmp_path / 'data'), layouts.RunLayout(str(tmp_path / 'out')),
       dict(features.DEFAULT_YEAR_SPLITS), last_component='Transform')
   transform, = [c for c in dsl_pipeline.components if c.id == 'Transform']
-  real = fingerprint.code_fingerprint(
-      ['croptfx.features', 'croptfx.codec', 'croptfx.artifacts', 'preprocessing',
-       'components.transform'], [None])
+  real = fingerprint.component_fingerprint(pipeline_lib.CODE_ENTRY_MODULES['Transform'])
   assert f'"code_fingerprint": "{real}"' in transform.exec_properties[
       'custom_config']

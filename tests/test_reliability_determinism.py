@@ -23,9 +23,9 @@ import collections
 import pytest
 import tensorflow as tf
 
-from components.parquet_example_gen import encoding
-from croptfx import artifacts
 from croptfx import features
+from croptfx import records
+from croptfx.rows import encoding
 from tests import test_reliability_helpers as helpers
 from tests.conftest import SMALL_PIXELS_PER_YEAR, run_small_pipeline
 
@@ -113,10 +113,10 @@ def _records(uri, canonical=False):
   """{split: Counter of serialized records} of an examples artifact."""
   result = {}
   for split in helpers.SPLITS:
-    dataset = artifacts.tfrecord_dataset(artifacts.split_files(uri, split))
-    records = (bytes(r) for r in dataset.as_numpy_iterator())
+    dataset = records.tfrecord_dataset(records.split_files(uri, split))
+    serialized = (bytes(r) for r in dataset.as_numpy_iterator())
     result[split] = collections.Counter(
-        encoding.canonical_example(r) if canonical else r for r in records)
+        encoding.canonical_example(r) if canonical else r for r in serialized)
   return result
 
 
@@ -127,8 +127,8 @@ def test_example_gen_records_are_byte_identical_across_runs(reference, local_aga
   for summary in (local_again, beam_run['summary']):
     assert _records(summary['artifacts']['examples']) == want
   # They are already in the canonical form (sorted feature keys).
-  for records in want.values():
-    for record in records:
+  for serialized in want.values():
+    for record in serialized:
       assert record == tf.train.Example.FromString(record).SerializeToString(
           deterministic=True)
 
@@ -140,7 +140,7 @@ def test_transformed_records_are_byte_identical_after_canonical_serialization(
     uri = summary['artifacts']['transformed_examples']
     assert _records(uri, canonical=True) == want
     # The canonical form is protobuf's deterministic serialization.
-    for records in _records(uri).values():
-      for record in list(records)[:20]:
+    for serialized in _records(uri).values():
+      for record in list(serialized)[:20]:
         assert encoding.canonical_example(record) == tf.train.Example.FromString(
             record).SerializeToString(deterministic=True)

@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from croptfx import errors
-from pipeline import run as run_lib
+from croptfx.pipeline import run as run_lib
 
 # The shape of a worker error that reaches the runner (paths shortened).
 REMOTE_TRACEBACK = '''Traceback (most recent call last):

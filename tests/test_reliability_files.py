@@ -265,7 +265,7 @@ def failed_runs(tmp_path_factory) -> Dict[str, Outcome]:
 _RERUN = """
 import io, json, sys
 from croptfx import errors
-from pipeline import run
+from croptfx.pipeline import run
 from tests import test_reliability_files as module
 
 def run_once(data, output, runner):
@@ -337,7 +337,7 @@ def test_nothing_valid_left_behind(failed_runs, case):
     assert not left['output_exists']
     return
   # The previous run's summary and report were moved aside, unchanged.
-  assert left['moved_aside'] == ['report.html.previous', 'run_summary.json.previous']
+  assert left['moved_aside'] == ['croptfx.report.html.previous', 'run_summary.json.previous']
   output = failed_runs[case.name].output
   for name in left['moved_aside']:
     with open(os.path.join(output, name)) as f:

@@ -16,8 +16,9 @@ import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from croptfx import artifacts
 from croptfx import features
+from croptfx import layouts
+from croptfx import records
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
@@ -70,7 +71,7 @@ def pixel_key(lon, lat, year) -> Key:
 
 
 def count_records(uri: str, split: str) -> int:
-  dataset = artifacts.tfrecord_dataset(artifacts.split_files(uri, split))
+  dataset = records.tfrecord_dataset(records.split_files(uri, split))
   return int(dataset.reduce(np.int64(0), lambda n, _: n + 1).numpy())
 
 
@@ -80,7 +81,7 @@ def read_transformed(uri: str, splits: Sequence[str] = SPLITS
   artifact; a list per key because two pixels may share a key."""
   result = {}
   for split in splits:
-    arrays = artifacts.read_examples(artifacts.split_dir(uri, split),
+    arrays = records.read_examples(layouts.split_dir(uri, split),
                                      features.transformed_feature_spec())
     by_key = collections.defaultdict(list)
     for i in range(len(arrays[features.YEAR])):
@@ -116,7 +117,7 @@ def assert_same_transformed(got, want) -> int:
 
 def store_of(output: str) -> metadata_store.MetadataStore:
   config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = artifacts.RunLayout(output).metadata_path
+  config.sqlite.filename_uri = layouts.RunLayout(output).metadata_path
   config.sqlite.connection_mode = 1  # READONLY
   return metadata_store.MetadataStore(config)
 
@@ -126,7 +127,7 @@ def state_name(execution) -> str:
 
 
 def component_of(execution) -> str:
-  """'components.parquet_example_gen.component.ParquetExampleGen' -> last
+  """'croptfx.components.parquet_example_gen.component.ParquetExampleGen' -> last
   part; TFX's own types ('tfx.components.transform.component.Transform')
   alike."""
   return execution.type.rsplit('.', 1)[-1]

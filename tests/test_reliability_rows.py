@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.parquet_example_gen import validation
 from croptfx import codec
 from croptfx import features
-from croptfx import generate
+from croptfx.generate import part1
+from croptfx.rows import validation
 from tests import test_preprocessing_reference as ref
 from tests import test_reliability_helpers as helpers
 from tests.conftest import run_small_pipeline
@@ -82,7 +82,7 @@ def _series(coords: _Coords, year: int, days_of_year, bands, scl,
       features.IMG_DATES: codec.encode_dates(days),
       features.SCL_VALS: codec.encode_scl(scl),
       features.TILES: ','.join(['15SXA_0'] * len(days)),
-      features.BBOX: generate.BBOX_BASE,
+      features.BBOX: part1.BBOX_BASE,
       features.YEAR: year,
       features.CDL: cdl,
   }
@@ -223,7 +223,7 @@ def write_corpus(root: str) -> Corpus:
 
   # Generated pixels (realistic series with their own unsorted and
   # duplicate dates) in two plain files.
-  generated = generate.generate_table(8, seed=21).to_pylist()
+  generated = part1.generate_table(8, seed=21).to_pylist()
   files['gen-0.parquet'] = generated[::2]
   files['gen-1.parquet'] = generated[1::2]
 

@@ -15,7 +15,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from bench import memory
+from croptfx.bench import memory
 from tests import test_reliability_helpers as helpers
 
 pytestmark = [pytest.mark.scale, pytest.mark.pipeline]
@@ -25,10 +25,10 @@ MEMORY_BOUND_BYTES = 8 * 2**30
 
 _RUN = """
 import io, json, sys
-from croptfx import generate
-from pipeline import run
+from croptfx.generate import part1
+from croptfx.pipeline import run
 data, output = sys.argv[1:3]
-generate.write_dataset(data, pixels_per_year=int(sys.argv[3]), seed=3)
+part1.write_dataset(data, pixels_per_year=int(sys.argv[3]), seed=3)
 summary = run.run_pipeline(data, output, stream=io.StringIO(), report=False,
                            last_component='Transform')
 print('SUMMARY ' + json.dumps(summary))

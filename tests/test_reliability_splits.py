@@ -22,10 +22,12 @@ import subprocess
 import pyarrow.parquet as pq
 import pytest
 
-from croptfx import artifacts
 from croptfx import errors
 from croptfx import features
-from croptfx import generate
+from croptfx.generate import part1
+from croptfx import layouts
+from croptfx import run_summary
+from croptfx import serving_model
 from tests import test_reliability_helpers as helpers
 from tests.conftest import run_small_pipeline
 
@@ -59,8 +61,8 @@ def test_split_roles_need_a_train_and_an_eval_split():
 
 
 def test_pipeline_takes_every_split_from_the_roles():
-  from pipeline import run  # pylint: disable=g-import-not-at-top
-  dsl = run.create_local_pipeline('data', artifacts.RunLayout('out'), YEAR_SPLITS)
+  from croptfx.pipeline import run  # pylint: disable=g-import-not-at-top
+  dsl = run.create_local_pipeline('data', layouts.RunLayout('out'), YEAR_SPLITS)
   props = {c.id: c.exec_properties for c in dsl.components}
   assert json.loads(props['ParquetExampleGen']['year_splits']) == {
       '2021': 'fit', '2020': 'valid', '2019': 'holdout'}
@@ -73,12 +75,12 @@ def test_pipeline_takes_every_split_from_the_roles():
 
 
 def test_summary_roles_and_the_reports_headline_split():
-  summary = artifacts.RunSummary(year_splits={'2021': 'fit', '2020': 'valid', '2019': 'holdout'})
+  summary = run_summary.RunSummary(year_splits={'2021': 'fit', '2020': 'valid', '2019': 'holdout'})
   assert summary.roles() == features.SplitRoles('fit', 'valid', ('holdout',))
   assert summary.headline_split(['valid', 'holdout']) == 'holdout'
   assert summary.headline_split(['valid']) == 'valid'
   assert summary.headline_split(['fit']) is None
-  old = artifacts.RunSummary()  # a summary written before roles were recorded
+  old = run_summary.RunSummary()  # a summary written before roles were recorded
   assert old.roles() == features.SplitRoles('train', 'eval', ('test',))
 
 
@@ -89,9 +91,9 @@ def test_summary_roles_and_the_reports_headline_split():
 def hostile_run(tmp_path_factory):
   root = tmp_path_factory.mktemp('hostile')
   data = str(root / 'data[1]')
-  generate.write_dataset(data, PIXELS, seed=4, rows_per_file=100)
+  part1.write_dataset(data, PIXELS, seed=4, rows_per_file=100)
   # What the pattern data[1] would read instead: another data set.
-  generate.write_dataset(str(root / 'data1'), 7, seed=9)
+  part1.write_dataset(str(root / 'data1'), 7, seed=9)
   output = root / 'run[1]'
   output.mkdir()
   (output / 'run_summary.json').write_text('{"rows_read": 1, "model_dir": "/old"}')
@@ -126,7 +128,7 @@ def test_a_train_split_smaller_than_a_batch_trains(hostile_run):
   assert summary['examples']['fit'] < 128
   model_dir = summary['model_dir']
   assert os.path.isdir(model_dir)
-  artifacts.check_serving_model(model_dir)
+  serving_model.check(model_dir)
 
 
 @pytest.mark.pipeline
@@ -138,7 +140,7 @@ def test_output_with_glob_characters_holds_everything_under_its_real_name(hostil
   for name, uri in summary['artifacts'].items():
     assert uri.startswith(real + os.sep), (name, uri)
     assert os.path.exists(uri), (name, uri)
-  on_disk = artifacts.read_summary(output)
+  on_disk = run_summary.read_summary(output)
   assert on_disk.model_dir == summary['model_dir']
   assert os.path.exists(os.path.join(output, 'report.html'))
   assert os.path.exists(os.path.join(output, 'metadata.db'))
@@ -152,9 +154,9 @@ def test_the_previous_summary_and_report_were_moved_aside(hostile_run):
   output = hostile_run['output']
   with open(os.path.join(output, 'run_summary.json.previous')) as f:
     assert json.load(f) == {'rows_read': 1, 'model_dir': '/old'}
-  with open(os.path.join(output, 'report.html.previous')) as f:
+  with open(os.path.join(output, 'croptfx.report.html.previous')) as f:
     assert f.read() == 'old report'
-  assert artifacts.read_summary(output).rows_read == 3 * PIXELS
+  assert run_summary.read_summary(output).rows_read == 3 * PIXELS
 
 
 # Prediction dates.
@@ -162,7 +164,7 @@ def test_the_previous_summary_and_report_were_moved_aside(hostile_run):
 
 @pytest.mark.pipeline
 def test_predict_skips_rows_outside_the_as_of_year(hostile_run, tmp_path):
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   out = str(tmp_path / 'p2021.parquet')
   result = map_run.predict(hostile_run['summary']['model_dir'], hostile_run['data'],
                            datetime.date(2021, 6, 1), out, batch_size=50)
@@ -190,7 +192,7 @@ def test_predict_with_nothing_predictable_exits_non_zero_in_one_line(hostile_run
   assert 'Traceback' not in result.stderr
   assert not out.exists()
   # In-process: the same error type, nothing written either.
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   with pytest.raises(errors.CroptfxError, match='nothing to predict as of 2018-06-01'):
     map_run.predict(hostile_run['summary']['model_dir'], hostile_run['data'],
                     datetime.date(2018, 6, 1), str(out))

@@ -17,16 +17,17 @@ import pytest
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from components.parquet_example_gen import encoding
-from croptfx import artifacts
 from croptfx import codec
 from croptfx import errors
 from croptfx import features
-from croptfx import generate
+from croptfx.generate import part1
 from croptfx import metrics as metrics_lib
-from report import build
-from report import sections
-from report import style
+from croptfx import records
+from croptfx.report import build
+from croptfx.report import sections
+from croptfx.report import style
+from croptfx.rows import encoding
+from croptfx import run_summary
 
 PIXELS_PER_YEAR = 48
 YEAR_SPLITS = {2021: 'train', 2020: 'eval', 2019: 'test'}
@@ -46,7 +47,7 @@ SECONDS = {'ParquetExampleGen': 12.5, 'StatisticsGen': 8.25, 'SchemaGen': 1.5,
 def _write_tfrecords(path, serialized):
   """TFRecords as the pipeline writes them: GZIP if the name ends in .gz."""
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  with tf.io.TFRecordWriter(path, options=artifacts.record_compression([path])) as writer:
+  with tf.io.TFRecordWriter(path, options=records.record_compression([path])) as writer:
     for record in serialized:
       writer.write(record)
 
@@ -102,7 +103,7 @@ def _predict(true, day, rng):
 
 def make_run_dir(run_dir, pixels_per_year=PIXELS_PER_YEAR):
   """Writes a small finished run; returns its run_summary dictionary."""
-  table = generate.generate_table(pixels_per_year, sorted(YEAR_SPLITS), seed=7)
+  table = part1.generate_table(pixels_per_year, sorted(YEAR_SPLITS), seed=7)
   rows = table.to_pylist()
   pipeline = os.path.join(run_dir, 'pipeline')
   uris = {
@@ -349,7 +350,7 @@ def test_run_details_and_tool_commands(run):
 
 def test_sampling_is_said_on_the_page(run):
   run_dir, summary = run[0], run[1]
-  inputs = build.load_inputs(run_dir, artifacts.RunSummary.from_dict(summary), sample_rows=10)
+  inputs = build.load_inputs(run_dir, run_summary.RunSummary.from_dict(summary), sample_rows=10)
   assert {len(raw) for raw in inputs.raw.values()} == {10}
   section = sections.data_section(inputs)
   assert 'Sampled raw examples: the first 10 examples per split' in section.body

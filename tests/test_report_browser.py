@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from report import build
-from report import screenshot
+from croptfx.report import build
+from croptfx.report import screenshot
 from tests import test_report
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pipeline import dataflow
+from croptfx.jobs import dataflow
 
 COMPONENTS = {'ParquetExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
               'Transform', 'Trainer', 'Evaluator', 'Pusher', 'SeasonEvaluator',
@@ -60,10 +60,10 @@ def test_year_splits_travel_with_the_spec(spec):
 def test_records_compression_travels_with_the_spec(spec):
   """Both writers get configs.COMPRESS_EXAMPLES; Transform runs the
   project's executor (components/transform.py) under TFX's component id."""
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
   executors = spec['pipelineSpec']['deploymentSpec']['executors']
   args = executors['Transform_executor']['container']['args']
-  assert args[args.index('--executor_class_path') + 1] == 'components.transform.Executor'
+  assert args[args.index('--executor_class_path') + 1] == 'croptfx.components.transform.Executor'
   assert json.loads(_constant(spec, 'Transform', 'custom_config'))[
       'compress_examples'] is configs.COMPRESS_EXAMPLES is False
   params = spec['pipelineSpec']['root']['dag']['tasks']['ParquetExampleGen']['inputs'][
@@ -97,7 +97,7 @@ def test_dataflow_args_refuse_bad_settings(kwargs, message):
 
 
 def test_compile_with_dataflow_puts_args_in_the_spec(tmp_path):
-  from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
   args = dataflow.dataflow_beam_args('p', 'us-central1', 'gs://bucket/croptfx/tmp',
                                      sdk_container_image='gcr.io/p/croptfx:1')
   path = kubeflow_v2_runner.compile_pipeline(

@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from croptfx import artifacts as croptfx_artifacts
 from croptfx import codec
 from croptfx import features
-from trainer import signatures
+from croptfx import records
+from croptfx.trainer import signatures
 
 pytestmark = pytest.mark.pipeline
 
@@ -23,8 +23,8 @@ DAY = features.HEADLINE_AS_OF_DAY
 
 
 def _records(artifact_uri, split):
-  files = croptfx_artifacts.split_files(artifact_uri, split)
-  return [r.numpy() for r in croptfx_artifacts.tfrecord_dataset(files)]
+  files = records.split_files(artifact_uri, split)
+  return [r.numpy() for r in records.tfrecord_dataset(files)]
 
 
 def _as_of_date(year, day=DAY):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import configs
-from trainer import model
+from croptfx.pipeline import configs
+from croptfx.trainer import model
 
 
 def test_steps_per_execution_and_cosine_decay_to_zero():

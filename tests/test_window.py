@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from croptfx import features
-from trainer import window
+from croptfx.trainer import window
 
 B, T, K = features.BINS_PER_YEAR, features.WINDOW_BINS, features.NUM_BANDS
 CORN = features.CLASS_NAMES.index('Corn')

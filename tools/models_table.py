@@ -6,7 +6,7 @@
 import sys
 
 from croptfx import features
-from report import compare
+from croptfx.report import compare
 
 
 def main(run_dirs):

@@ -16,13 +16,14 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from bench import loaders
-from components import season_evaluator
-from croptfx import artifacts
+from croptfx.bench import loaders
+from croptfx.components import season_evaluator
 from croptfx import features
 from croptfx import metrics
-from pipeline import configs
-from trainer import model as trainer_model
+from croptfx.pipeline import configs
+from croptfx import records
+from croptfx import run_summary
+from croptfx.trainer import model as trainer_model
 
 SPLITS = (features.EVAL_SPLIT, features.TEST_SPLIT)
 
@@ -42,7 +43,7 @@ def train_and_score(summary, model_name: str, seed: int, train_steps: int, work_
   result = {}
   for split in SPLITS:
     out = season_evaluator.evaluate_split(
-        loaded, artifacts.split_files(examples_uri, split),
+        loaded, records.split_files(examples_uri, split),
         features.SEASON_AS_OF_DAYS, features.HEADLINE_AS_OF_DAY)
     result[split] = {day: metrics.summarize(cm) for day, cm in out['confusion'].items()}
   return result
@@ -59,7 +60,7 @@ def main(argv=None):
   parser.add_argument('--seeds', type=int, nargs='+', default=[42, 7, 1])
   parser.add_argument('--train-steps', type=int, default=configs.TRAIN_NUM_STEPS)
   args = parser.parse_args(argv)
-  summary = artifacts.read_summary(args.run_dir)
+  summary = run_summary.read_summary(args.run_dir)
   if summary is None or not summary.artifact('transformed_examples'):
     parser.error(f'{args.run_dir} holds no run_summary.json of a run that reached the Transform')
   model_name = args.model or summary.model

@@ -15,9 +15,9 @@ import threadpoolctl
 from sklearn import ensemble
 from sklearn import model_selection
 
-from components import tree_baseline
-from croptfx import artifacts
+from croptfx.components import tree_baseline
 from croptfx import metrics
+from croptfx import records
 
 
 def _fit(x, y):
@@ -27,7 +27,7 @@ def _fit(x, y):
 
 
 def main(uri, days):
-  splits = {s: tree_baseline.load_batches(artifacts.split_files(uri, s))
+  splits = {s: tree_baseline.load_batches(records.split_files(uri, s))
             for s in ('train', 'test')}
   print('| as-of day | train year -> test year: accuracy / macro-F1 | '
         'test year, 5-fold CV: accuracy / macro-F1 |')

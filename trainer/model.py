@@ -23,11 +23,11 @@ from tfx_bsl.public import tfxio
 from tensorflow.python.autograph.core import config as autograph_config
 # pylint: enable=g-direct-tensorflow-import
 
-from croptfx import artifacts
 from croptfx import features
-from trainer import architectures
-from trainer import signatures
-from trainer import window
+from croptfx import outputs
+from croptfx.trainer import architectures
+from croptfx.trainer import signatures
+from croptfx.trainer import window
 
 # TF 2.16's AutoGraph skips `keras` but not `tf_keras`, so every first
 # training step transpiled ~1,300 Keras functions (35-55 s on 2 cores);
@@ -194,7 +194,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
   fit_seconds = time.monotonic() - start
   # For `croptfx compare`: size and cost of the model (fit time includes the
   # per-epoch validation; examples are batches x batch size drawn).
-  artifacts.write_training_info(fn_args.model_run_dir, {
+  outputs.write_training_info(fn_args.model_run_dir, {
       'model': hparams.model, 'params': int(model.count_params()),
       'train_seconds': round(fit_seconds, 2),
       'train_examples': epochs * steps_per_epoch * hparams.batch_size,

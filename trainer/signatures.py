@@ -21,7 +21,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from croptfx import features
-from trainer import window
+from croptfx.trainer import window
 
 SERVING_SIGNATURE = 'serving_default'
 EVAL_SIGNATURE = 'evaluate_transformed'

@@ -26,9 +26,9 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
-from components.parquet_example_gen import driver
-from components.parquet_example_gen import executor
-from components.parquet_example_gen import splits
+from croptfx.components.parquet_example_gen import driver
+from croptfx.components.parquet_example_gen import executor
+from croptfx.components.parquet_example_gen import splits
 
 
 CODE_FINGERPRINT_KEY = 'code_fingerprint'

@@ -25,8 +25,8 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from components.parquet_example_gen import validation
-from croptfx import artifacts
+from croptfx import layouts
+from croptfx.rows import validation
 
 COUNTS_PROPERTY = 'counts'
 
@@ -97,7 +97,7 @@ def check_reconciled(counts: Counts) -> None:
 
 
 def write_counts(counts: Counts, examples_uri: str) -> None:
-  with FileSystems.create(artifacts.counts_path(examples_uri), 'application/json',
+  with FileSystems.create(layouts.counts_path(examples_uri), 'application/json',
                           CompressionTypes.UNCOMPRESSED) as f:
     f.write(json.dumps(counts, indent=1).encode('utf-8'))
 

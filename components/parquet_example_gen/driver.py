@@ -20,7 +20,7 @@ from tfx.components.example_gen import utils
 from tfx.orchestration import data_types
 from tfx.types import standard_component_specs
 
-from components.parquet_example_gen import reader
+from croptfx.rows import reader
 
 
 def input_fingerprint(input_base: str) -> str:

@@ -35,13 +35,13 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
-from components.parquet_example_gen import counts as counts_lib
-from components.parquet_example_gen import reader
-from components.parquet_example_gen import splits as splits_lib
-from components.parquet_example_gen import transforms
-from croptfx import artifacts
-from croptfx import features
+from croptfx.components.parquet_example_gen import counts as counts_lib
+from croptfx.components.parquet_example_gen import splits as splits_lib
+from croptfx.components.parquet_example_gen import transforms
 from croptfx.errors import InputDataError
+from croptfx import features
+from croptfx import outputs
+from croptfx.rows import reader
 
 # Execution properties added by ParquetExampleGenSpec.
 YEAR_SPLITS_KEY = 'year_splits'
@@ -159,7 +159,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  artifact_utils.get_split_uri([examples_artifact], name),
                  compress=compress))
 
-    counts = artifacts.read_counts(examples_artifact.uri)
+    counts = outputs.read_counts(examples_artifact.uri)
     counts_lib.check_reconciled(counts)
     # An empty split would reach Transform as a schema of deprecated
     # features; stop here, with the execution failed and nothing published.

@@ -23,20 +23,17 @@ from apache_beam.utils import windowed_value
 import numpy as np
 import pyarrow as pa
 
-from components.parquet_example_gen import counts as counts_lib
-from components.parquet_example_gen import encoding
-from components.parquet_example_gen import reader
-from components.parquet_example_gen import splits as splits_lib
-from components.parquet_example_gen import validation
-from croptfx import artifacts
+from croptfx.components.parquet_example_gen import counts as counts_lib
+from croptfx.components.parquet_example_gen import splits as splits_lib
 from croptfx import features
+from croptfx import layouts
+from croptfx.rows import encoding
+from croptfx.rows import quarantine
+from croptfx.rows import reader
+from croptfx.rows import validation
 
-SOURCE_FILE = 'source_file'
-REASON = 'reason'
-QUARANTINE_SCHEMA = reader.NORMALIZED_SCHEMA.append(
-    pa.field(SOURCE_FILE, pa.string())).append(pa.field(REASON, pa.string()))
 # File names of a split, as TFX's write_split writes them; GZIP files end in
-# artifacts.GZIP_SUFFIX, which is how every reader knows them.
+# layouts.GZIP_SUFFIX, which is how every reader knows them.
 TFRECORD_PREFIX = 'data_tfrecord'
 
 _QUARANTINE_TAG = 'quarantine'
@@ -45,16 +42,6 @@ _COUNTS_TAG = 'counts'
 
 def _split_tag(name: str) -> str:
   return f'split_{name}'
-
-
-def quarantine_table(rows: pa.RecordBatch, source_file: str,
-                     reasons: Sequence[str]) -> pa.Table:
-  """Quarantined rows: their normalized columns plus source_file, reason."""
-  n = rows.num_rows
-  return pa.Table.from_arrays(
-      rows.columns + [pa.array([source_file] * n, pa.string()),
-                      pa.array(list(reasons), pa.string())],
-      schema=QUARANTINE_SCHEMA)
 
 
 def pixel_year_key(lon: np.ndarray, lat: np.ndarray, year: np.ndarray) -> List[bytes]:
@@ -115,7 +102,7 @@ class _ReadValidateEncode(beam.DoFn):
                            self._year_splits[int(year[row])], examples[i]))
       bad = np.flatnonzero(~checks.valid)
       if bad.size:
-        yield beam.pvalue.TaggedOutput(_QUARANTINE_TAG, quarantine_table(
+        yield beam.pvalue.TaggedOutput(_QUARANTINE_TAG, quarantine.quarantine_table(
             batch.take(pa.array(bad)), layout.path, checks.reasons[bad]))
       first_row += batch.num_rows
     yield beam.pvalue.TaggedOutput(_COUNTS_TAG, counts)
@@ -143,7 +130,7 @@ class _ResolveDuplicates(beam.DoFn):
       bucket[key] = bucket.get(key, 0) + 1
     for source, rows in sorted(quarantined.items()):
       batch = encoding.decode_examples([e for e, _ in rows], reader.NORMALIZED_SCHEMA)
-      yield beam.pvalue.TaggedOutput(_QUARANTINE_TAG, quarantine_table(
+      yield beam.pvalue.TaggedOutput(_QUARANTINE_TAG, quarantine.quarantine_table(
           batch, source, [r for _, r in rows]))
 
   def finish_bundle(self):
@@ -161,7 +148,7 @@ def _write_counts(partial: Dict[str, Any], names: Sequence[str],
 @beam.ptransform_fn
 def ParquetToExamples(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline,
-    layouts: List[reader.FileLayout],
+    file_layouts: List[reader.FileLayout],
     year_splits: Dict[int, str],
     label_mapping: Optional[str] = None,
     batch_rows: int = reader.DEFAULT_BATCH_ROWS,
@@ -183,7 +170,7 @@ def ParquetToExamples(  # pylint: disable=invalid-name
   names = splits_lib.split_names(year_splits)
   read = (
       pipeline
-      | 'InputFiles' >> beam.Create(layouts)
+      | 'InputFiles' >> beam.Create(file_layouts)
       # Spreads files over workers (Create alone may keep one bundle).
       | 'SpreadFiles' >> beam.Reshuffle()
       | 'ReadValidateEncode' >> beam.ParDo(_ReadValidateEncode(
@@ -200,7 +187,7 @@ def ParquetToExamples(  # pylint: disable=invalid-name
     _ = ((read[_QUARANTINE_TAG], resolved[_QUARANTINE_TAG])
          | 'AllQuarantine' >> beam.Flatten()
          | 'WriteQuarantine' >> beam.io.parquetio.WriteToParquetBatched(
-             artifacts.quarantine_prefix(examples_uri), QUARANTINE_SCHEMA,
+             layouts.quarantine_prefix(examples_uri), quarantine.QUARANTINE_SCHEMA,
              codec='snappy', file_name_suffix='.parquet'))
     _ = ((read[_COUNTS_TAG], resolved[_COUNTS_TAG])
          | 'AllCounts' >> beam.Flatten()
@@ -225,6 +212,6 @@ def WriteExamples(  # pylint: disable=invalid-name
   return (examples
           | 'Write' >> beam.io.WriteToTFRecord(
               posixpath.join(split_uri, TFRECORD_PREFIX),
-              file_name_suffix=artifacts.GZIP_SUFFIX if compress else '',
+              file_name_suffix=layouts.GZIP_SUFFIX if compress else '',
               compression_type=(CompressionTypes.GZIP if compress else
                                 CompressionTypes.UNCOMPRESSED)))

@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from croptfx import errors
 from croptfx import features
+from croptfx import serving_model
 
 
 def _years(text: str) -> List[int]:
@@ -117,14 +118,14 @@ def _aoi(text: str):
 
 
 def _cmd_generate(args) -> int:
-  from croptfx import generate  # pylint: disable=g-import-not-at-top
-  summary = generate.write_dataset(
+  from croptfx.generate import part1  # pylint: disable=g-import-not-at-top
+  summary = part1.write_dataset(
       args.out, args.pixels_per_year, years=args.years, seed=args.seed,
       layout=args.layout, rows_per_file=args.rows_per_file,
       slides_columns=args.slides_columns, aoi=args.aoi)
   if args.aoi:
     what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area at "
-            f"{generate.AOI_PIXEL_M:g} m x {len(summary['years'])} years")
+            f"{part1.AOI_PIXEL_M:g} m x {len(summary['years'])} years")
   else:
     what = f"{args.pixels_per_year} pixels x {len(summary['years'])} years"
   print(f"croptfx generate: wrote {summary['rows']} rows ({what}) "
@@ -164,7 +165,7 @@ def _check_run_paths(data: str, output: str) -> None:
 
 def _cmd_run(args) -> int:
   _check_run_paths(args.data, args.output)
-  from pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   run_lib.run_pipeline(
       data=args.data, output=args.output, runner=args.runner, workers=args.workers,
       year_splits=_resolve_year_splits(args.year_splits, args.years),
@@ -176,9 +177,9 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_compile(args) -> int:
-  from pipeline import configs  # pylint: disable=g-import-not-at-top
-  from pipeline import dataflow  # pylint: disable=g-import-not-at-top
-  from pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+  from croptfx.jobs import dataflow  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
   beam_args = None
   if args.beam_runner == 'dataflow':
     if not args.pipeline_root.startswith('gs://'):
@@ -204,13 +205,12 @@ def _check_predict_paths(model: str, output: str) -> None:
   if os.path.isdir(output):
     raise errors.CroptfxError(
         f'--output {output} is a directory; give the Parquet file to write')
-  from croptfx import artifacts  # pylint: disable=g-import-not-at-top
-  artifacts.check_serving_model(model)
+  serving_model.check(model)
 
 
 def _cmd_predict(args) -> int:
   _check_predict_paths(args.model, args.output)
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   result = map_run.predict(args.model, args.data, args.as_of, args.output, args.batch_size)
   skipped = result['skipped']
   detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
@@ -243,10 +243,10 @@ def _dataflow_settings(args):
   temp_location = args.temp_location or args.output.rstrip('/') + '/tmp'
   if not temp_location.startswith('gs://'):
     raise errors.CroptfxError(f'--temp-location must be a gs:// URI, got {temp_location!r}')
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
   settings = {'project': args.project, 'region': args.region, 'temp_location': temp_location,
-              'max_num_workers': args.max_num_workers}
-  if args.image:
-    settings['sdk_container_image'] = args.image
+              'max_num_workers': args.max_num_workers,
+              'sdk_container_image': args.image or configs.PIPELINE_IMAGE}
   if args.machine_type:
     settings['machine_type'] = args.machine_type
   return settings
@@ -263,16 +263,15 @@ def _cmd_map(args) -> int:
       if not _is_uri(path) and not any(c in path for c in '*?[') and not os.path.exists(path):
         raise errors.CroptfxError(f'{flag} {path}: no such file or directory')
     _check_run_paths(args.data, args.output)
-    from croptfx import artifacts  # pylint: disable=g-import-not-at-top
-    artifacts.check_serving_model(args.model)
-  from maps import run as map_run  # pylint: disable=g-import-not-at-top
+    serving_model.check(args.model)
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   map_run.run_map(args.model, args.data, args.as_of, args.output, runner=args.runner,
                   workers=args.workers, dataflow=dataflow)
   return 0
 
 
 def _cmd_report(args) -> int:
-  from report import build  # pylint: disable=g-import-not-at-top
+  from croptfx.report import build  # pylint: disable=g-import-not-at-top
   path = build.write_report(args.run)
   print(f'croptfx report: {path}')
   return 0
@@ -285,7 +284,7 @@ def _cmd_compare(args) -> int:
   out_dir = os.path.dirname(os.path.abspath(args.output))
   if not os.path.isdir(out_dir):
     raise errors.CroptfxError(f'--output: directory {out_dir} does not exist')
-  from report import compare  # pylint: disable=g-import-not-at-top
+  from croptfx.report import compare  # pylint: disable=g-import-not-at-top
   path = compare.write_compare(args.runs, args.output)
   print(f'croptfx compare: {len(args.runs)} runs -> {path}')
   return 0
@@ -313,15 +312,15 @@ def _cmd_bench(args) -> int:
   if args.map:
     if args.scaling or args.pixels_per_year is not None:
       raise errors.CroptfxError('--map takes only --quick, --output and --map-runners')
-    from bench import map_case  # pylint: disable=g-import-not-at-top
+    from croptfx.bench import map_case  # pylint: disable=g-import-not-at-top
     return map_case.main(args.quick, args.output, tuple(args.map_runners))
   if args.scaling:
-    from bench import scaling  # pylint: disable=g-import-not-at-top
+    from croptfx.bench import scaling  # pylint: disable=g-import-not-at-top
     if len(args.scaling_sizes) != len(args.scaling_steps):
       raise errors.CroptfxError('--scaling-sizes and --scaling-steps need the same number of values')
     return scaling.main(args.scaling_sizes, args.scaling_steps, args.scaling_runner,
                         args.last_component)
-  from bench import main as bench_main  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import main as bench_main  # pylint: disable=g-import-not-at-top
   bench_main.main(args.pixels_per_year, args.quick, args.output)
   return 0
 
@@ -334,7 +333,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-  from pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
   parser = _Parser(
       prog='croptfx',
       description='In-season crop-type training data and models from irregular '

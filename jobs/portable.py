@@ -8,7 +8,7 @@ bundles to SDK workers started by a separate worker pool
 process. Code a worker needs must be importable in the worker pool's
 environment, as on Dataflow it must be in the container image.
 
-    with portable.services(logs_dir) as beam_args:
+    with portable.services(logs_dir, image) as beam_args:
       ...  # beam_pipeline_args for the pipeline
 
 Both services are started with the current interpreter and environment
@@ -28,7 +28,6 @@ import time
 from typing import Iterator, List, Optional
 
 from croptfx import errors
-from pipeline import configs
 
 JOB_SERVICE_MODULE = 'apache_beam.runners.portability.local_job_service_main'
 WORKER_POOL_MODULE = 'apache_beam.runners.worker.worker_pool_main'
@@ -99,7 +98,7 @@ def _stop(proc: subprocess.Popen) -> None:
   proc.wait()
 
 
-def beam_args(job_port: int, worker_port: int) -> List[str]:
+def beam_args(job_port: int, worker_port: int, image: str) -> List[str]:
   """PortableRunner arguments for a job service and an EXTERNAL worker pool."""
   return [
       '--runner=PortableRunner',
@@ -111,12 +110,12 @@ def beam_args(job_port: int, worker_port: int) -> List[str]:
       # same flag). An EXTERNAL environment does not use the image name; TFX
       # reads the flag as "the workers have the code" and does not build and
       # stage an sdist of itself for every Beam component.
-      f'--sdk_container_image={configs.PIPELINE_IMAGE}',
+      f'--sdk_container_image={image}',
   ]
 
 
 @contextlib.contextmanager
-def services(logs_dir: str) -> Iterator[List[str]]:
+def services(logs_dir: str, image: str) -> Iterator[List[str]]:
   """Starts a job service and a worker pool; yields the beam_pipeline_args."""
   os.makedirs(logs_dir, exist_ok=True)
   job_log = os.path.join(logs_dir, 'job_service.log')
@@ -137,7 +136,7 @@ def services(logs_dir: str) -> Iterator[List[str]]:
       job_port = _wait_for(job, lambda: _read_port(port_file), 'job service', job_log)
       _wait_for(worker, lambda: worker_port, 'worker pool', worker_log)
       try:
-        yield beam_args(job_port, worker_port)
+        yield beam_args(job_port, worker_port, image)
       except errors.CroptfxError as e:
         # An SDK worker that cannot start or import the code leaves the
         # launcher with a bare gRPC timeout; the worker's own error says why.

@@ -50,9 +50,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from croptfx import artifacts
-from croptfx import features
 from croptfx.errors import InputDataError
+from croptfx import features
+from croptfx import paths
 
 # Rows per record batch read from a file: about 10 MB of band bytes for
 # 100 images a row, so a worker's memory does not depend on the file size.
@@ -168,7 +168,7 @@ def list_input_files(input_base: str) -> List[InputFile]:
     raise InputDataError('input_base', 'no input path given')
   base = input_base.rstrip('/') or input_base
   exists = _exists(base, input_base)
-  if not exists and artifacts.has_glob_chars(input_base):
+  if not exists and paths.has_glob_chars(input_base):
     # Hidden names are judged below the last directory without a wildcard.
     root = posixpath.dirname(_GLOB_CHARS.split(input_base, 1)[0]) + '/'
     found = _match([input_base, input_base.rstrip('/') + '/**'], input_base)
@@ -178,7 +178,7 @@ def list_input_files(input_base: str) -> List[InputFile]:
     logging.info('ParquetExampleGen: the glob %s matched %d files', input_base, len(found))
   else:
     # Escaped: an existing `data[1]` must never read a sibling `data1`.
-    pattern = artifacts.literal_or_pattern(base, exists)
+    pattern = paths.literal_or_pattern(base, exists)
     root = base + '/'
     found = _match([pattern + '/**'], input_base)
     if not found:

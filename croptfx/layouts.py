@@ -1,0 +1,170 @@
+"""Where a command keeps its files: the output contract of run and map.
+
+  <output>/                       one `croptfx run` (`RunLayout`)
+    run_summary.json              `run_summary.RunSummary`
+    report.html                   the report
+    logs/run.log                  full TFX/Beam/TF logs
+    metadata.db                   ML Metadata (SQLite)
+    serving_model/<version>/      the pushed model
+    pipeline/<Component>/...      the artifacts, named in run_summary.json
+
+  Examples artifact (ParquetExampleGen, Transform)
+    Split-<name>/*                TFRecords of one split: uncompressed, or GZIP
+                                  when every name ends in .gz (`records.record_compression`)
+    counts.json                   ExampleGen only: rows read, per split, per reason
+    quarantine/quarantine-*.parquet  ExampleGen only: bad rows with their reason
+  transform_graph artifact
+    transform_fn/assets/croptfx_band_statistics.json  band mean/std
+  InSeasonEvaluation artifact (SeasonEvaluator)
+    metrics.json, predictions.parquet
+
+  <output>/                       one `croptfx map` (`MapLayout`)
+    map_summary.json              rows read, predicted, skipped by reason, per class
+    pixels/pixels-*.parquet       GeoParquet shards, one row per mapped pixel
+    skipped/skipped-*.parquet     rows not mapped, with source_file and reason
+    classes.tif, confidence.tif   Cloud-Optimized GeoTIFFs (pixels on a regular grid)
+    quicklook.png                 classes.tif with a legend
+    logs/map.log                  Beam/TF logs of the map job
+
+Names and paths only (the standard library): the readers of these files are in
+`croptfx.records` (TFRecords), `croptfx.outputs` (what components write) and
+`croptfx.run_summary`.
+"""
+
+import dataclasses
+import os
+import posixpath
+
+from croptfx import paths
+
+# Inside artifacts.
+SPLIT_PREFIX = 'Split-'
+# TFRecord files ending in this are GZIP-compressed, the others are not: the
+# rule TFX's readers apply (Beam's AUTO compression, tfx_bsl's dataset).
+GZIP_SUFFIX = '.gz'
+COUNTS_FILE = 'counts.json'
+QUARANTINE_DIR = 'quarantine'
+QUARANTINE_PREFIX = 'quarantine'
+# The band statistics travel with the Transform graph as a TFT asset, under
+# this key in the asset map and this file name in the assets directory.
+BAND_STATISTICS_KEY = 'band_statistics'
+BAND_STATISTICS_FILE = 'croptfx_band_statistics.json'
+SEASON_METRICS_FILE = 'metrics.json'
+PREDICTIONS_FILE = 'predictions.parquet'
+# The Trainer's model_run artifact: architecture, parameters, training time.
+TRAINING_FILE = 'croptfx_training.json'
+# The TreeBaseline's artifact holds its metrics in the SeasonEvaluator's
+# format (SEASON_METRICS_FILE) and its training facts here.
+BASELINE_TRAINING_FILE = 'baseline_training.json'
+# What TFX's StatisticsGen and ExampleValidator write per split.
+STATISTICS_FILE = 'FeatureStats.pb'
+ANOMALIES_FILE = 'SchemaDiff.pb'
+
+# Under a run's output directory.
+SUMMARY_FILE = 'run_summary.json'
+REPORT_FILE = 'report.html'
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLayout:
+  """Where a run keeps its files, under one output directory."""
+  output: str
+
+  @property
+  def pipeline_root(self):
+    return os.path.join(self.output, 'pipeline')
+
+  @property
+  def metadata_path(self):
+    return os.path.join(self.output, 'metadata.db')
+
+  @property
+  def serving_model_dir(self):
+    return os.path.join(self.output, 'serving_model')
+
+  @property
+  def summary_path(self):
+    return os.path.join(self.output, SUMMARY_FILE)
+
+  @property
+  def report_path(self):
+    return os.path.join(self.output, REPORT_FILE)
+
+  @property
+  def log_path(self):
+    return os.path.join(self.output, 'logs', 'run.log')
+
+
+# Under a map's output directory.
+MAP_SUMMARY_FILE = 'map_summary.json'
+MAP_PIXELS_DIR = 'pixels'
+MAP_PIXELS_PREFIX = 'pixels'
+MAP_SKIPPED_DIR = 'skipped'
+MAP_SKIPPED_PREFIX = 'skipped'
+MAP_CLASSES_TIF = 'classes.tif'
+MAP_CONFIDENCE_TIF = 'confidence.tif'
+MAP_QUICKLOOK = 'quicklook.png'
+
+
+@dataclasses.dataclass(frozen=True)
+class MapLayout:
+  """Where a map keeps its files, under one output directory (local or a URI)."""
+  output: str
+
+  def _join(self, *parts: str) -> str:
+    return paths.join(self.output, *parts)
+
+  @property
+  def summary_path(self):
+    return self._join(MAP_SUMMARY_FILE)
+
+  @property
+  def pixels_dir(self):
+    return self._join(MAP_PIXELS_DIR)
+
+  @property
+  def pixels_prefix(self):
+    """Shard names start with this (then a unique part and `.parquet`)."""
+    return self._join(MAP_PIXELS_DIR, MAP_PIXELS_PREFIX)
+
+  @property
+  def skipped_dir(self):
+    return self._join(MAP_SKIPPED_DIR)
+
+  @property
+  def skipped_prefix(self):
+    return self._join(MAP_SKIPPED_DIR, MAP_SKIPPED_PREFIX)
+
+  @property
+  def classes_tif(self):
+    return self._join(MAP_CLASSES_TIF)
+
+  @property
+  def confidence_tif(self):
+    return self._join(MAP_CONFIDENCE_TIF)
+
+  @property
+  def quicklook_path(self):
+    return self._join(MAP_QUICKLOOK)
+
+  @property
+  def log_path(self):
+    return self._join('logs', 'map.log')
+
+
+# --- inside artifacts ---------------------------------------------------------
+
+def split_dir(artifact_uri: str, split: str) -> str:
+  return posixpath.join(artifact_uri, SPLIT_PREFIX + split)
+
+
+def counts_path(examples_uri: str) -> str:
+  return posixpath.join(examples_uri, COUNTS_FILE)
+
+
+def quarantine_dir(examples_uri: str) -> str:
+  return posixpath.join(examples_uri, QUARANTINE_DIR)
+
+
+def quarantine_prefix(examples_uri: str) -> str:
+  return posixpath.join(quarantine_dir(examples_uri), QUARANTINE_PREFIX)
