@@ -196,6 +196,8 @@ def _cmd_predict(args) -> int:
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   result = map_run.predict(args.model, args.data, args.as_of, output, args.batch_size,
                            verbose=args.verbose)
+  for warning in result['warnings']:
+    print(f'croptfx predict: warning: {warning}', file=sys.stderr)
   skipped = result['skipped']
   detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
   print(f"croptfx predict: {result['predicted']} of {result['rows_read']} rows predicted "

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence
 from croptfx import errors
 from croptfx import features
 from croptfx import layouts
+from croptfx import outputs
 from croptfx import paths
 from croptfx import serving_model
 from croptfx.jobs import frame
@@ -36,13 +37,19 @@ RUNNERS = ('local', 'beam', 'portable', 'dataflow')
 
 
 def _clear_previous(layout: layouts.MapLayout) -> None:
-  """Removes a previous map's files from `output` (shards would mix)."""
+  """Removes a map's files from its output: a previous map's before the job
+  (shards would mix), or a failed job's partial ones."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   files = [layout.summary_path, layout.classes_tif, layout.confidence_tif,
            layout.quicklook_path]
   stale = [p for p in files if FileSystems.exists(p)]
-  # Object stores have no directories: the shards are matched by pattern.
-  stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
+  if paths.is_uri(layout.output):
+    # Object stores have no directories: the shards are matched by pattern.
+    stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
+  else:
+    # The output is the map's (locked while it runs): its shard directories
+    # go whole, Beam's temporary files of a failed job with them.
+    stale += [d for d in (layout.pixels_dir, layout.skipped_dir) if os.path.isdir(d)]
   if stale:
     FileSystems.delete(stale)
 
@@ -170,6 +177,20 @@ def _release_models() -> None:
   gc.collect()
 
 
+def as_of_warnings(model: str, as_of: datetime.date) -> List[str]:
+  """Why a map as of `as_of` may not be what the model learned: the date is
+  outside the as-of days of year it was trained for (its model info)."""
+  info = outputs.read_model_info(model) if not paths.is_uri(model) else None
+  if not info or not info.get('as_of_day_range'):
+    return []
+  first, last = info['as_of_day_range']
+  day = as_of.timetuple().tm_yday
+  if first <= day <= last:
+    return []
+  return [f'as of {as_of} (day {day}) is outside the as-of days the model was trained '
+          f'for ({first} to {last}); its classes there are extrapolation']
+
+
 def _reconcile(rows_read: int, counts: Dict[str, object]) -> None:
   skipped = sum(counts['skipped'].values())
   if rows_read != counts['predicted'] + skipped:
@@ -240,6 +261,10 @@ def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
   with progress.step('check', 'checking the model and the input files'):
     file_layouts = check_inputs(model, data)
   rows_read = sum(l.num_rows for l in file_layouts)
+  warnings = as_of_warnings(model, as_of)
+  for warning in warnings:
+    logging.warning(warning)
+    progress.write(f'warning: {warning}')
   with progress.step('job', f'map job: {rows_read:,} rows in {len(file_layouts)} files as of '
                      f'{as_of}, {runner.describe()}'):
     # A line updated in place needs a terminal; other runners' workers
@@ -274,6 +299,7 @@ def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
   skipped = {r: n for r, n in counts['skipped'].items()}
   summary = {
       'model': model, 'data': data, 'as_of': as_of.isoformat(), **runner.to_dict(),
+      'warnings': warnings,
       'input_files': len(file_layouts), 'rows_read': rows_read,
       'predicted': counts['predicted'], 'skipped': skipped,
       'skipped_total': sum(skipped.values()),
@@ -363,4 +389,5 @@ def _predict(model, data, as_of, output, skipped_path, batch_size):
     else:
       skipped_path = None
   return {'rows_read': rows_read, 'predicted': counts['predicted'], 'skipped': skipped,
-          'output': output, 'skipped_file': skipped_path}
+          'output': output, 'skipped_file': skipped_path,
+          'warnings': as_of_warnings(model, as_of)}
