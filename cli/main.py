@@ -121,14 +121,16 @@ def _cmd_generate(args) -> int:
   summary = part1.write_dataset(
       args.out, args.pixels_per_year, years=args.years, seed=args.seed,
       layout=args.layout, rows_per_file=args.rows_per_file,
-      slides_columns=args.slides_columns, aoi=args.aoi)
+      slides_columns=args.slides_columns, aoi=args.aoi, bad=args.bad)
   if args.aoi:
     what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area at "
             f"{part1.AOI_PIXEL_M:g} m x {len(summary['years'])} years")
   else:
     what = f"{args.pixels_per_year} pixels x {len(summary['years'])} years"
-  print(f"croptfx generate: wrote {summary['rows']} rows ({what}) "
-        f"in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
+  bad = sum(summary['bad_rows'].values())
+  print(f"croptfx generate: wrote {summary['rows']} rows ({what}"
+        + (f', {bad} of them bad on purpose' if bad else '')
+        + f") in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
   return 0
 
 
@@ -328,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--rows-per-file', type=_positive_int, default=5000)
   p.add_argument('--slides-columns', action='store_true',
                  help="use the slides' column spellings '# scenes' and 'img dates'")
+  p.add_argument('--bad', action='store_true',
+                 help='also write, per year, one row the ExampleGen must quarantine for each '
+                      'reason a file can hold (to see the quarantine at work)')
   p.set_defaults(func=_cmd_generate)
 
   p = sub.add_parser('run', help='run the whole TFX pipeline')
