@@ -20,6 +20,7 @@ from typing import Iterator, List, Optional, Sequence
 
 from croptfx import errors
 from croptfx.jobs import dataflow as dataflow_lib
+from croptfx.jobs import portable
 
 RUNNERS = ('local', 'beam', 'portable', 'dataflow')
 # Worker processes of the beam runner when --workers is not given.
@@ -103,7 +104,6 @@ def beam_args(runner: Runner, logs_dir: str, job_name: str = '') -> Iterator[Lis
   if runner.name in ('local', 'beam'):
     yield direct_args(runner.workers)
   elif runner.name == 'portable':
-    from croptfx.jobs import portable  # pylint: disable=g-import-not-at-top
     with portable.services(logs_dir, runner.image) as args:
       yield args
   elif runner.name == 'dataflow':
