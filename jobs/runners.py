@@ -23,6 +23,14 @@ from croptfx.jobs import dataflow as dataflow_lib
 from croptfx.jobs import portable
 
 RUNNERS = ('local', 'beam', 'portable', 'dataflow')
+# What each runner is, for --help.
+DESCRIPTIONS = {
+    'local': 'the DirectRunner, one in-memory worker',
+    'beam': 'the DirectRunner with --workers processes',
+    'portable': "Beam's PortableRunner on a local job service and an EXTERNAL worker "
+                'pool, the path Dataflow Runner v2 takes',
+    'dataflow': 'Google Cloud Dataflow, workers in the project image',
+}
 # Worker processes of the beam runner when --workers is not given.
 DEFAULT_BEAM_WORKERS = 2
 

@@ -45,8 +45,8 @@ from croptfx import paths
 from croptfx.rows import reader
 from croptfx import serving_model
 
-# The runners of `croptfx map` (jobs.runners).
-RUNNERS = ('local', 'beam', 'portable', 'dataflow')
+# The runners of `croptfx map`: every one (jobs.runners).
+RUNNERS = runners.RUNNERS
 
 
 def _clear_previous(layout: layouts.MapLayout) -> None:
