@@ -1,10 +1,13 @@
 """`croptfx map` and `croptfx predict`: run the map job, then assemble its outputs.
 
 `run_map` checks the model and the input (every file's footer) before any
-work, runs the Beam job of `maps.pipeline` on the chosen runner, counts what
-it wrote (the shards are the record: rows read = predicted + skipped, per
-reason, or the run fails), writes the rasters when the pixels lie on a
-regular grid (`maps.raster`), the quicklook and `map_summary.json`.
+work, finds the grid the pixels lie on (`maps.pixel_grid`, from the lon/lat
+columns alone), runs the Beam job of `maps.pipeline` on the chosen runner
+(each pixel's cell goes into the shards), counts what it wrote (the shards
+are the record: rows read = predicted + skipped, per reason, or the run
+fails), then writes the rasters tile by tile, scored against a reference if
+given, the quicklook and the map page (`maps.products`), and
+`map_summary.json`.
 
 `predict` is the same job on one in-memory worker, its shards merged into
 one Parquet file: there is one way of predicting.
@@ -17,7 +20,6 @@ import json
 import logging
 import os
 import posixpath
-import shutil
 import sys
 import tempfile
 import threading
@@ -78,9 +80,7 @@ def _is_remote(path: str) -> bool:
 def _clear_previous(layout: layouts.MapLayout) -> None:
   """Removes a previous map's files from `output` (shards would mix)."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-  files = [layout.summary_path, layout.classes_tif, layout.confidence_tif,
-           layout.quicklook_path]
-  stale = [p for p in files if FileSystems.exists(p)]
+  stale = [p for p in layout.products if FileSystems.exists(p)]
   # Object stores have no directories: the shards are matched by pattern.
   stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
   if stale:
@@ -245,7 +245,8 @@ def check_inputs(model: str, data: str):
 
 def run_job(model: str, file_layouts, as_of: datetime.date, output: str, options,
             **job_args) -> None:
-  """Runs the Beam map job into `output` (pixels/ and skipped/)."""
+  """Runs the Beam map job into `output` (pixels/ and skipped/); `job_args`
+  go to `maps.pipeline.MapPixels` (batch sizes, the grid)."""
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   layout = layouts.MapLayout(output)
@@ -281,12 +282,6 @@ def _reconcile(rows_read: int, counts: Dict[str, object]) -> None:
         f'predicted + {skipped} skipped')
 
 
-def _copy_to(local_path: str, target: str) -> None:
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-  with open(local_path, 'rb') as src, FileSystems.create(target) as dst:
-    shutil.copyfileobj(src, dst)
-
-
 def _write_text(path: str, text: str) -> None:
   if _is_remote(path):
     from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
@@ -296,24 +291,12 @@ def _write_text(path: str, text: str) -> None:
     paths.write_atomic(path, text)
 
 
-def _write_quicklook(layout: layouts.MapLayout, title: str) -> str:
-  from croptfx.maps import quicklook  # pylint: disable=g-import-not-at-top
-  if not _is_remote(layout.output):
-    return quicklook.write_quicklook(layout.classes_tif, layout.quicklook_path, title)
-  with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
-    local_tif = os.path.join(tmp, layouts.MAP_CLASSES_TIF)
-    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-    with FileSystems.open(layout.classes_tif) as src, open(local_tif, 'wb') as dst:
-      shutil.copyfileobj(src, dst)
-    png = quicklook.write_quicklook(local_tif, os.path.join(tmp, layouts.MAP_QUICKLOOK), title)
-    _copy_to(png, layout.quicklook_path)
-  return layout.quicklook_path
-
-
 def run_map(model: str, data: str, as_of: datetime.date, output: str,
             runner: str = 'local', workers: Optional[int] = None,
             dataflow: Optional[Dict[str, object]] = None,
             beam_args: Sequence[str] = (), stream=None, quiet: bool = False,
+            grid_crs: Optional[str] = None, like: Optional[str] = None,
+            reference: Optional[str] = None, label_mapping: Optional[str] = None,
             **job_args) -> Dict[str, object]:
   """`croptfx map`: see the module doc. Returns the map summary as written.
 
@@ -325,6 +308,10 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
     runner, workers, dataflow, beam_args: see `pipeline_options`.
     stream: where progress goes (default stdout).
     quiet: no progress lines.
+    grid_crs, like: the map's grid from the user (`maps.pixel_grid`): a CRS
+      to fit the pixels in, or a template raster; default: detected.
+    reference, label_mapping: a raster of CDL codes to score the map
+      against, and the CDL name -> class mapping (default the bundled one).
     job_args: batch_rows, min_batch_rows, max_batch_rows, shard_rows of
       `maps.pipeline.MapPixels`.
   """
@@ -334,11 +321,16 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
   if not _is_remote(output):
     os.makedirs(output, exist_ok=True)
   log_path = None if _is_remote(output) else layout.log_path
-  progress = _Progress(stream, 4, quiet)
+  progress = _Progress(stream, 5, quiet)
+  from croptfx.maps import pixel_grid  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import products  # pylint: disable=g-import-not-at-top
   start = time.monotonic()
   with _logs_to(log_path):
     with progress.step('check', 'checking the model and the input files'):
       file_layouts = check_inputs(model, data)
+      products.check_rasters(like, reference)
+    with progress.step('grid', "finding the pixels' grid"):
+      choice = pixel_grid.find_grid(file_layouts, as_of, grid_crs, like)
     rows_read = sum(l.num_rows for l in file_layouts)
     where = (f'{workers or 2} worker processes' if runner == 'beam' else
              'one in-memory worker' if runner == 'local' else 'Dataflow')
@@ -354,7 +346,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
           # renames them: an output like `map[1]` is reached through a
           # glob-free link.
           run_job(model, file_layouts, as_of, paths.glob_free_alias(output), options,
-                  **job_args)
+                  grid=choice.grid, **job_args)
           children = os.times()
           cpu = {'job': round(time.process_time() - cpu0, 2),
                  'job_worker_processes': round(
@@ -368,16 +360,19 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
                                                   else '')) from None
       counts = count_outputs(layout)
       _reconcile(rows_read, counts)
-    with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'):
-      from croptfx.maps import raster  # pylint: disable=g-import-not-at-top
-      rasters = raster.write_map_rasters(counts['pixel_files'], output)
+    with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'
+                       + (f', scored against {reference}' if reference else '')):
+      rasters = products.write_rasters(counts['pixel_files'], layout, choice, reference,
+                                       label_mapping)
+    page_path = quicklook_path = None
     if rasters['written']:
-      with progress.step('quicklook', 'quicklook'):
-        quicklook_path = _write_quicklook(layout, f'Crop classes as of {as_of}')
+      with progress.step('quicklook', 'quicklook and map page'):
+        quicklook_path = products.write_quicklook(layout, f'Crop classes as of {as_of}')
+        page_path = products.write_page(layout, as_of, model, data, choice, rasters,
+                                        counts['pixels_per_class'])
     else:
       logging.warning('No raster written: %s', rasters['reason'])
-      progress.write(f'[4/4] no raster written: {rasters["reason"]}')
-      quicklook_path = None
+      progress.write(f'[5/5] no raster written: {rasters["reason"]}')
   skipped = {r: n for r, n in counts['skipped'].items()}
   summary = {
       'model': model, 'data': data, 'as_of': as_of.isoformat(), 'runner': runner,
@@ -387,12 +382,13 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
       'skipped_total': sum(skipped.values()),
       'pixels_per_class': counts['pixels_per_class'],
       'pixel_files': len(counts['pixel_files']),
-      'raster': {k: rasters[k] for k in ('written', 'reason', 'grid', 'cells_filled',
-                                          'duplicate_cells', 'duplicate_pixels')},
+      **products.summary_fields(choice, rasters),
       'files': {'pixels': layout.pixels_dir, 'skipped': layout.skipped_dir,
                 'classes_tif': rasters['classes_tif'],
-                'confidence_tif': rasters['confidence_tif'], 'quicklook': quicklook_path,
-                'log': log_path},
+                'confidence_tif': rasters['confidence_tif'],
+                'reference_tif': rasters['reference_tif'],
+                'disagreement_tif': rasters['disagreement_tif'],
+                'quicklook': quicklook_path, 'map_page': page_path, 'log': log_path},
       'seconds': dict(progress.seconds, total=round(time.monotonic() - start, 2)),
       # CPU time of the job step: this process (every thread; all of the
       # work on the local runner) and its finished worker processes (beam).
@@ -404,9 +400,14 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
       f'croptfx map: {summary["predicted"]} of {rows_read} rows mapped as of {as_of}'
       + (f'; skipped {summary["skipped_total"]} ({detail})' if detail else '')
       + f'\n  summary:   {layout.summary_path}\n  pixels:    {layout.pixels_dir}/'
-      + (f'\n  rasters:   {rasters["classes_tif"]}, {rasters["confidence_tif"]}'
-         f'\n  quicklook: {quicklook_path}' if rasters['written']
-         else f'\n  rasters:   not written: {rasters["reason"]}'))
+      + (f'\n  rasters:   {rasters["classes_tif"]}, {rasters["confidence_tif"]} '
+         f'({choice.grid.crs}, {choice.grid.width} x {choice.grid.height} cells)'
+         f'\n  quicklook: {quicklook_path}\n  page:      {page_path}' if rasters['written']
+         else f'\n  rasters:   not written: {rasters["reason"]}')
+      + (f'\n  scores:    overall accuracy {rasters["reference"]["overall_accuracy"]:.3f} '
+         f'over {rasters["reference"]["cells_compared"]:,} cells against {reference}'
+         if rasters['reference'] and rasters['reference']['overall_accuracy'] is not None
+         else ''))
   return summary
 
 
