@@ -126,13 +126,18 @@ class _Axis:
 
     Gaps within a line (jitter) are at most 2t / (1 - 2t) of the step, so
     the step is a gap that jumps that much above the next smaller distinct
-    gap; without jitter it is the smallest or the most frequent gap.
+    gap; without jitter it is the smallest or the most frequent gap. With
+    jitter (reprojected, rounded coordinates: every value distinct) and a
+    point off its line, the gaps between lines above such a jump vary, and
+    their median is the step.
     """
     distinct = np.unique(self.gaps)
     jump = (1 - 2 * self.tolerance) / (2 * self.tolerance)
     rounded, times = np.unique(np.round(self.gaps, 12), return_counts=True)
+    jumps = distinct[1:][distinct[1:] / distinct[:-1] >= jump]
+    medians = [np.median(self.gaps[self.gaps >= j]) for j in jumps]
     candidates = np.concatenate([
-        distinct[:1], distinct[1:][distinct[1:] / distinct[:-1] >= jump],
+        distinct[:1], jumps, medians,
         [distinct[np.argmin(np.abs(distinct - rounded[np.argmax(times)]))]]])
     return np.unique(candidates[candidates >= self.min_step])
 

@@ -153,16 +153,23 @@ def _offsets(grid: grid_lib.Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _snapped(grid: grid_lib.Grid, x, y, tolerance: float) -> grid_lib.Grid:
-  """A metric grid with its step and a cell centre on whole centimetres,
-  when every point still lies within `tolerance` cells; else `grid`."""
+  """A metric grid with its step and its cell centres on whole centimetres,
+  when every point still lies within `tolerance` cells; else `grid`.
+
+  The step is rounded first; the centre of column 0 (row 0) is then the mean
+  over all points of their offsets from their lines, rounded: the mean of
+  thousands of rounding errors is far below a centimetre.
+  """
   if grid.crs == grid_lib.LONLAT_CRS:
     return grid
   q = SNAP_METRES
   dx, dy = round(grid.dx / q) * q, round(grid.dy / q) * q
   if dx <= 0 or dy <= 0:
     return grid
-  cx = round((grid.west + grid.dx / 2) / q) * q
-  cy = round((grid.north - grid.dy / 2) / q) * q
+  x0, y0 = grid.west + grid.dx / 2, grid.north - grid.dy / 2
+  cx = float(np.mean(x - np.rint((x - x0) / dx) * dx))
+  cy = float(np.mean(y + np.rint((y0 - y) / dy) * dy))
+  cx, cy = round(cx / q) * q, round(cy / q) * q
   snapped = dataclasses.replace(grid, west=cx - dx / 2, north=cy + dy / 2, dx=dx, dy=dy)
   return snapped if (_offsets(snapped, x, y) <= tolerance).all() else grid
 

@@ -69,9 +69,10 @@ SMALLEST_OVERVIEW = 64
 # A grid this sparsely filled is not a map of an area (pixels sampled far
 # apart on a fine grid): the raster would be almost all nodata.
 MIN_FILL = 0.01
-# Pixels on every other line: more one-line gaps than neighbours, by this
-# factor, and at least this many.
-STRIPE_FACTOR = 2
+# Pixels on every other line: more one-line gaps (a pixel two lines on, none
+# between) than neighbours and two-line gaps together, and at least this
+# many. Pixels scattered at random over a grid, a share p of its cells, have
+# (1 - p) / (1 + (1 - p)^2) <= 1/2 as many one-line gaps as those two.
 MIN_STRIPE_EVIDENCE = 20
 BATCH_ROWS = 65536
 GDAL_CACHE_MB = 64
@@ -289,9 +290,12 @@ class _Checks:
   duplicate_cells: int = 0
   duplicate_pixels: int = 0
   duplicate_example: Optional[Tuple[int, int, int, int]] = None  # pid, pid, row, col
-  # Pixels with a pixel two lines on and none between; with one next to them.
+  # Pixels with a pixel two lines on and none between; with one next to
+  # them; with one three lines on and none between.
   gaps: Dict[str, int] = dataclasses.field(default_factory=lambda: {'rows': 0, 'columns': 0})
   adjacent: Dict[str, int] = dataclasses.field(
+      default_factory=lambda: {'rows': 0, 'columns': 0})
+  wide_gaps: Dict[str, int] = dataclasses.field(
       default_factory=lambda: {'rows': 0, 'columns': 0})
 
   def add(self, spill: np.ndarray, row_off: int, col_off: int, width: int, height: int):
@@ -311,11 +315,12 @@ class _Checks:
     for axis, occ in (('rows', occupied), ('columns', occupied.T)):
       self.adjacent[axis] += int((occ[:-1] & occ[1:]).sum())
       self.gaps[axis] += int((occ[:-2] & ~occ[1:-1] & occ[2:]).sum())
+      self.wide_gaps[axis] += int((occ[:-3] & ~occ[1:-2] & ~occ[2:-1] & occ[3:]).sum())
 
   def striped(self) -> Optional[str]:
     for axis in ('rows', 'columns'):
-      gaps, adjacent = self.gaps[axis], self.adjacent[axis]
-      if gaps >= MIN_STRIPE_EVIDENCE and gaps > STRIPE_FACTOR * adjacent:
+      gaps = self.gaps[axis]
+      if gaps >= MIN_STRIPE_EVIDENCE and gaps > self.adjacent[axis] + self.wide_gaps[axis]:
         return axis
     return None
 
@@ -554,7 +559,8 @@ def _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, ti
         writer.close()
       summary.update(cells_filled=checks.cells_filled, duplicate_cells=checks.duplicate_cells,
                      duplicate_pixels=checks.duplicate_pixels,
-                     stripes={'one_line_gaps': checks.gaps, 'neighbours': checks.adjacent},
+                     stripes={'one_line_gaps': checks.gaps, 'neighbours': checks.adjacent,
+                              'two_line_gaps': checks.wide_gaps},
                      map_area_ha=dict(zip(features.CLASS_NAMES, map_area.hectares().tolist())),
                      cell_area_ha=cell_area_ha(grid))
       if checks.duplicate_cells:
