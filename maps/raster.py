@@ -561,7 +561,8 @@ def _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, ti
                      duplicate_pixels=checks.duplicate_pixels,
                      stripes={'one_line_gaps': checks.gaps, 'neighbours': checks.adjacent,
                               'two_line_gaps': checks.wide_gaps},
-                     map_area_ha=dict(zip(features.CLASS_NAMES, map_area.hectares().tolist())),
+                     map_area_ha={name: scores_lib.hectares(v) for name, v in
+                                  zip(features.CLASS_NAMES, map_area.hectares().tolist())},
                      cell_area_ha=cell_area_ha(grid))
       if checks.duplicate_cells:
         return _refuse(summary, _duplicates_reason(checks, pixel_files))

@@ -16,6 +16,14 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 
+# Hectares are reported to 1e-6 ha (0.01 square metres).
+HECTARE_DECIMALS = 6
+
+
+def hectares(value: float) -> float:
+  return round(float(value), HECTARE_DECIMALS)
+
+
 def _ratio(num: float, den: float) -> Optional[float]:
   return float(num) / float(den) if den else None
 
@@ -41,7 +49,8 @@ def score(confusion: np.ndarray, area_ha: np.ndarray, class_names: Sequence[str]
         'producers_accuracy': _ratio(diagonal[i], reference[i]),
         'users_accuracy': _ratio(diagonal[i], mapped[i]),
         'f1': f1,
-        'map_ha': float(area_ha[:, i].sum()), 'reference_ha': float(area_ha[i, :].sum()),
+        'map_ha': hectares(area_ha[:, i].sum()),
+        'reference_ha': hectares(area_ha[i, :].sum()),
     }
     if f1 is not None:
       f1s.append(f1)
@@ -54,5 +63,5 @@ def score(confusion: np.ndarray, area_ha: np.ndarray, class_names: Sequence[str]
           'rows': 'reference', 'columns': 'map', 'classes': list(class_names),
           'cells': confusion.tolist(),
       },
-      'compared_ha': float(area_ha.sum()),
+      'compared_ha': hectares(area_ha.sum()),
   }

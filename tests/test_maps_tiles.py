@@ -137,7 +137,8 @@ def test_area_in_hectares_from_the_cell_size(tiled):
   s = tiled['summaries'][256]
   assert s['cell_area_ha'] == 0.09  # 30 m x 30 m
   counts = np.bincount(classes, minlength=K)
-  assert s['map_area_ha'] == dict(zip(features.CLASS_NAMES, (counts * 0.09).tolist()))
+  assert s['map_area_ha'] == {name: pytest.approx(k * 0.09, rel=1e-12)
+                             for name, k in zip(features.CLASS_NAMES, counts.tolist())}
 
 
 def test_pixels_scattered_at_random_are_a_map_not_stripes(tmp_path):
