@@ -199,9 +199,12 @@ def write_page(path: str, summary: Dict[str, object], classes_tif: str,
     areas = raster.get('map_area_ha') or {}
     for name, cells in summary['pixels_per_class'].items():
       per_class.append([name, f'{cells:,}', _ha(areas.get(name))])
-  grid_note = (f'Grid: {grid["crs"]}, cells of {grid["cell_size"][0]:g} x '
-               f'{grid["cell_size"][1]:g} {grid["units"]}, {grid["width"]:,} x '
-               f'{grid["height"]:,} cells ({grid["how"]}); {raster["cells_filled"]:,} cells '
+  unit = {'metre': 'm', 'degrees': 'degrees'}.get(grid['units'], grid['units'])
+  how = {'detected': 'detected from the pixels', 'grid_crs': 'fitted in --grid-crs',
+         'like': 'from --like'}.get(grid['how'], grid['how'])
+  grid_note = (f'Grid: {grid["crs"]}, {grid["cell_size"][0]:g} {unit} x '
+               f'{grid["cell_size"][1]:g} {unit} cells, {grid["width"]:,} x '
+               f'{grid["height"]:,} cells ({how}); {raster["cells_filled"]:,} cells '
                'hold a pixel; white: no pixel.')
   reference_note = ''
   if reference:

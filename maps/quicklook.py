@@ -56,7 +56,7 @@ def write_quicklook(classes_tif: str, png_path: str, title: str = '') -> str:
     ax.set_aspect(1)
     ax.set_xlabel(f'x ({crs.linear_units}, {name})')
     ax.set_ylabel(f'y ({crs.linear_units}, {name})')
-  ax.ticklabel_format(useOffset=False)
+  ax.ticklabel_format(style='plain', useOffset=False)
   ax.tick_params(labelsize=8)
   if title:
     ax.set_title(title, fontsize=11, fontweight='bold', loc='left')
