@@ -35,7 +35,6 @@ from croptfx import codec
 from croptfx import features
 from croptfx.generate import cdl_raster
 
-DEFAULT_YEARS = (2019, 2020, 2021)
 DEFAULT_ROWS_PER_FILE = 5000
 
 # County extent (degrees) and its 2 x 2 Sentinel-2 tiles. West tiles are seen
@@ -502,7 +501,7 @@ def _cdl_of(field_type: np.ndarray, field_index: np.ndarray, year: int) -> np.nd
   return np.array(names, dtype=object)
 
 
-def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
+def generate_table(pixels_per_year: int, years: Iterable[int],
                    seed: int = 0) -> pa.Table:
   """Rows for the same `pixels_per_year` pixels in each year, in year order."""
   if pixels_per_year < 1:
@@ -511,7 +510,7 @@ def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
   return _table(_fields(rng, pixels_per_year), years, seed)
 
 
-def generate_aoi_table(width: int, height: int, years: Iterable[int] = DEFAULT_YEARS,
+def generate_aoi_table(width: int, height: int, years: Iterable[int],
                        seed: int = 0) -> pa.Table:
   """Rows for every pixel of a width x height area (see `aoi_layout`), in year
   order and, within a year, row by row from the north-west corner."""
@@ -670,8 +669,8 @@ def _same_bytes(a: str, b: str) -> bool:
     return fa.read() == fb.read()
 
 
-def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None,
-                  years: Iterable[int] = DEFAULT_YEARS,
+def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
+                  years: Iterable[int],
                   seed: int = 0, layout: str = 'flat',
                   rows_per_file: int = DEFAULT_ROWS_PER_FILE,
                   slides_columns: bool = False,

@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 from croptfx import errors
 from croptfx import features
 from croptfx import layouts
+from croptfx import paths
 from croptfx.maps import grid as grid_lib
 from croptfx.maps import scores as scores_lib
 
@@ -92,7 +93,7 @@ SKIP_CLASS = 'missing or unknown class_index'
 
 @contextlib.contextmanager
 def _open(path: str):
-  if '://' in path:
+  if paths.is_uri(path):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     with tf.io.gfile.GFile(path, 'rb') as f:
       yield f
@@ -469,7 +470,7 @@ def write_map_rasters(pixel_files: Sequence[str], output_dir: str,
   if grid is None:
     summary['pixels'] = sum(b.num_rows for _, _, b, _ in _batches(pixel_files))
     return _not_written(summary, no_grid_reason or 'the pixels lie on no grid')
-  remote = '://' in output_dir
+  remote = paths.is_uri(output_dir)
   target = tempfile.mkdtemp(prefix='croptfx-map-') if remote else output_dir
   os.makedirs(target, exist_ok=True)
   try:

@@ -96,7 +96,6 @@ class InputFile:
   """One data file: the listing the executor reads and the driver hashes."""
   path: str
   size: int
-  mtime_ns: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,14 +111,6 @@ class FileLayout:
 
 def _is_local(path: str) -> bool:
   return isinstance(FileSystems.get_filesystem(path), LocalFileSystem)
-
-
-def _mtime_ns(metadata) -> int:
-  # Beam reports float seconds; on local disks os.stat keeps nanoseconds so a
-  # rewrite within the same second still changes the fingerprint.
-  if _is_local(metadata.path):
-    return os.stat(metadata.path).st_mtime_ns
-  return int(round((metadata.last_updated_in_seconds or 0.0) * 1e9))
 
 
 def _is_hidden(path: str, root: str) -> bool:
@@ -189,7 +180,7 @@ def list_input_files(input_base: str) -> List[InputFile]:
       found = _match([pattern], input_base)  # A single file.
       root = posixpath.dirname(base) + '/'
   files = [
-      InputFile(path, m.size_in_bytes, _mtime_ns(m))
+      InputFile(path, m.size_in_bytes)
       for path, m in sorted(found.items())
       if not _is_hidden(path, root)
   ]

@@ -98,8 +98,10 @@ def mapped(request, area, model_dir, tmp_path_factory):
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   stream = io.StringIO()
   workers = 2 if request.param == 'beam' else None
-  summary = map_run.run_map(model_dir, area['data'], AS_OF, output, runner=request.param,
-                            workers=workers, stream=stream, batch_rows=128,
+  from croptfx.jobs import runners  # pylint: disable=g-import-not-at-top
+  runner = runners.check(request.param, workers, supported=map_run.RUNNERS)
+  summary = map_run.run_map(model_dir, area['data'], AS_OF, output, runner=runner,
+                            stream=stream, batch_rows=128,
                             min_batch_rows=256, max_batch_rows=512, shard_rows=250,
                             reference=area['cdl'])
   return {'runner': request.param, 'output': output, 'summary': summary,

@@ -8,10 +8,9 @@ named in its custom_config (`trainer.architectures`: the 1D-CNN of Part 3 of
 the training, TempCNN, a GRU or a Transformer encoder). The exported model serves raw examples (`trainer.signatures`).
 """
 
-import dataclasses
 import json
 import time
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -26,6 +25,7 @@ from tensorflow.python.autograph.core import config as autograph_config
 from croptfx import features
 from croptfx import outputs
 from croptfx.trainer import architectures
+from croptfx.trainer import hparams as hparams_lib
 from croptfx.trainer import signatures
 from croptfx.trainer import window
 
@@ -36,38 +36,6 @@ if not any(getattr(rule, '_prefix', None) == 'tf_keras'
            for rule in autograph_config.CONVERSION_RULES):
   autograph_config.CONVERSION_RULES = (
       (autograph_config.DoNotConvert('tf_keras'),) + autograph_config.CONVERSION_RULES)
-
-
-@dataclasses.dataclass
-class HParams:
-  """Training knobs; the pipeline passes them as Trainer `custom_config`."""
-  epochs: int = 10
-  batch_size: int = 128
-  learning_rate: float = 2e-3
-  # The architecture (trainer.architectures) and its hyperparameters; the
-  # pipeline passes pipeline/configs.py MODEL_CONFIGS[model].
-  model: str = 'cnn'
-  model_config: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  as_of_days: List[int] = dataclasses.field(
-      default_factory=lambda: list(features.EVAL_AS_OF_DAYS))
-  # The as-of day the eval split is scored at during training (Keras
-  # validation), the one the Evaluator blesses at.
-  headline_day: int = features.HEADLINE_AS_OF_DAY
-  seed: int = 42
-  # Training steps per call into the TF runtime: a small model's step is
-  # short enough that Keras' per-step Python work was a quarter of it on 2
-  # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
-  steps_per_execution: int = 25
-
-  @classmethod
-  def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
-    known = {f.name for f in dataclasses.fields(cls)}
-    config = dict(custom_config or {})
-    config.pop('code_fingerprint', None)  # a cache key, not a knob
-    unknown = set(config) - known
-    if unknown:
-      logging.warning('Ignoring unknown Trainer custom_config keys: %s', sorted(unknown))
-    return cls(**{k: v for k, v in config.items() if k in known})
 
 
 def _drop_excluded(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -136,7 +104,7 @@ def input_fn(file_pattern: List[str],
   return dataset.with_options(options)
 
 
-def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> keras.Model:
+def build_keras_model(hparams: hparams_lib.HParams, train_steps: Optional[int] = None) -> keras.Model:
   """The architecture `hparams.model` (trainer.architectures), compiled.
 
   With `train_steps` the learning rate decays to zero over them (cosine):
@@ -157,8 +125,8 @@ def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> ke
 # TFX Trainer will call this function.
 def run_fn(fn_args: tfx.components.FnArgs):
   """Trains the model and exports it with its serving signatures."""
-  hparams = HParams.from_custom_config(fn_args.custom_config)
-  logging.info('Trainer hyperparameters: %s', json.dumps(dataclasses.asdict(hparams)))
+  hparams = hparams_lib.HParams.from_custom_config(fn_args.custom_config)
+  logging.info('Trainer hyperparameters: %s', json.dumps(hparams.to_custom_config()))
   keras.utils.set_random_seed(hparams.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
