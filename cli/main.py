@@ -304,6 +304,11 @@ def _map_runners(text: str) -> List[str]:
 
 
 def _cmd_bench(args) -> int:
+  if args.map_raster:
+    if args.map or args.scaling or args.pixels_per_year is not None:
+      raise errors.CroptfxError('--map-raster takes only --quick and --output')
+    from croptfx.bench import raster_case  # pylint: disable=g-import-not-at-top
+    return raster_case.main(args.quick, args.output)
   if args.map:
     if args.scaling or args.pixels_per_year is not None:
       raise errors.CroptfxError('--map takes only --quick, --output and --map-runners')
@@ -481,6 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--map', action='store_true',
                  help='instead: `croptfx map` pixels/s against the serving signature alone, '
                       'and its peak RSS at 1x and 10x the pixels (the BENCHMARKS.md map section)')
+  p.add_argument('--map-raster', action='store_true',
+                 help="instead: the map's grid and raster steps alone, seconds per million "
+                      'pixels and peak RSS at 1x and 10x the demo area and a regional area '
+                      '(the BENCHMARKS.md map section)')
   p.add_argument('--map-runners', type=_map_runners,
                  default=['local', 'beam'],
                  help='runners of --map, comma-separated: local,beam (default both)')

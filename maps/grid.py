@@ -26,6 +26,10 @@ DEFAULT_TOLERANCE = 0.05
 # every double near 90 degrees is a multiple of 1.4e-14.
 MIN_STEP_DEGREES = 1e-7
 MIN_STEP_METRES = 0.01
+# A grid this sparsely filled is not a map of an area: pixels sampled far
+# apart on a fine grid, or a "grid" of the coordinates' rounding step (1e-6
+# degrees for 6 decimals), which every rounded point lies on.
+MIN_FILL = 0.01
 # At least this share of the grid lines between the outer ones must hold
 # points (a hole is fine; a grid mostly of empty lines is not the pixels').
 MIN_LINES_OCCUPIED = 0.5

@@ -189,16 +189,25 @@ def fit_in(crs: str, lon: np.ndarray, lat: np.ndarray, tolerance: float
 
 
 def choose(lon: np.ndarray, lat: np.ndarray, tolerance: float,
-           crss: Optional[Sequence[str]] = None):
-  """The tightest fit among the candidate CRSs (or `crss`).
+           crss: Optional[Sequence[str]] = None, pixels: Optional[int] = None):
+  """The tightest fit among the candidate CRSs (or `crss`) that the pixels
+  fill to at least `grid.MIN_FILL` (`pixels`: how many the sample stands for;
+  its extent is theirs). A grid of the coordinates' rounding step fits every
+  rounded point exactly, and is no map: the fill rules it out.
 
   Returns (grid or None, reason or None, max offset, tried): `tried` holds
   each CRS with its offset or its reason.
   """
   crss = list(crss) if crss else candidate_crss(lon, lat)
+  pixels = pixels or len(lon)
   tried, best = [], None
   for crs in crss:
     grid, reason, offset = fit_in(crs, lon, lat, tolerance)
+    if grid is not None and pixels / grid.cells < grid_lib.MIN_FILL:
+      reason = (f'a grid of {_cell_text(grid)} cells fits, but its {grid.width:,} x '
+                f'{grid.height:,} cells would be {100 * pixels / grid.cells:.2g}% filled by '
+                f'{pixels:,} pixels (at least {100 * grid_lib.MIN_FILL:g}% needed)')
+      grid = offset = None
     tried.append({'crs': crs, 'fits': grid is not None,
                   **({'max_offset_cells': round(offset, 4)} if grid is not None
                      else {'reason': reason})})
@@ -358,7 +367,7 @@ def find_grid(file_layouts, as_of: datetime.date, grid_crs: Optional[str] = None
     lon, lat, pixels = sample(file_layouts, year, sample_points)
     if not pixels:
       return GridChoice(None, f'no pixel of {year} has a valid lon/lat', how, tol)
-    grid, reason, _, tried = choose(lon, lat, tolerance, crss)
+    grid, reason, _, tried = choose(lon, lat, tolerance, crss, pixels)
     if grid is None:
       return GridChoice(None, reason, how, tol, pixels, tried=tried)
   bounded, reason, pixels, worst = bound(grid, file_layouts, year, tol)

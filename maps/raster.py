@@ -19,9 +19,9 @@ class_index and confidence columns (lon/lat when a shard has no cells)
 spills each pixel, 17 bytes, to a temporary file of its tile (`TILE` x
 `TILE` cells); then tile by tile, the tile's pixels are loaded, checked and
 written as a window of tiled GeoTIFFs, scored against the reference's
-window, and dropped. Memory is one tile's worth (about 40 bytes a cell,
-170 MB for 2048 x 2048) whatever the map's size, with GDAL's block cache
-capped (`GDAL_CACHE_MB`); GDAL's COG driver then builds the overviews and
+window, and dropped. Memory is one tile's worth (tens of bytes a cell,
+some 50 MB for 1024 x 1024) whatever the map's size, with GDAL's block
+cache capped (`GDAL_CACHE_MB`); GDAL's COG driver then builds the overviews and
 the COG from the file. Disk: the spill (17 bytes a pixel) and the tiled
 GeoTIFFs, beside the output.
 
@@ -64,12 +64,11 @@ DISAGREEMENT_COLORS = {AGREE: '#d4d4d4', DISAGREE: '#d7301f', NOT_SCORED: '#fdf1
 BLOCK = 256
 # Cells a side of a tile processed at once: a multiple of BLOCK, so windows
 # are whole blocks.
-TILE = 2048
+TILE = 1024
 # Overviews halve the size until the longest side is at most this.
 SMALLEST_OVERVIEW = 64
-# A grid this sparsely filled is not a map of an area (pixels sampled far
-# apart on a fine grid): the raster would be almost all nodata.
-MIN_FILL = 0.01
+# A grid this sparsely filled is not a map of an area (`grid.MIN_FILL`).
+MIN_FILL = grid_lib.MIN_FILL
 # Pixels on every other line: more one-line gaps (a pixel two lines on, none
 # between) than neighbours and two-line gaps together, and at least this
 # many. Pixels scattered at random over a grid, a share p of its cells, have
@@ -190,6 +189,8 @@ class _Spill:
     rows, cols = rows[keep].astype(np.int64), cols[keep].astype(np.int64)
     ty, tx = rows // self.tile, cols // self.tile
     tile_id = ty * self.tiles_x + tx
+    if self.tiles_x * self.tiles_y <= np.iinfo(np.uint16).max:
+      tile_id = tile_id.astype(np.uint16)  # a stable sort of 16-bit keys is a radix sort
     spill = np.empty(keep.size, _SPILL)
     width = np.minimum(self.tile, g.width - tx * self.tile)
     spill['cell'] = (rows - ty * self.tile) * width + (cols - tx * self.tile)
@@ -272,12 +273,14 @@ class _Areas:
     self._cells = np.zeros(size, np.int64)
     self._weighted = np.zeros(size)
 
-  def add(self, keys: np.ndarray, rows: np.ndarray, row_off: int, height: int) -> None:
-    """`keys` of cells in tile rows `rows` (0-based within the tile)."""
+  def add(self, keys: np.ndarray, mask: np.ndarray, row_off: int) -> None:
+    """`keys` of the cells of a tile where `mask` ([rows, cols] of the tile,
+    from `row_off`) is set, in row-major order."""
     self._cells += np.bincount(keys, minlength=len(self._cells))
     if self._constant is None:
-      areas = row_areas_ha(self._grid, row_off, height)
-      self._weighted += np.bincount(keys, weights=areas[rows], minlength=len(self._cells))
+      areas = row_areas_ha(self._grid, row_off, mask.shape[0])
+      weights = np.broadcast_to(areas[:, None], mask.shape)[mask]
+      self._weighted += np.bincount(keys, weights=weights, minlength=len(self._cells))
 
   def hectares(self) -> np.ndarray:
     return (self._cells * self._constant if self._constant is not None
@@ -299,24 +302,31 @@ class _Checks:
   wide_gaps: Dict[str, int] = dataclasses.field(
       default_factory=lambda: {'rows': 0, 'columns': 0})
 
-  def add(self, spill: np.ndarray, row_off: int, col_off: int, width: int, height: int):
-    counts = np.bincount(spill['cell'], minlength=width * height)
-    filled = counts > 0
-    self.cells_filled += int(filled.sum())
-    dup = counts > 1
-    if dup.any():
+  def add(self, spill: np.ndarray, row_off: int, col_off: int, width: int,
+          height: int) -> np.ndarray:
+    """Checks a tile's pixels; returns its cells that hold one ([height, width])."""
+    cells = spill['cell']
+    filled = np.zeros(width * height, bool)
+    filled[cells] = True
+    n_filled = int(np.count_nonzero(filled))
+    self.cells_filled += n_filled
+    if n_filled < len(cells):  # two pixels in a cell: count them (rare, so here)
+      counts = np.bincount(cells, minlength=width * height)
+      dup = counts > 1
       self.duplicate_cells += int(dup.sum())
-      self.duplicate_pixels += int(counts[dup].sum() - dup.sum())
+      self.duplicate_pixels += len(cells) - n_filled
       if self.duplicate_example is None:
         cell = int(np.argmax(dup))
-        pids = spill['pid'][spill['cell'] == cell][:2]
+        pids = spill['pid'][cells == cell][:2]
         self.duplicate_example = (int(pids[0]), int(pids[1]),
                                   row_off + cell // width, col_off + cell % width)
+      del counts, dup
     occupied = filled.reshape(height, width)
     for axis, occ in (('rows', occupied), ('columns', occupied.T)):
       self.adjacent[axis] += int((occ[:-1] & occ[1:]).sum())
       self.gaps[axis] += int((occ[:-2] & ~occ[1:-1] & occ[2:]).sum())
       self.wide_gaps[axis] += int((occ[:-3] & ~occ[1:-2] & ~occ[2:-1] & occ[3:]).sum())
+    return occupied
 
   def striped(self) -> Optional[str]:
     for axis in ('rows', 'columns'):
@@ -390,16 +400,17 @@ class _Scoring:
     self.excluded = {r: 0 for r in reference_lib().REASONS}
     self.unknown = 0
 
-  def add(self, window, classes: np.ndarray):
-    """Scores a tile; returns its reference classes and disagreement arrays."""
+  def add(self, window, classes: np.ndarray, mapped: np.ndarray):
+    """Scores a tile (`mapped`: its cells with a pixel); returns its
+    reference classes and disagreement arrays."""
     ref = reference_lib()
     ref_class, reason, unknown = self.reference.read(window)
-    mapped = classes != CLASS_NODATA
     scored = mapped & (reason == ref.SCORED)
     k = features.NUM_CLASSES
-    index = ref_class[scored].astype(np.int64) * k + classes[scored]
+    # k * k = 49 keys: one byte each.
+    index = (ref_class[scored].astype(np.uint8) * np.uint8(k) + classes[scored])
     self.confusion += np.bincount(index, minlength=k * k)
-    self.area.add(index, np.nonzero(scored)[0], window.row_off, window.height)
+    self.area.add(index, scored, window.row_off)
     for name, code in ref.REASON_CODE.items():
       self.excluded[name] += int((mapped & (reason == code)).sum())
     self.unknown += int((mapped & unknown).sum())
@@ -539,7 +550,7 @@ def _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, ti
           for tx in range(spill.tiles_x):
             col_off, row_off, width, height = spill.window(ty, tx)
             pixels = spill.load(ty, tx)
-            checks.add(pixels, row_off, col_off, width, height)
+            mapped = checks.add(pixels, row_off, col_off, width, height)
             classes = np.full(width * height, CLASS_NODATA, np.uint8)
             classes[pixels['cell']] = pixels['cls']
             confidence = np.full(width * height, CONFIDENCE_NODATA, np.float32)
@@ -550,10 +561,9 @@ def _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, ti
             writer.write(CLASSES_TIF, classes, window)
             writer.write(CONFIDENCE_TIF, confidence.reshape(height, width), window)
             del confidence
-            mapped = classes != CLASS_NODATA
-            map_area.add(classes[mapped], np.nonzero(mapped)[0], row_off, height)
+            map_area.add(classes[mapped], mapped, row_off)
             if scoring is not None:
-              reference_classes, disagreement = scoring.add(window, classes)
+              reference_classes, disagreement = scoring.add(window, classes, mapped)
               writer.write(REFERENCE_TIF, reference_classes, window)
               writer.write(DISAGREEMENT_TIF, disagreement, window)
       finally:

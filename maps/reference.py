@@ -111,9 +111,9 @@ class Reference:
     return self.classify(self.codes(window))
 
   def classify(self, values: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    values = np.asarray(values, np.int64)
+    values = np.asarray(values)
     in_range = (values >= 0) & (values <= 255)
-    code = np.where(in_range, values, 0)
+    code = np.where(in_range, values, 0).astype(np.uint8)
     classes = self._classes[code]
     reason = np.full(values.shape, SCORED, np.uint8)
     # The first reason that applies wins: assigned last to first.
