@@ -249,3 +249,18 @@ def test_shards_hold_each_pixels_cell_and_the_grid(tmp_path):
   shard = pq.read_table(path)
   assert shard.column('row').null_count == 12 and shard.column('x').null_count == 12
   assert json.loads(pq.read_schema(path).metadata[b'croptfx']) == {'grid': None}
+
+
+def test_the_rounding_step_of_the_coordinates_is_no_grid(tmp_path):
+  """Lon/lat rounded to 6 decimals all lie on a 1e-6 degree lon/lat grid; a
+  380 x 284 area fills its lines densely enough to fit one, but fills its
+  cells to 0.001%: not a map. EPSG:5070, the pixels' grid, wins."""
+  west, north, (x, y) = _albers_area(380, 284)
+  lon, lat = _lonlat('EPSG:5070', x, y)
+  grid, _ = grid_lib.detect_grid(lon, lat)
+  assert grid is not None and grid.dx == pytest.approx(1e-6)  # the trap
+  choice = pixel_grid.find_grid(_layouts(tmp_path, lon, lat), AS_OF)
+  assert choice.grid.crs == 'EPSG:5070' and (choice.grid.west, choice.grid.north) == (west, north)
+  lonlat = [t for t in choice.tried if t['crs'] == 'EPSG:4326'][0]
+  assert not lonlat['fits'] and lonlat['reason'].startswith('a grid of 1e-06')
+  assert 'cells would be 0.001% filled by 107,920 pixels (at least 1% needed)' in lonlat['reason']
