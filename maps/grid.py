@@ -11,6 +11,7 @@ Which CRS the map's pixels are fitted in, and on how many of them, is
 """
 
 import dataclasses
+import functools
 import threading
 from typing import Optional, Tuple
 
@@ -36,6 +37,15 @@ MIN_LINES_OCCUPIED = 0.5
 
 
 _TRANSFORMERS = threading.local()
+
+
+@functools.lru_cache(maxsize=64)
+def is_geographic(crs: str) -> bool:
+  """A CRS in degrees (EPSG:4326, NAD83's EPSG:4269, ...), not metres."""
+  if crs == LONLAT_CRS:
+    return True
+  import pyproj  # pylint: disable=g-import-not-at-top
+  return pyproj.CRS.from_user_input(crs).is_geographic
 
 
 def lonlat_to(crs: str):
@@ -224,7 +234,7 @@ def fit_grid(x, y, tolerance: float = DEFAULT_TOLERANCE, crs: str = LONLAT_CRS
   steps apart (some may be missing: a hole in the area is still a grid),
   every point within `tolerance` cells of its line, and at least half the
   lines holding points. The smallest fitting step wins. The axes are named
-  longitude/latitude in EPSG:4326 (degrees), x/y in other CRSs (metres).
+  longitude/latitude in a geographic CRS (degrees), x/y in a projected one.
   """
   x = np.asarray(x, dtype=np.float64).ravel()
   y = np.asarray(y, dtype=np.float64).ravel()
@@ -234,7 +244,7 @@ def fit_grid(x, y, tolerance: float = DEFAULT_TOLERANCE, crs: str = LONLAT_CRS
     raise ValueError(f'tolerance must be in (0, 0.25) cells, got {tolerance}')
   if not (np.isfinite(x).all() and np.isfinite(y).all()):
     return None, 'some coordinates are not finite'
-  if crs == LONLAT_CRS:
+  if is_geographic(crs):
     names, unit, min_step = ('longitude', 'latitude'), 'degrees', MIN_STEP_DEGREES
   else:
     names, unit, min_step = ('x', 'y'), 'm', MIN_STEP_METRES

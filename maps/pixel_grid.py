@@ -160,7 +160,7 @@ def _snapped(grid: grid_lib.Grid, x, y, tolerance: float) -> grid_lib.Grid:
   over all points of their offsets from their lines, rounded: the mean of
   thousands of rounding errors is far below a centimetre.
   """
-  if grid.crs == grid_lib.LONLAT_CRS:
+  if grid_lib.is_geographic(grid.crs):
     return grid
   q = SNAP_METRES
   dx, dy = round(grid.dx / q) * q, round(grid.dy / q) * q
@@ -344,7 +344,7 @@ def bound(grid: grid_lib.Grid, file_layouts, year: int, tolerance: Optional[floa
 
 
 def _cell_text(grid: grid_lib.Grid) -> str:
-  unit = 'degrees' if grid.crs == grid_lib.LONLAT_CRS else 'm'
+  unit = {'metre': 'm'}.get(units_of(grid.crs), units_of(grid.crs))
   size = (f'{grid.dx:.6g}' if math.isclose(grid.dx, grid.dy, rel_tol=1e-9)
           else f'{grid.dx:.6g} x {grid.dy:.6g}')
   return f'{size} {unit}'

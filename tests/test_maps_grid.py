@@ -264,3 +264,15 @@ def test_the_rounding_step_of_the_coordinates_is_no_grid(tmp_path):
   lonlat = [t for t in choice.tried if t['crs'] == 'EPSG:4326'][0]
   assert not lonlat['fits'] and lonlat['reason'].startswith('a grid of 1e-06')
   assert 'cells would be 0.001% filled by 107,920 pixels (at least 1% needed)' in lonlat['reason']
+
+
+def test_grid_crs_may_be_another_geographic_crs(tmp_path):
+  # NAD83 (EPSG:4269): degrees, fitted as longitude/latitude, not metres.
+  dx = dy = 2.0 ** -12
+  cols, rows = np.meshgrid(np.arange(12), np.arange(8))
+  lon, lat = -90.5 + cols.ravel() * dx, 33.25 + rows.ravel() * dy
+  choice = pixel_grid.find_grid(_layouts(tmp_path, lon, lat), AS_OF, grid_crs='EPSG:4269')
+  assert choice.reason is None and choice.grid.crs == 'EPSG:4269'
+  assert (choice.grid.width, choice.grid.height) == (12, 8)
+  assert choice.grid.dx == pytest.approx(dx, rel=1e-6)
+  assert choice.to_dict()['units'] == 'degrees'
