@@ -167,7 +167,7 @@ class _Axis:
     weighted = np.add.reduceat(unique * counts, starts) / np.add.reduceat(counts, starts)
     centres = np.where(sizes == 1, unique[starts], weighted)
     if len(centres) < 2:
-      return None, (f'fewer than 2 distinct {self.name}s', 0.0)
+      return None, (f'fewer than 2 distinct {_plural(self.name)}', 0.0)
     # Gaps between lines are whole multiples of the step (missing lines).
     line_gaps = np.diff(centres)
     multiples = np.maximum(np.rint(line_gaps / step), 1)
@@ -191,9 +191,14 @@ class _Axis:
     # A finer grid fits any points when most of its lines may be empty
     # (jitter of 0, 0.2 and 1.0 cells fits a 0.2 grid).
     if occupied < MIN_LINES_OCCUPIED:
-      return None, (f'{self.name}s fit a grid of {step:.6g} {self.unit} only with '
+      return None, (f'{_plural(self.name)} fit a grid of {step:.6g} {self.unit} only with '
                     f'{lines - len(centres)} of its {lines} lines empty', occupied)
     return (first, step, lines), None
+
+
+def _plural(name: str) -> str:
+  """'longitudes', but 'x values'."""
+  return f'{name} values' if len(name) == 1 else f'{name}s'
 
 
 def _a(word: str) -> str:
@@ -205,10 +210,10 @@ def _fit_axis(values: np.ndarray, name: str, tolerance: float, unit: str = 'degr
   """((first node, step, lines), None) of one axis, or (None, reason)."""
   axis = _Axis(values, name, tolerance, unit, min_step)
   if len(axis.unique) < 2:
-    return None, f'fewer than 2 distinct {name}s'
+    return None, f'fewer than 2 distinct {_plural(name)}'
   # The smallest step that fits; failing that, the reason of the candidate
   # that came closest (most of its lines hold points).
-  best = (f'{name}s have no regular spacing (distinct values {axis.gaps.min():.3g} '
+  best = (f'{_plural(name)} have no regular spacing (distinct values {axis.gaps.min():.3g} '
           f'to {axis.gaps.max():.3g} {unit} apart)', -1.0)
   for step in axis.candidate_steps():
     fit, why = axis.fit(float(step))
