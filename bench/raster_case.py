@@ -125,12 +125,15 @@ def step_main(argv: List[str]) -> int:
   pixels_dir = os.path.join(directory, 'pixels')
   files = [os.path.join(pixels_dir, n) for n in sorted(os.listdir(pixels_dir))]
   grid_path = os.path.join(directory, 'grid.json')
-  # The modules the steps load, imported before the clock starts: in
-  # `croptfx map` they are loaded already (Beam) or once (rasterio).
-  import apache_beam.io.filesystems  # pylint: disable=g-import-not-at-top,unused-import
+  # The modules a step loads, imported before the clock starts (in `croptfx
+  # map` they are loaded already, or once), and only those: the RSS is the
+  # step's own (the raster step never imports Beam).
   import pyproj  # pylint: disable=g-import-not-at-top,unused-import
-  import rasterio.shutil  # pylint: disable=g-import-not-at-top,unused-import
-  import rasterio.vrt  # pylint: disable=g-import-not-at-top,unused-import
+  if step == 'grid':
+    import apache_beam.io.filesystems  # pylint: disable=g-import-not-at-top,unused-import
+  else:
+    import rasterio.shutil  # pylint: disable=g-import-not-at-top,unused-import
+    import rasterio.vrt  # pylint: disable=g-import-not-at-top,unused-import
   start, cpu = time.perf_counter(), time.process_time()
   if step == 'grid':
     from croptfx.maps import pixel_grid  # pylint: disable=g-import-not-at-top
