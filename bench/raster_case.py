@@ -23,6 +23,7 @@ branch of the scoring runs.
 """
 
 import dataclasses
+import datetime
 import json
 import os
 import shutil
@@ -31,12 +32,25 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
+import affine
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyproj
+import rasterio
+from rasterio.windows import Window
 
+from croptfx import cdl
+from croptfx import features
 from croptfx.bench import benchmarks_file
 from croptfx.bench import memory
 from croptfx.bench import table
-from croptfx.maps.raster import TILE
+from croptfx.maps import grid as grid_lib
+from croptfx.maps import pixel_grid
+from croptfx.maps import raster
+from croptfx.rows import reader
+
+TILE = raster.TILE
 
 BEGIN = '<!-- croptfx bench --map-raster: generated results begin -->'
 END = '<!-- croptfx bench --map-raster: generated results end -->'
@@ -62,13 +76,6 @@ QUICK = (Pair('demo', (120, 90), (380, 284)), Pair('regional', (1024, 1024), (32
 def make_area(directory: str, width: int, height: int, seed: int = 0) -> Dict[str, object]:
   """Pixel shards and a reference CDL of a width x height area; streamed a
   band of rows at a time, so making a big area needs no big memory."""
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  import pyproj  # pylint: disable=g-import-not-at-top
-  import rasterio  # pylint: disable=g-import-not-at-top
-  from rasterio.windows import Window  # pylint: disable=g-import-not-at-top
-  from croptfx import cdl  # pylint: disable=g-import-not-at-top
-  from croptfx import features  # pylint: disable=g-import-not-at-top
   os.makedirs(os.path.join(directory, 'pixels'), exist_ok=True)
   codes = cdl.code_list()
   # Map class -> the CDL code the reference gives a field of it.
@@ -82,7 +89,6 @@ def make_area(directory: str, width: int, height: int, seed: int = 0) -> Dict[st
   band = max(1, SHARD_ROWS // width)
   reference = os.path.join(directory, 'cdl.tif')
   transform = (30.0, 0.0, _WEST, 0.0, -30.0, _NORTH)
-  import affine  # pylint: disable=g-import-not-at-top
   profile = dict(driver='GTiff', width=width, height=height, count=1, dtype='uint8',
                  crs='EPSG:5070', transform=affine.Affine(*transform), nodata=0,
                  tiled=True, blockxsize=256, blockysize=256, compress='deflate')
@@ -115,29 +121,14 @@ def step_main(argv: List[str]) -> int:
   the area's), the raster step reads it: each step in a process of its own,
   so each has its own peak RSS.
   """
-  import dataclasses as dc  # pylint: disable=g-import-not-at-top
-  import datetime  # pylint: disable=g-import-not-at-top
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import grid as grid_lib  # pylint: disable=g-import-not-at-top
   step, directory = argv[0], argv[1]
   with open(os.path.join(directory, 'area.json'), encoding='utf-8') as f:
     area = json.load(f)
   pixels_dir = os.path.join(directory, 'pixels')
   files = [os.path.join(pixels_dir, n) for n in sorted(os.listdir(pixels_dir))]
   grid_path = os.path.join(directory, 'grid.json')
-  # The modules a step loads, imported before the clock starts (in `croptfx
-  # map` they are loaded already, or once), and only those: the RSS is the
-  # step's own (the raster step never imports Beam).
-  import pyproj  # pylint: disable=g-import-not-at-top,unused-import
-  if step == 'grid':
-    import apache_beam.io.filesystems  # pylint: disable=g-import-not-at-top,unused-import
-  else:
-    import rasterio.shutil  # pylint: disable=g-import-not-at-top,unused-import
-    import rasterio.vrt  # pylint: disable=g-import-not-at-top,unused-import
   start, cpu = time.perf_counter(), time.process_time()
   if step == 'grid':
-    from croptfx.maps import pixel_grid  # pylint: disable=g-import-not-at-top
-    from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
     layouts = [reader.FileLayout(p, {'lon': 'lon', 'lat': 'lat', 'year': 'year'}, None,
                                  pq.read_metadata(p).num_rows) for p in files]
     choice = pixel_grid.find_grid(layouts, datetime.date(YEAR, 7, 15))
@@ -146,10 +137,9 @@ def step_main(argv: List[str]) -> int:
         g.width, g.height) != (area['width'], area['height']):
       raise RuntimeError(f'the grid found is not the area\'s: {choice.to_dict()}')
     with open(grid_path, 'w', encoding='utf-8') as f:
-      json.dump(dc.asdict(g), f)
+      json.dump(dataclasses.asdict(g), f)
     result = {'pixels': choice.pixels}
   else:
-    from croptfx.maps import raster  # pylint: disable=g-import-not-at-top
     with open(grid_path, encoding='utf-8') as f:
       g = grid_lib.Grid(**json.load(f))
     written = raster.write_map_rasters(files, argv[2], g, reference=area['reference'])

@@ -109,7 +109,7 @@ def translate(exc: BaseException, output: Optional[str] = None,
     where = f'the file system at {mount_point(output)} (holding {output})' if output and \
         not paths.is_uri(output) else 'the output file system'
     return errors.NoSpaceError(f'no space left on device: {where} is full; free space or '
-                               'write elsewhere (what this run wrote was removed)')
+                               'write elsewhere')
   cause = user_error_in(exc)
   if cause is not None:
     return cause

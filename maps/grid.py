@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 
 import affine
 import numpy as np
+import pyproj
 
 LONLAT_CRS = 'EPSG:4326'
 
@@ -44,7 +45,6 @@ def is_geographic(crs: str) -> bool:
   """A CRS in degrees (EPSG:4326, NAD83's EPSG:4269, ...), not metres."""
   if crs == LONLAT_CRS:
     return True
-  import pyproj  # pylint: disable=g-import-not-at-top
   return pyproj.CRS.from_user_input(crs).is_geographic
 
 
@@ -53,7 +53,6 @@ def lonlat_to(crs: str):
   and CRS (a transformer must not be shared between threads)."""
   cache = _TRANSFORMERS.__dict__.setdefault('cache', {})
   if crs not in cache:
-    import pyproj  # pylint: disable=g-import-not-at-top
     cache[crs] = pyproj.Transformer.from_crs(LONLAT_CRS, crs, always_xy=True)
   return cache[crs]
 

@@ -17,10 +17,16 @@ from typing import Dict, Optional
 
 import jinja2
 import markupsafe
-import numpy as np
+import matplotlib
 
-from croptfx import features
-from croptfx.maps import raster as raster_lib
+matplotlib.use('Agg')  # no display; must precede pyplot
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import rasterio  # pylint: disable=g-import-not-at-top,wrong-import-position
+from rasterio.enums import Resampling  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from croptfx import features  # pylint: disable=g-import-not-at-top,wrong-import-position
+from croptfx.maps import raster as raster_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # Panels are read decimated (nearest) to at most this many cells a side.
 MAX_READ_PX = 900
@@ -35,8 +41,6 @@ _NOT_SCORED_NOTE = {
 
 
 def _read(path: str):
-  import rasterio  # pylint: disable=g-import-not-at-top
-  from rasterio.enums import Resampling  # pylint: disable=g-import-not-at-top
   with rasterio.open(path) as ds:
     scale = max(1, math.ceil(max(ds.width, ds.height) / MAX_READ_PX))
     shape = (math.ceil(ds.height / scale), math.ceil(ds.width / scale))
@@ -45,9 +49,6 @@ def _read(path: str):
 
 def panel_png(path: str, colors: Dict[int, str]) -> str:
   """The raster at `path` as a PNG data URI: value -> colour, others white."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   values = _read(path)
   rgb = np.full(values.shape + (3,), 255, np.uint8)
   for value, color in colors.items():

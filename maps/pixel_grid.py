@@ -42,9 +42,12 @@ import datetime
 import math
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from apache_beam.io.filesystems import FileSystems
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyproj
+import rasterio
 
 from croptfx import errors
 from croptfx import features
@@ -90,14 +93,12 @@ class GridChoice:
 
 def units_of(crs: str) -> str:
   """'degrees' for a geographic CRS, else its axis unit ('metre', ...)."""
-  import pyproj  # pylint: disable=g-import-not-at-top
   parsed = pyproj.CRS.from_user_input(crs)
   return 'degrees' if parsed.is_geographic else parsed.axis_info[0].unit_name
 
 
 def describe(crs: str) -> str:
   """'EPSG:32615 (WGS 84 / UTM zone 15N)': the code and the name, for messages."""
-  import pyproj  # pylint: disable=g-import-not-at-top
   try:
     name = pyproj.CRS.from_user_input(crs).name
   except pyproj.exceptions.CRSError:
@@ -108,7 +109,6 @@ def describe(crs: str) -> str:
 def check_crs(crs: str) -> str:
   """A CRS pyproj and GDAL read, with metres or degrees on a north-up grid,
   as 'EPSG:N'; a one-line CroptfxError otherwise."""
-  import pyproj  # pylint: disable=g-import-not-at-top
   try:
     parsed = pyproj.CRS.from_user_input(crs)
   except pyproj.exceptions.CRSError:
@@ -231,7 +231,6 @@ def choose(lon: np.ndarray, lat: np.ndarray, tolerance: float,
 
 def template(path: str) -> grid_lib.Grid:
   """The grid of a template raster (`--like`): its CRS, cell size, alignment."""
-  import rasterio  # pylint: disable=g-import-not-at-top
   try:
     with rasterio.open(path) as ds:
       crs, t, width, height = ds.crs, ds.transform, ds.width, ds.height
@@ -259,7 +258,6 @@ def _as_float(column: pa.Array) -> np.ndarray:
 def coordinates(file_layouts, year: int) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """lon, lat of the rows of `year` with a finite lon/lat in range, a record
   batch at a time (the lon, lat and year columns alone)."""
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   for layout in file_layouts:
     lon_name, lat_name = layout.columns[features.LON], layout.columns[features.LAT]
     year_name = layout.columns.get(features.YEAR)

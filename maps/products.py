@@ -15,14 +15,19 @@ import shutil
 import tempfile
 from typing import Dict, Optional, Sequence
 
+from apache_beam.io.filesystems import FileSystems
+
 from croptfx import layouts
 from croptfx import paths
+from croptfx.maps import page
 from croptfx.maps import pixel_grid
+from croptfx.maps import quicklook
+from croptfx.maps import raster
+from croptfx.maps import reference as reference_lib
 
 
 def check_rasters(like: Optional[str], reference: Optional[str]) -> None:
   """--like and --reference open as rasters of the right kind (one line each)."""
-  from croptfx.maps import reference as reference_lib  # pylint: disable=g-import-not-at-top
   if like:
     pixel_grid.template(like)
   if reference:
@@ -32,13 +37,11 @@ def check_rasters(like: Optional[str], reference: Optional[str]) -> None:
 def write_rasters(pixel_files: Sequence[str], layout: layouts.MapLayout,
                   choice: pixel_grid.GridChoice, reference: Optional[str] = None,
                   label_mapping: Optional[str] = None) -> Dict[str, object]:
-  from croptfx.maps import raster  # pylint: disable=g-import-not-at-top
   return raster.write_map_rasters(pixel_files, layout.output, choice.grid, choice.reason,
                                   reference=reference, label_mapping=label_mapping)
 
 
 def _copy_to(local_path: str, target: str) -> None:
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   with open(local_path, 'rb') as src, FileSystems.create(target) as dst:
     shutil.copyfileobj(src, dst)
 
@@ -47,7 +50,6 @@ def _local(tmp: str, uri: Optional[str]) -> Optional[str]:
   """A local copy of a remote raster, in `tmp`."""
   if not uri:
     return None
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   local = os.path.join(tmp, uri.rstrip('/').rsplit('/', 1)[-1])
   with FileSystems.open(uri) as src, open(local, 'wb') as dst:
     shutil.copyfileobj(src, dst)
@@ -55,7 +57,6 @@ def _local(tmp: str, uri: Optional[str]) -> Optional[str]:
 
 
 def write_quicklook(layout: layouts.MapLayout, title: str) -> str:
-  from croptfx.maps import quicklook  # pylint: disable=g-import-not-at-top
   if not paths.is_uri(layout.output):
     return quicklook.write_quicklook(layout.classes_tif, layout.quicklook_path, title)
   with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
@@ -69,7 +70,6 @@ def write_page(layout: layouts.MapLayout, as_of: datetime.date, model: str, data
                choice: pixel_grid.GridChoice, rasters: Dict[str, object],
                pixels_per_class: Dict[str, int]) -> str:
   """`map.html` (`maps.page`) from the rasters just written."""
-  from croptfx.maps import page  # pylint: disable=g-import-not-at-top
   summary = {'as_of': as_of.isoformat(), 'model': model, 'data': data,
              'grid': choice.to_dict(), 'raster': rasters,
              'pixels_per_class': pixels_per_class}

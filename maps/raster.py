@@ -39,15 +39,21 @@ import shutil
 import tempfile
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from apache_beam.io.filesystems import FileSystems
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyproj
+import rasterio
+from rasterio.windows import Window
+import rasterio.shutil
 
 from croptfx import errors
 from croptfx import features
 from croptfx import layouts
 from croptfx import paths
 from croptfx.maps import grid as grid_lib
+from croptfx.maps import reference as reference_lib
 from croptfx.maps import scores as scores_lib
 
 CLASSES_TIF = layouts.MAP_CLASSES_TIF
@@ -93,8 +99,7 @@ SKIP_CLASS = 'missing or unknown class_index'
 @contextlib.contextmanager
 def _open(path: str):
   if paths.is_uri(path):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    with tf.io.gfile.GFile(path, 'rb') as f:
+    with FileSystems.open(path) as f:
       yield f
   else:
     with open(path, 'rb') as f:
@@ -237,7 +242,6 @@ def cell_area_ha(grid: grid_lib.Grid) -> Optional[float]:
   """Hectares of a cell of a projected grid: dx * dy in the CRS's unit, in
   metres (equal-area in EPSG:5070; within 0.1-0.2% of the ground in a UTM
   zone). None for a geographic grid, whose cells shrink to the poles."""
-  import pyproj  # pylint: disable=g-import-not-at-top
   crs = pyproj.CRS.from_user_input(grid.crs)
   if crs.is_geographic:
     return None
@@ -252,7 +256,6 @@ def row_areas_ha(grid: grid_lib.Grid, row_off: int, height: int) -> np.ndarray:
   constant = cell_area_ha(grid)
   if constant is not None:
     return np.full(height, constant)
-  import pyproj  # pylint: disable=g-import-not-at-top
   geod = pyproj.CRS.from_user_input(grid.crs).get_geod()
   west, east = grid.west, grid.west + grid.dx
   areas = np.empty(height)
@@ -340,8 +343,6 @@ class _Writer:
   """The tiled GeoTIFFs of one map, filled window by window."""
 
   def __init__(self, directory: str, grid: grid_lib.Grid, with_reference: bool):
-    import rasterio  # pylint: disable=g-import-not-at-top
-    self._rasterio = rasterio
     self.paths: Dict[str, str] = {}
     self._datasets = {}
     class_tags = {f'CLASS_{i}': name for i, name in enumerate(features.CLASS_NAMES)}
@@ -382,7 +383,6 @@ _RESAMPLING = {CLASSES_TIF: 'MODE', CONFIDENCE_TIF: 'AVERAGE', REFERENCE_TIF: 'M
 
 
 def _to_cog(src: str, dst: str, resampling: str, grid: grid_lib.Grid) -> None:
-  import rasterio.shutil  # pylint: disable=g-import-not-at-top
   rasterio.shutil.copy(
       src, dst, driver='COG', BLOCKSIZE=BLOCK, COMPRESS='DEFLATE', PREDICTOR='YES',
       OVERVIEWS='IGNORE_EXISTING', OVERVIEW_RESAMPLING=resampling,
@@ -397,13 +397,13 @@ class _Scoring:
     k = features.NUM_CLASSES
     self.confusion = np.zeros(k * k, np.int64)
     self.area = _Areas(grid, k * k)
-    self.excluded = {r: 0 for r in reference_lib().REASONS}
+    self.excluded = {r: 0 for r in reference_lib.REASONS}
     self.unknown = 0
 
   def add(self, window, classes: np.ndarray, mapped: np.ndarray):
     """Scores a tile (`mapped`: its cells with a pixel); returns its
     reference classes and disagreement arrays."""
-    ref = reference_lib()
+    ref = reference_lib
     ref_class, reason, unknown = self.reference.read(window)
     scored = mapped & (reason == ref.SCORED)
     k = features.NUM_CLASSES
@@ -426,11 +426,6 @@ class _Scoring:
                               features.CLASS_NAMES)
     return {**self.reference.info(), **result,
             'not_scored': dict(self.excluded), 'unknown_code_cells': self.unknown}
-
-
-def reference_lib():
-  from croptfx.maps import reference  # pylint: disable=g-import-not-at-top
-  return reference
 
 
 def _pixel_lonlat(pixel_files: Sequence[str], pid: int) -> Tuple[float, float]:
@@ -488,11 +483,10 @@ def write_map_rasters(pixel_files: Sequence[str], output_dir: str,
     with tempfile.TemporaryDirectory(dir=target, prefix='.rasters-') as tmp:
       written = _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, tile)
     if written and remote:
-      import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      tf.io.gfile.makedirs(output_dir)
       for name in written:
-        tf.io.gfile.copy(os.path.join(target, name), f'{output_dir.rstrip("/")}/{name}',
-                         overwrite=True)
+        with open(os.path.join(target, name), 'rb') as src, FileSystems.create(
+            f'{output_dir.rstrip("/")}/{name}') as dst:
+          shutil.copyfileobj(src, dst)
   finally:
     if remote:
       shutil.rmtree(target, ignore_errors=True)
@@ -521,8 +515,6 @@ def _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, ti
            ) -> List[str]:
   """The work of `write_map_rasters` in `tmp`; the names moved to `target`
   (none when no raster is written)."""
-  import rasterio  # pylint: disable=g-import-not-at-top
-  from rasterio.windows import Window  # pylint: disable=g-import-not-at-top
   spill = _Spill(os.path.join(tmp, 'spill'), grid, tile)
   os.makedirs(spill.directory)
   for shard, start, batch, cells in _batches(pixel_files):
@@ -541,7 +533,7 @@ def _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, ti
   map_area = _Areas(grid, features.NUM_CLASSES)
   scoring = None
   if reference:
-    scoring = _Scoring(reference_lib().Reference(reference, grid, label_mapping), grid)
+    scoring = _Scoring(reference_lib.Reference(reference, grid, label_mapping), grid)
   try:
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
       writer = _Writer(tmp, grid, scoring is not None)

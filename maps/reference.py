@@ -23,6 +23,9 @@ scored, and counted as `unknown_code`.
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
 
 from croptfx import cdl
 from croptfx import errors
@@ -56,7 +59,6 @@ def class_table(label_mapping: Optional[str] = None) -> Tuple[np.ndarray, np.nda
 
 def check(path: str) -> None:
   """`path` is a single-band integer raster with a CRS (a one-line error)."""
-  import rasterio  # pylint: disable=g-import-not-at-top
   try:
     with rasterio.open(path) as ds:
       dtype, crs, transform = ds.dtypes[0], ds.crs, ds.transform
@@ -76,9 +78,6 @@ class Reference:
   """A reference raster on a map's grid; `read(window)` gives classes and reasons."""
 
   def __init__(self, path: str, grid: grid_lib.Grid, label_mapping: Optional[str] = None):
-    import rasterio  # pylint: disable=g-import-not-at-top
-    from rasterio.enums import Resampling  # pylint: disable=g-import-not-at-top
-    from rasterio.vrt import WarpedVRT  # pylint: disable=g-import-not-at-top
     check(path)
     self.path = path
     self.label_mapping = label_mapping or features.DEFAULT_LABEL_MAPPING_PATH

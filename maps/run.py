@@ -16,6 +16,7 @@ one Parquet file: there is one way of predicting.
 import collections
 import contextlib
 import datetime
+import gc
 import logging
 import os
 import posixpath
@@ -24,25 +25,43 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options import pipeline_options
+from apache_beam.utils import shared
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from croptfx import errors
 from croptfx import features
-from croptfx import layouts
-from croptfx import paths
-from croptfx import serving_model
 from croptfx.jobs import frame
 from croptfx.jobs import progress as progress_lib
 from croptfx.jobs import runners
+from croptfx import layouts
+from croptfx.maps import pipeline as pipeline_lib
+from croptfx.maps import pixels as pixels_lib
+from croptfx.maps import pixel_grid
+from croptfx.maps import products
+from croptfx import outputs
+from croptfx import paths
+from croptfx.rows import reader
+from croptfx import serving_model
 
-# The runners of `croptfx map` (jobs.runners).
-RUNNERS = ('local', 'beam', 'portable', 'dataflow')
+# The runners of `croptfx map`: every one (jobs.runners).
+RUNNERS = runners.RUNNERS
 
 
 def _clear_previous(layout: layouts.MapLayout) -> None:
-  """Removes a previous map's files from `output` (shards would mix)."""
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  """Removes a map's files from its output: a previous map's before the job
+  (shards would mix), or a failed job's partial ones."""
   stale = [p for p in layout.products if FileSystems.exists(p)]
-  # Object stores have no directories: the shards are matched by pattern.
-  stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
+  if paths.is_uri(layout.output):
+    # Object stores have no directories: the shards are matched by pattern.
+    stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
+  else:
+    # The output is the map's (locked while it runs): its shard directories
+    # go whole, Beam's temporary files of a failed job with them.
+    stale += [d for d in (layout.pixels_dir, layout.skipped_dir) if os.path.isdir(d)]
   if stale:
     FileSystems.delete(stale)
 
@@ -50,7 +69,6 @@ def _clear_previous(layout: layouts.MapLayout) -> None:
 def _list(directory: str, hidden: bool = False) -> List[str]:
   """Parquet shards in `directory`, sorted (hidden temporary names only if
   `hidden`); none when it does not exist."""
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   if not paths.is_uri(directory):
     # Listed, not matched: a directory named `map[1]` is read as written.
     if not os.path.isdir(directory):
@@ -70,8 +88,6 @@ def _list(directory: str, hidden: bool = False) -> List[str]:
 
 def _column_counts(files: Sequence[str], column: str) -> Dict[object, int]:
   """How often each value of one column occurs over Parquet files (streamed)."""
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   counts = collections.Counter()
   for path in files:
     with FileSystems.open(path) as f:
@@ -91,7 +107,6 @@ def count_outputs(layout: layouts.MapLayout) -> Dict[str, object]:
     raise errors.CroptfxError(f'pixel shards hold class indices {sorted(unknown)} '
                               f'outside 0..{features.NUM_CLASSES - 1}')
   by_reason = _column_counts(_list(layout.skipped_dir), 'reason')
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   skipped = {reason: by_reason.get(reason, 0) for reason in pipeline_lib.SKIP_REASONS}
   skipped.update({r: n for r, n in by_reason.items() if r not in skipped})
   return {
@@ -110,7 +125,6 @@ def _rows_progress(progress: progress_lib.Progress, total: int, enabled: bool,
   if not enabled:
     yield
     return
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   pipeline_lib.ROWS_READ.reset()
   stop = threading.Event()
 
@@ -131,7 +145,6 @@ def _rows_progress(progress: progress_lib.Progress, total: int, enabled: bool,
 def check_inputs(model: str, data: str):
   """The model is a pushed model with its signature; every input file is Parquet with
   the columns a prediction needs. Returns the files' layouts."""
-  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
   # The SavedModel's proto only: the workers load the model, the driver
   # need not load it a second time to check it.
   serving_model.check(model)
@@ -141,11 +154,7 @@ def check_inputs(model: str, data: str):
 
 def run_job(model: str, file_layouts, as_of: datetime.date, output: str,
             beam_args: Sequence[str], **job_args) -> None:
-  """Runs the Beam map job into `output` (pixels/ and skipped/); `job_args`
-  go to `maps.pipeline.MapPixels` (batch sizes, the grid)."""
-  import apache_beam as beam  # pylint: disable=g-import-not-at-top
-  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  """Runs the Beam map job into `output` (pixels/ and skipped/)."""
   layout = layouts.MapLayout(output)
   _clear_previous(layout)
   try:
@@ -163,12 +172,24 @@ def _release_models() -> None:
   interpreter exit, TensorFlow's function objects print ignored errors from
   their finalizers as modules are torn down.
   """
-  import gc  # pylint: disable=g-import-not-at-top
-  from apache_beam.utils import shared  # pylint: disable=g-import-not-at-top
   shared_map = getattr(shared, '_shared_map', None)
   if shared_map is not None and hasattr(shared_map, '_keepalive'):
     shared_map._keepalive = (None, None)  # pylint: disable=protected-access
   gc.collect()
+
+
+def as_of_warnings(model: str, as_of: datetime.date) -> List[str]:
+  """Why a map as of `as_of` may not be what the model learned: the date is
+  outside the as-of days of year it was trained for (its model info)."""
+  info = outputs.read_model_info(model) if not paths.is_uri(model) else None
+  if not info or not info.get('as_of_day_range'):
+    return []
+  first, last = info['as_of_day_range']
+  day = as_of.timetuple().tm_yday
+  if first <= day <= last:
+    return []
+  return [f'as of {as_of} (day {day}) is outside the as-of days the model was trained '
+          f'for ({first} to {last}); its classes there are extrapolation']
 
 
 def _reconcile(rows_read: int, counts: Dict[str, object]) -> None:
@@ -224,8 +245,6 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
 
 def _map(model, data, as_of, layout, runner, job, log_path, grid_args, **job_args):
   """`run_map` inside its job frame."""
-  from croptfx.maps import pixel_grid  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import products  # pylint: disable=g-import-not-at-top
   start = time.monotonic()
   progress = job.progress
   reference = grid_args['reference']
@@ -235,6 +254,10 @@ def _map(model, data, as_of, layout, runner, job, log_path, grid_args, **job_arg
   with progress.step('grid', "finding the pixels' grid"):
     choice = pixel_grid.find_grid(file_layouts, as_of, grid_args['grid_crs'], grid_args['like'])
   rows_read = sum(l.num_rows for l in file_layouts)
+  warnings = as_of_warnings(model, as_of)
+  for warning in warnings:
+    logging.warning(warning)
+    progress.write(f'warning: {warning}')
   with progress.step('job', f'map job: {rows_read:,} rows in {len(file_layouts)} files as of '
                      f'{as_of}, {runner.describe()}'):
     # A line updated in place needs a terminal; other runners' workers
@@ -272,6 +295,7 @@ def _map(model, data, as_of, layout, runner, job, log_path, grid_args, **job_arg
   skipped = {r: n for r, n in counts['skipped'].items()}
   summary = {
       'model': model, 'data': data, 'as_of': as_of.isoformat(), **runner.to_dict(),
+      'warnings': warnings,
       'input_files': len(file_layouts), 'rows_read': rows_read,
       'predicted': counts['predicted'], 'skipped': skipped,
       'skipped_total': sum(skipped.values()),
@@ -336,10 +360,6 @@ def predict(model: str, data: str, as_of: datetime.date, output: str,
 
 def _predict(model, data, as_of, output, skipped_path, batch_size):
   """`predict` inside its job frame."""
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import pixels as pixels_lib  # pylint: disable=g-import-not-at-top
   file_layouts = check_inputs(model, data)
   rows_read = sum(l.num_rows for l in file_layouts)
   with tempfile.TemporaryDirectory(dir=os.path.dirname(output),
@@ -367,4 +387,5 @@ def _predict(model, data, as_of, output, skipped_path, batch_size):
     else:
       skipped_path = None
   return {'rows_read': rows_read, 'predicted': counts['predicted'], 'skipped': skipped,
-          'output': output, 'skipped_file': skipped_path}
+          'output': output, 'skipped_file': skipped_path,
+          'warnings': as_of_warnings(model, as_of)}

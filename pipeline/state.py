@@ -23,6 +23,10 @@ import os
 import re
 from typing import Callable, List
 
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.types import artifact_utils
+
 from croptfx import errors
 from croptfx import layouts
 from croptfx import paths
@@ -36,8 +40,6 @@ _REQUIRED_SUBDIRS = {
 
 
 def _store(metadata_path: str):
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
   config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
@@ -83,7 +85,6 @@ def _move_aside(layout: layouts.RunLayout, why: str, say: Callable[[str], None])
 
 def _incomplete(artifact, type_name: str):
   """Why a live artifact's files are not whole, or None."""
-  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
   uri = artifact.uri
   if not uri or paths.is_uri(uri):
     return None  # object stores: TFX's own existence check
@@ -118,7 +119,6 @@ def check(layout: layouts.RunLayout, pipeline_name: str,
                   f'holds {len(on_disk)} artifact directories of earlier runs', say)
     return
   store = _store(layout.metadata_path)
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
   node_of_execution = {}
   prefix = f'{pipeline_name}.'
   for context in store.get_contexts_by_type('node'):

@@ -449,7 +449,8 @@ def test_local_dag_runner_cache_hit_and_invalidation(tmp_path):
     local_dag_runner.LocalDagRunner().run(pipeline.Pipeline(
         pipeline_name='example_gen_cache',
         pipeline_root=str(tmp_path / 'root'),
-        components=[ParquetExampleGen(input_base=root)],
+        components=[ParquetExampleGen(input_base=root, year_splits=configs.YEAR_SPLITS,
+                                      compress_examples=False)],
         enable_cache=True, metadata_connection_config=connection))
     store = metadata_store.MetadataStore(connection)
     return [metadata_store_pb2.Execution.State.Name(e.last_known_state)
@@ -466,7 +467,7 @@ def test_local_dag_runner_cache_hit_and_invalidation(tmp_path):
   store = metadata_store.MetadataStore(connection)
   first, second = store.get_artifacts_by_type('Examples')
   assert second.uri != first.uri
-  assert second.custom_properties['rows_read'].int_value == len(written)
+  assert second.custom_properties['rows_read'].int_value == len(written) - 1
   assert json.loads(second.custom_properties['counts'].string_value) == (
       outputs.read_counts(second.uri))
 
@@ -474,7 +475,7 @@ def test_local_dag_runner_cache_hit_and_invalidation(tmp_path):
 def test_compiles_for_kubeflow_v2(tmp_path):
   output = str(tmp_path / 'pipeline.json')
   example_gen = ParquetExampleGen(
-      input_base='gs://bucket/pixels',
+      input_base='gs://bucket/pixels', compress_examples=False,
       year_splits={2021: 'train', 2020: 'eval'}, batch_rows=1000)
   kubeflow_v2_dag_runner.KubeflowV2DagRunner(
       config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
@@ -498,8 +499,9 @@ def test_compiles_for_kubeflow_v2(tmp_path):
   assert 'label_mapping' not in parameters  # None: the bundled mapping
 
 
-def test_component_defaults():
-  example_gen = ParquetExampleGen(input_base='data')
+def test_component_parameters():
+  example_gen = ParquetExampleGen(input_base='data', year_splits=configs.YEAR_SPLITS,
+                                  compress_examples=False)
   assert isinstance(example_gen, FileBasedExampleGen)
   assert example_gen.driver_class is driver.Driver
   props = example_gen.exec_properties
@@ -510,7 +512,7 @@ def test_component_defaults():
   proto_utils.json_to_proto(props['output_config'], output_config)
   assert [s.name for s in output_config.split_config.splits] == [
       'train', 'eval', 'test']
-  assert ParquetExampleGen(input_base='data', year_splits={
+  assert ParquetExampleGen(input_base='data', compress_examples=False, year_splits={
       2018: 'extra', 2019: 'test', 2021: 'train'}).exec_properties[
           'output_config'].count('name') == 3
   # Role order (features.split_roles): train by name; no split is named
@@ -646,3 +648,22 @@ def test_error_empty_split_names_split_and_year(tmp_path, case):
   message = str(error.value)
   assert '\n' not in message
   assert message.startswith(f'{root}: {fragment}'), message
+
+
+# The generator's rows: all kept, unless bad rows are asked for.
+
+
+def test_generated_rows_are_all_kept_and_bad_ones_quarantined_by_reason(tmp_path):
+  clean = str(tmp_path / 'clean')
+  part1.write_dataset(clean, 400, years=YEARS, seed=7)
+  counts = outputs.read_counts(_run(clean, str(tmp_path / 'out-clean')).uri)
+  assert counts['rows_read'] == 1200 and sum(counts['quarantined'].values()) == 0
+  bad = str(tmp_path / 'bad')
+  summary = part1.write_dataset(bad, 400, years=YEARS, seed=7, bad=True)
+  assert summary['bad_rows'] == {reason: (2 if reason == 'conflicting_duplicate' else 1) * 3
+                                 for reason in part1.BAD_ROWS}
+  counts = outputs.read_counts(_run(bad, str(tmp_path / 'out-bad')).uri)
+  quarantined = {r: n for r, n in counts['quarantined'].items() if n}
+  assert quarantined == summary['bad_rows']
+  # One extra row per reason and year (a conflicting pair is a good row's twin).
+  assert counts['rows_read'] == summary['rows'] == 1200 + len(part1.BAD_ROWS) * 3

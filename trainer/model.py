@@ -10,9 +10,10 @@ the training, TempCNN, a GRU or a Transformer encoder). The exported model serve
 
 import json
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras  # TFT's transform layer is a Keras 2 (tf_keras) layer.
@@ -24,6 +25,7 @@ from tensorflow.python.autograph.core import config as autograph_config
 
 from croptfx import features
 from croptfx import outputs
+from croptfx import records
 from croptfx.trainer import architectures
 from croptfx.trainer import hparams as hparams_lib
 from croptfx.trainer import signatures
@@ -175,3 +177,31 @@ def run_fn(fn_args: tfx.components.FnArgs):
   model.save(fn_args.serving_model_dir, save_format='tf', save_traces=False,
              signatures=signatures.make_signatures(model, tf_transform_output,
                                                    hparams.as_of_days))
+  # What a map needs to know of the model beyond its signatures: the as-of
+  # days it was trained for (a map outside them is warned about).
+  first_day, last_day = trained_as_of_days(fn_args.train_files)
+  outputs.write_model_info(fn_args.serving_model_dir, {
+      'model': hparams.model, 'as_of_day_range': [first_day, last_day]})
+
+
+def trained_as_of_days(file_pattern) -> Tuple[int, int]:
+  """The first and last as-of day of year training drew windows at: from 30
+  days after the earliest first image (`window.draw_as_of_bins`) to the
+  latest last image of the kept train examples."""
+  patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
+  files = [f for pattern in patterns for f in tf.io.gfile.glob(pattern)]
+  spec = {k: tf.io.FixedLenFeature([], tf.int64)
+          for k in (features.FIRST_BIN, features.LAST_BIN, features.EXCLUDED)}
+  low, high = None, None
+  for batch in records.tfrecord_dataset(files).batch(4096):
+    parsed = tf.io.parse_example(batch, spec)
+    keep = (parsed[features.EXCLUDED] == 0).numpy()
+    first, last = parsed[features.FIRST_BIN].numpy()[keep], parsed[features.LAST_BIN].numpy()[keep]
+    if not len(first):
+      continue
+    earliest = int(np.minimum(first + features.MIN_BINS_AFTER_FIRST_IMAGE, last).min())
+    low = earliest if low is None else min(low, earliest)
+    high = int(last.max()) if high is None else max(high, int(last.max()))
+  if low is None:
+    raise ValueError(f'no kept train examples in {patterns}')
+  return features.day_for_as_of_bin(low), features.day_for_as_of_bin(high)
