@@ -12,12 +12,15 @@ is one cell. How the grid is found (`find_grid`):
                  its area of use, the UTM zones of the pixels' longitudes and
                  their neighbours (a Sentinel-2 tile reaches across its zone
                  boundary, so a zone-16 grid holds pixels west of 90 W), and
-                 EPSG:4326. The CRS where the fit is tightest (the smallest
-                 largest offset of a sampled pixel from its cell centre, in
-                 cells) wins. In metres, a step and an alignment within 1 cm
-                 of whole centimetres are snapped to them when every sampled
-                 pixel still fits (a CDL grid is 30 m with centres on
-                 multiples of 30 m: its transform comes out exact).
+                 EPSG:4326. Among the grids the pixels fill to at least
+                 `grid.MIN_FILL` (a "grid" of the coordinates' rounding step,
+                 1e-6 degrees, fits every rounded point), the CRS where the
+                 fit is tightest (the smallest largest offset of a sampled
+                 pixel from its cell centre, in cells) wins. In metres, the
+                 step and the cell centres are snapped to whole centimetres
+                 when every sampled pixel still fits (a CDL grid is 30 m
+                 with centres on multiples of 30 m: its transform comes out
+                 exact).
   --grid-crs     only that CRS is fitted: cell size and alignment inferred.
   --like RASTER  a template's CRS, cell size and alignment (e.g. that year's
                  CDL): each pixel falls in the cell that contains it, no

@@ -37,6 +37,8 @@ def check_rasters(like: Optional[str], reference: Optional[str]) -> None:
 def write_rasters(pixel_files: Sequence[str], layout: layouts.MapLayout,
                   choice: pixel_grid.GridChoice, reference: Optional[str] = None,
                   label_mapping: Optional[str] = None) -> Dict[str, object]:
+  """The map's COGs on `choice`'s grid (none, and why, without one), scored
+  against `reference` if given: `maps.raster.write_map_rasters`."""
   return raster.write_map_rasters(pixel_files, layout.output, choice.grid, choice.reason,
                                   reference=reference, label_mapping=label_mapping)
 
