@@ -1,7 +1,7 @@
 """The pipeline's Beam part: ParquetExampleGen + Transform, as `croptfx run`.
 
 Runs the two real TFX executors on the DirectRunner with the Beam arguments
-`croptfx run` gives them (`pipeline.configs.direct_runner_args`), the
+`croptfx run` gives them (`jobs.runners.direct_args`), the
 preprocessing_fn by module path and Transform statistics on or off
 (`croptfx run`: `pipeline.configs.TRANSFORM_STATISTICS`), the records
 uncompressed or GZIP (`croptfx run`: `pipeline.configs.COMPRESS_EXAMPLES`),
@@ -42,6 +42,7 @@ from croptfx.components.parquet_example_gen import splits as splits_lib
 from croptfx.components import transform as tx_executor
 from croptfx import features
 from croptfx import outputs
+from croptfx.jobs import runners
 from croptfx.pipeline import configs
 
 
@@ -84,7 +85,7 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
   # Beam before TFX: some TFX modules import a partly initialized Beam.
 
   beam_args = list(beam_args if beam_args is not None else
-                   configs.direct_runner_args(workers))
+                   runners.direct_args(workers))
   year_splits = dict(configs.YEAR_SPLITS)
   split_names = splits_lib.split_names(year_splits)
 

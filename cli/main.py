@@ -309,6 +309,9 @@ def _map_runners(text: str) -> List[str]:
 
 
 def _cmd_bench(args) -> int:
+  if args.fingerprint:
+    from croptfx.bench import fingerprint_case  # pylint: disable=g-import-not-at-top
+    return fingerprint_case.main()
   if args.map_raster:
     if args.map or args.scaling or args.pixels_per_year is not None:
       raise errors.CroptfxError('--map-raster takes only --quick and --output')
@@ -488,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--scaling-runner', choices=('local', 'portable'), default='local',
                  help='portable: CPU seconds include the job service, the worker '
                       'pool and its SDK workers (polled)')
+  p.add_argument('--fingerprint', action='store_true',
+                 help='instead: the ExampleGen input fingerprint (every byte hashed) at 1x '
+                      'and 10x the demo data against listing the files alone')
   p.add_argument('--map', action='store_true',
                  help='instead: `croptfx map` pixels/s against the serving signature alone, '
                       'and its peak RSS at 1x and 10x the pixels (the BENCHMARKS.md map section)')

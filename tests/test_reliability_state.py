@@ -7,8 +7,8 @@ only part of the pipeline after a whole run, corrupt the store, fill the
 disk. Runs are tiny (`croptfx generate --pixels-per-year 30`, 20 steps).
 """
 
-import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,10 +51,10 @@ def test_a_deleted_store_starts_clean_and_never_mixes_data_sets(tmp_path):
   os.remove(os.path.join(output, 'metadata.db'))
   summary = run_small_pipeline(b, output, last_component='Transform', **TINY)
   progress = summary['_progress'].splitlines()
-  assert progress[0].startswith(f'{output}/metadata.db is missing but {output}/pipeline '
-                                'holds 5 artifact directories of earlier runs: moved '
-                                'pipeline.orphaned-')
-  assert progress[0].endswith(' aside; this run starts clean')
+  assert re.fullmatch(f'{re.escape(output)}/metadata.db is missing but {re.escape(output)}/'
+                      r'pipeline holds \d+ artifact directories of earlier runs: moved '
+                      r'pipeline.orphaned-\d{8}-\d{6} aside; this run starts clean',
+                      progress[0]), progress[0]
   assert [d for d in os.listdir(output) if d.startswith('pipeline.orphaned-')]
   # B's 20 pixels a year, in the summary and in every artifact it names.
   assert summary['examples'] == {'train': 20, 'eval': 20, 'test': 20}
@@ -175,3 +175,49 @@ def test_ctrl_c_of_a_beam_run_is_exit_130_in_one_line(tmp_path):
   assert eval(err) == 'croptfx run: interrupted\n'  # pylint: disable=eval-used
   assert eval(out).rstrip('\n').endswith('interrupted')  # pylint: disable=eval-used
   assert not (tmp_path / 'out' / 'run_summary.json').exists()
+
+
+def test_a_second_writer_is_exit_3_in_one_line_and_changes_nothing(tmp_path):
+  data = _data(tmp_path / 'a')
+  output = tmp_path / 'out'
+  from croptfx.jobs import lock  # pylint: disable=g-import-not-at-top
+  held = lock.OutputLock(str(output / lock.LOCK_FILE), 'map', f'--output {output}').acquire()
+  try:
+    status, stdout, lines = _cli('run', '--data', data, '--output', str(output),
+                                 '--model', 'cnn', '--train-steps', '20')
+  finally:
+    held.release()
+  assert status == errors.BUSY and stdout == ''
+  assert len(lines) == 1 and lines[0].startswith(
+      f'croptfx run: error: --output {output} is being written by `croptfx map` (pid '
+      f'{os.getpid()} on ')
+  assert sorted(os.listdir(output)) == []  # no logs, no summary moved, nothing
+
+
+def _tmpfs(path, size):
+  path.mkdir()
+  done = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(path)],
+                        capture_output=True, text=True)
+  if done.returncode:
+    pytest.skip(f'a small file system is needed and mount failed: {done.stderr.strip()}')
+  return path
+
+
+def test_a_full_disk_is_exit_4_and_leaves_no_servable_model(tmp_path):
+  data = _data(tmp_path / 'a')
+  disk = _tmpfs(tmp_path / 'disk', '5m')
+  try:
+    # Blessed whatever its accuracy: the push is what fills the disk (the
+    # pipeline's artifacts take about 4 of the 5 MB).
+    status, _, lines = _cli('run', '--data', data, '--output', str(disk / 'run'),
+                            '--model', 'cnn', '--train-steps', '20', '--epochs', '1',
+                            '--blessing-threshold', '0', '--no-report')
+    assert status == errors.NO_SPACE
+    assert lines == [f'croptfx run: error: no space left on device: the file system at '
+                     f'{disk} (holding {disk / "run"}) is full; free space or write '
+                     'elsewhere; no run summary was written']
+    serving = disk / 'run' / 'serving_model'
+    assert not serving.exists() or os.listdir(serving) == []
+    assert not (disk / 'run' / 'run_summary.json').exists()
+  finally:
+    subprocess.run(['umount', str(disk)], check=False)
