@@ -477,5 +477,6 @@ def test_a_beam_map_prints_progress_only(area, model_dir, tmp_path):
   assert done.returncode == 0, done.stderr
   assert done.stderr == ''
   lines = done.stdout.splitlines()
-  assert lines[0].startswith('[1/4] checking the model and the input files ... done in ')
-  assert lines[4] == 'croptfx map: 40 of 40 rows mapped as of 2021-07-15'
+  assert lines[0].startswith('[1/5] checking the model and the input files ... done in ')
+  assert lines[1].startswith("[2/5] finding the pixels' grid ... done in ")
+  assert lines[5] == 'croptfx map: 40 of 40 rows mapped as of 2021-07-15'
