@@ -8,6 +8,9 @@ Modules:
   beam_part    ExampleGen + Transform executors (also a command, for E)
   numpy_pass   case D's yardstick: the same grids in one pyarrow + NumPy pass
   trainer_speed  case T: the Trainer's training against the same fit in memory
+  map_case     cases F and G: `croptfx map` against the serving signature alone
+  raster_case  case H: the map's grid and raster steps alone, 1x and 10x (also a
+               command, the measured child process)
   memory       peak RSS of a process tree, polled from /proc
   results      measurements -> figures, ratios against targets, notes
   table        figures, ratios against targets, Markdown tables

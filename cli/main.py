@@ -129,14 +129,17 @@ def _cmd_generate(args) -> int:
       layout=args.layout, rows_per_file=args.rows_per_file,
       slides_columns=args.slides_columns, aoi=args.aoi, bad=args.bad)
   if args.aoi:
-    what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area at "
-            f"{part1.AOI_PIXEL_M:g} m x {len(summary['years'])} years")
+    what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area on the CDL's "
+            f"{part1.AOI_PIXEL_M:g} m {summary['aoi']['crs']} grid x {len(summary['years'])} years")
   else:
     what = f"{args.pixels_per_year} pixels x {len(summary['years'])} years"
   bad = sum(summary['bad_rows'].values())
+  cdls = (f" and the area's CDL of each year in {os.path.join(args.out, part1.CDL_DIR)}"
+          if args.aoi else '')
   print(f"croptfx generate: wrote {summary['rows']} rows ({what}"
         + (f', {bad} of them bad on purpose' if bad else '')
-        + f") in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
+        + f") in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)"
+        + cdls)
   return 0
 
 
@@ -233,6 +236,26 @@ def _map_runner(args):
                        args.image or configs.PIPELINE_IMAGE, supported=map_run.RUNNERS)
 
 
+def _grid_crs(text: str) -> str:
+  """--grid-crs: a CRS pyproj knows, as 'EPSG:N'."""
+  from croptfx.maps import pixel_grid  # pylint: disable=g-import-not-at-top
+  try:
+    return pixel_grid.check_crs(text)
+  except errors.CroptfxError as e:
+    raise argparse.ArgumentTypeError(str(e).split(': ', 1)[-1]) from None
+
+
+def _check_map_rasters(args) -> None:
+  """--like, --reference and --label-mapping of `croptfx map` exist (and the
+  rasters open), before any work."""
+  for flag, path in (('--like', args.like), ('--reference', args.reference),
+                     ('--label-mapping', args.label_mapping)):
+    if path and not paths.is_uri(path) and not os.path.exists(path):
+      raise errors.CroptfxError(f'{flag} {path}: no such file')
+  from croptfx.maps import products  # pylint: disable=g-import-not-at-top
+  products.check_rasters(args.like, args.reference)
+
+
 def _cmd_map(args) -> int:
   runner = _map_runner(args)
   if runner.name != 'dataflow':
@@ -240,9 +263,11 @@ def _cmd_map(args) -> int:
       raise errors.CroptfxError(f'--model {args.model}: no such file or directory')
     paths.check_input_and_output(args.data, args.output)
     serving_model.check(args.model)
+  _check_map_rasters(args)
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   map_run.run_map(args.model, args.data, args.as_of, args.output, runner=runner,
-                  verbose=args.verbose)
+                  verbose=args.verbose, grid_crs=args.grid_crs, like=args.like,
+                  reference=args.reference, label_mapping=args.label_mapping)
   return 0
 
 
@@ -287,6 +312,11 @@ def _cmd_bench(args) -> int:
   if args.fingerprint:
     from croptfx.bench import fingerprint_case  # pylint: disable=g-import-not-at-top
     return fingerprint_case.main()
+  if args.map_raster:
+    if args.map or args.scaling or args.pixels_per_year is not None:
+      raise errors.CroptfxError('--map-raster takes only --quick and --output')
+    from croptfx.bench import raster_case  # pylint: disable=g-import-not-at-top
+    return raster_case.main(args.quick, args.output)
   if args.map:
     if args.scaling or args.pixels_per_year is not None:
       raise errors.CroptfxError('--map takes only --quick, --output and --map-runners')
@@ -333,8 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
   size.add_argument('--pixels-per-year', type=_positive_int,
                     help='pixels in fields scattered over a county')
   size.add_argument('--aoi', type=_aoi, metavar='WxH',
-                    help='every pixel of a W x H area on a regular ~30 m lon/lat grid, '
-                         'made of fields (a map-like area, e.g. 200x150)')
+                    help="every pixel of a W x H area of the CDL's 30 m EPSG:5070 grid, "
+                         'made of fields (a map-like area, e.g. 200x150), and its CDL '
+                         'GeoTIFF of each year in OUT/_cdl/')
   p.add_argument('--years', type=_years, default=sorted(configs.YEAR_SPLITS),
                  help='comma-separated season years (default: the years of '
                       f'pipeline/configs.py, {",".join(map(str, sorted(configs.YEAR_SPLITS)))})')
@@ -398,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=_cmd_predict)
 
   p = sub.add_parser('map', help='map crop classes as of a date: GeoParquet pixels, '
-                                 'Cloud-Optimized GeoTIFFs and a quicklook (a Beam job)')
+                                 'Cloud-Optimized GeoTIFFs on the pixels\' grid, a quicklook '
+                                 'and a map page, scored against a reference CDL (a Beam job)')
   p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
   p.add_argument('--data', required=True,
                  help='Parquet file, directory, glob, Hive tree or gs:// / s3:// URI')
@@ -416,6 +448,20 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--max-num-workers', type=_positive_int, default=None,
                  help='autoscaling limit (Dataflow; default 10)')
   p.add_argument('--verbose', action='store_true', help='show Beam/TF logs on the console')
+  grid = p.add_mutually_exclusive_group()
+  grid.add_argument('--grid-crs', type=_grid_crs, default=None, metavar='EPSG:N',
+                    help='fit the pixels\' grid in this CRS (cell size inferred); default: '
+                         'detected among EPSG:5070, the UTM zones of the pixels and EPSG:4326')
+  grid.add_argument('--like', default=None, metavar='RASTER',
+                    help="the grid of a template raster (its CRS, transform and cell size, "
+                         "e.g. that year's CDL): each pixel falls in the cell that contains it")
+  p.add_argument('--reference', default=None, metavar='RASTER',
+                 help='score the map against a raster of CDL codes (the CDL of the year): '
+                      'accuracy, F1 and areas per class in map_summary.json, '
+                      'disagreement.tif and map.html')
+  p.add_argument('--label-mapping', default=None,
+                 help="CDL name -> class mapping JSON of the model's run, for --reference "
+                      '(default the bundled croptfx/data/cdl_classes.json)')
   p.set_defaults(func=_cmd_map)
 
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
@@ -451,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--map', action='store_true',
                  help='instead: `croptfx map` pixels/s against the serving signature alone, '
                       'and its peak RSS at 1x and 10x the pixels (the BENCHMARKS.md map section)')
+  p.add_argument('--map-raster', action='store_true',
+                 help="instead: the map's grid and raster steps alone, seconds per million "
+                      'pixels and peak RSS at 1x and 10x the demo area and a regional area '
+                      '(the BENCHMARKS.md map section)')
   p.add_argument('--map-runners', type=_map_runners,
                  default=['local', 'beam'],
                  help='runners of --map, comma-separated: local,beam (default both)')

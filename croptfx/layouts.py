@@ -22,8 +22,11 @@
     map_summary.json              rows read, predicted, skipped by reason, per class
     pixels/pixels-*.parquet       GeoParquet shards, one row per mapped pixel
     skipped/skipped-*.parquet     rows not mapped, with source_file and reason
-    classes.tif, confidence.tif   Cloud-Optimized GeoTIFFs (pixels on a regular grid)
+    classes.tif, confidence.tif   Cloud-Optimized GeoTIFFs on the pixels' grid, in its CRS
+    reference.tif, disagreement.tif  with --reference: its classes on the map's grid, and
+                                  where the map agrees with it
     quicklook.png                 classes.tif with a legend
+    map.html                      the map page: map, reference, disagreement, scores
     logs/map.log                  Beam/TF logs of the map job
 
 Names and paths only (the standard library): the readers of these files are in
@@ -107,6 +110,9 @@ MAP_SKIPPED_PREFIX = 'skipped'
 MAP_CLASSES_TIF = 'classes.tif'
 MAP_CONFIDENCE_TIF = 'confidence.tif'
 MAP_QUICKLOOK = 'quicklook.png'
+MAP_REFERENCE_TIF = 'reference.tif'
+MAP_DISAGREEMENT_TIF = 'disagreement.tif'
+MAP_PAGE = 'map.html'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +155,24 @@ class MapLayout:
   @property
   def quicklook_path(self):
     return self._join(MAP_QUICKLOOK)
+
+  @property
+  def reference_tif(self):
+    return self._join(MAP_REFERENCE_TIF)
+
+  @property
+  def disagreement_tif(self):
+    return self._join(MAP_DISAGREEMENT_TIF)
+
+  @property
+  def page_path(self):
+    return self._join(MAP_PAGE)
+
+  @property
+  def products(self):
+    """Every file of a map but the shards and the log: what a new map replaces."""
+    return [self.summary_path, self.classes_tif, self.confidence_tif, self.reference_tif,
+            self.disagreement_tif, self.quicklook_path, self.page_path]
 
   @property
   def log_path(self):

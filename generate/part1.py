@@ -30,8 +30,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from croptfx import cdl as cdl_codes
 from croptfx import codec
 from croptfx import features
+from croptfx.generate import cdl_raster
 
 DEFAULT_ROWS_PER_FILE = 5000
 
@@ -237,12 +239,17 @@ def _fields(rng, n_pixels: int):
   }
 
 
-# Wall-to-wall areas (`aoi_layout`): a regular lon/lat grid of ~30 m cells
-# (constant steps in degrees: dy is 30 m of latitude, dx 30 m of longitude at
-# the area's centre), centred in the county's south-west tile.
-AOI_PIXEL_M = 30.0
-METRES_PER_DEGREE = 6371008.8 * np.pi / 180  # mean Earth radius
+# Wall-to-wall areas (`aoi_layout`): cells of the CDL's national grid
+# (EPSG:5070, 30 m, `cdl_raster`) around a centre in the county's south-west
+# tile, their centres given as lon/lat rounded to 6 decimals, as Part-1 rows
+# extracted from the CDL are; `write_dataset` writes each year's CDL raster
+# of the area beside the rows.
+AOI_PIXEL_M = cdl_raster.CELL_M
 AOI_CENTRE = (-90.60, 33.38)
+COORD_DECIMALS = 6
+# Under the output directory; a name starting with '_' is skipped by the
+# readers of the data (as Spark's _SUCCESS), so `--data OUT` reads the rows.
+CDL_DIR = '_cdl'
 AOI_PIXEL_HA = AOI_PIXEL_M ** 2 / 1e4
 AOI_FIELD_HA = (5.0, 40.0)  # parcel sizes, log-uniform
 AOI_ROAD_SPACING = (45, 70)  # pixels between section roads (~1.3-2.1 km)
@@ -253,12 +260,18 @@ AOI_OVERLAY_TYPES = ('forest', 'wetland', 'open_space', 'low_intensity')
 _TYPE = {name: i for i, (name, _, _) in enumerate(FIELD_TYPES)}
 
 
-def aoi_grid(width: int, height: int) -> Dict[str, float]:
-  """Centre lon/lat of the north-west pixel and the steps, in degrees."""
-  dy = AOI_PIXEL_M / METRES_PER_DEGREE
-  dx = dy / np.cos(np.radians(AOI_CENTRE[1]))
-  return {'west': AOI_CENTRE[0] - (width - 1) / 2 * dx,
-          'north': AOI_CENTRE[1] + (height - 1) / 2 * dy, 'dx': dx, 'dy': dy}
+def aoi_transform(width: int, height: int):
+  """The EPSG:5070 transform of a width x height area: the window of the CDL
+  grid centred on the cell corner nearest to `AOI_CENTRE`."""
+  return cdl_raster.snapped_transform(AOI_CENTRE[0], AOI_CENTRE[1], width, height)
+
+
+def aoi_lonlat(width: int, height: int) -> Tuple[np.ndarray, np.ndarray]:
+  """lon, lat of the area's cell centres, row-major from the north-west
+  corner, rounded to `COORD_DECIMALS` (2e-3 of a cell at most)."""
+  x, y = cdl_raster.cell_centres(aoi_transform(width, height), width, height)
+  lon, lat = cdl_raster.to_lonlat(x, y)
+  return np.round(lon, COORD_DECIMALS), np.round(lat, COORD_DECIMALS)
 
 
 def _split_parcels(rng, parcel, ptype, top, left, bottom, right, next_id, parcel_types, p_types):
@@ -342,8 +355,9 @@ def aoi_layout(width: int, height: int, seed: int = 0) -> Dict[str, np.ndarray]:
   along one side); a bayou with wooded banks meanders across, woods and a
   small town sit among the fields. Each 4-connected piece of one parcel or
   shape is a field: one CDL class (rotating by year) and one phenology, the
-  pixels jittered around it. Pixels are in row-major order from the
-  north-west corner; 'field_id' is the [height, width] field of each pixel.
+  pixels jittered around it. Pixels are the centres of CDL cells
+  (`aoi_transform`), in row-major order from the north-west corner; 'field_id'
+  is the [height, width] field of each pixel.
   """
   if width < 1 or height < 1:
     raise ValueError(f'the area must be at least 1 x 1 pixels, got {width} x {height}')
@@ -423,9 +437,7 @@ def aoi_layout(width: int, height: int, seed: int = 0) -> Dict[str, np.ndarray]:
   n_fields = int(field_id.max()) + 1
   first_pixel = np.unique(field_id.ravel(), return_index=True)[1]
   field_type = ptype.ravel()[first_pixel]
-  grid = aoi_grid(width, height)
-  lon = grid['west'] + xx.ravel() * grid['dx']
-  lat = grid['north'] - yy.ravel() * grid['dy']
+  lon, lat = aoi_lonlat(width, height)
   return {
       'n_fields': n_fields, 'type': field_type, 'pixel_field': field_id.ravel(),
       'field_id': field_id, 'lon': lon, 'lat': lat,
@@ -622,13 +634,52 @@ def _write_if_changed(table: pa.Table, path: str) -> None:
 
 
 def _remove_stale_parts(out_dir: str, written: List[str]) -> None:
-  """Deletes part files of an earlier, different data set in `out_dir`."""
+  """Deletes part files and CDL rasters of an earlier, different data set in
+  `out_dir`."""
   keep = {os.path.abspath(p) for p in written}
   for dirpath, _, names in os.walk(out_dir):
     for name in names:
       path = os.path.abspath(os.path.join(dirpath, name))
-      if re.fullmatch(r'part-\d{5}\.parquet', name) and path not in keep:
+      stale = (re.fullmatch(r'part-\d{5}\.parquet', name)
+               or (os.path.basename(dirpath) == CDL_DIR
+                   and re.fullmatch(r'cdl_\d+\.tif', name)))
+      if stale and path not in keep:
         os.remove(path)
+
+
+def cdl_path(out_dir: str, year: int) -> str:
+  """Where `write_dataset` puts the CDL raster of an area's `year`."""
+  return os.path.join(out_dir, CDL_DIR, f'cdl_{year}.tif')
+
+
+def _write_cdls(out_dir: str, table: pa.Table, width: int, height: int) -> Dict[int, str]:
+  """Each year's CDL of the area: the code of every pixel's CDL name
+  (`croptfx.cdl`), on the area's EPSG:5070 window; files with the same bytes
+  are left alone. `table` holds the area's rows in `generate_aoi_table`'s
+  order (year, then row-major)."""
+  codes = cdl_codes.code_list()
+  transform = aoi_transform(width, height)
+  years = np.asarray(table.column(features.YEAR))
+  names = np.asarray(table.column(features.CDL).to_pylist(), dtype=object)
+  written = {}
+  for year in sorted(set(years.tolist())):
+    grid = np.array([codes.code(n) for n in names[years == year]], np.uint8)
+    path = cdl_path(out_dir, year)
+    fresh = path + '.new.tif'
+    cdl_raster.write_cdl(fresh, grid.reshape(height, width), transform, year)
+    if os.path.exists(path) and _same_bytes(fresh, path):
+      os.remove(fresh)
+    else:
+      os.replace(fresh, path)
+    written[year] = path
+  return written
+
+
+def _same_bytes(a: str, b: str) -> bool:
+  if os.path.getsize(a) != os.path.getsize(b):
+    return False
+  with open(a, 'rb') as fa, open(b, 'rb') as fb:
+    return fa.read() == fb.read()
 
 
 # What `--bad` adds per year: reason -> how to break a copy of a good row
@@ -688,8 +739,9 @@ def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
   """Writes the data set as Parquet files; returns a summary of what was written.
 
   Either `pixels_per_year` pixels in fields scattered over the county, or
-  `aoi=(width, height)`: every pixel of a wall-to-wall area on a regular
-  ~30 m lon/lat grid (`aoi_layout`).
+  `aoi=(width, height)`: every pixel of a wall-to-wall area, the cells of
+  the CDL's EPSG:5070 30 m grid (`aoi_layout`), and each year's CDL raster
+  of the area in `<out_dir>/_cdl/cdl_<year>.tif` (the reference of a map).
   layout='flat': `part-00000.parquet`, ... with a `year` column and the years
   shuffled across files; layout='hive': `year=YYYY/part-00000.parquet` without
   the year column, as Spark writes partitioned tables.
@@ -708,13 +760,14 @@ def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
     table = generate_aoi_table(aoi[0], aoi[1], years, seed)
   else:
     table = generate_table(pixels_per_year, years, seed)
+  os.makedirs(out_dir, exist_ok=True)
+  cdl_files = _write_cdls(out_dir, table, *aoi) if aoi is not None else {}
   bad_rows = {}
   if bad:
     table, bad_rows = with_bad_rows(table)
   if slides_columns:
     renames = {v: k for k, v in features.COLUMN_ALIASES.items()}
     table = table.rename_columns([renames.get(n, n) for n in table.column_names])
-  os.makedirs(out_dir, exist_ok=True)
   files = []
   if layout == 'flat':
     order = np.random.default_rng([seed, 1]).permutation(table.num_rows)
@@ -731,12 +784,14 @@ def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
       path = os.path.join(target, f'part-{k:05d}.parquet')
       _write_if_changed(part.slice(start, rows_per_file), path)
       files.append(path)
-  _remove_stale_parts(out_dir, files)
+  _remove_stale_parts(out_dir, files + list(cdl_files.values()))
   cdl = table.column(features.CDL).to_pylist()
   summary = {'rows': table.num_rows, 'files': files,
              'years': sorted(set(int(y) for y in years)),
              'cdl_counts': {name: cdl.count(name) for name in sorted(set(cdl))},
              'bad_rows': bad_rows}
   if aoi is not None:
-    summary['aoi'] = {'width': aoi[0], 'height': aoi[1], **aoi_grid(*aoi)}
+    summary['aoi'] = {'width': aoi[0], 'height': aoi[1], 'crs': cdl_raster.CRS,
+                      'cell_m': AOI_PIXEL_M, 'transform': list(aoi_transform(*aoi))[:6],
+                      'cdl': cdl_files}
   return summary

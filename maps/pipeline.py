@@ -11,7 +11,9 @@ and Dataflow:
     -> RunInference(ServingModelHandler) batches of rows, one `serving_default`
                                          call per batch, model loaded once per
                                          worker
-    -> WritePixels                       GeoParquet shards under pixels/
+    -> WritePixels                       GeoParquet shards under pixels/, each
+                                         pixel with its cell of the map's grid
+                                         (found before the job, `maps.pixel_grid`)
   skipped rows (normalized columns, source_file, reason) -> skipped/*.parquet
 
 Everything moves as record batches (thousands of rows per element), so Beam
@@ -39,6 +41,7 @@ import pyarrow as pa
 
 from croptfx import features
 from croptfx import layouts
+from croptfx.maps import grid as grid_lib
 from croptfx.maps import model_handler as handler_lib
 from croptfx.maps import pixels as pixels_lib
 from croptfx.rows import encoding
@@ -217,10 +220,12 @@ class _WritePixels(beam.DoFn):
   is left at the end of each bundle; outputs the shard paths.
   """
 
-  def __init__(self, prefix: str, as_of: datetime.date, shard_rows: int):
+  def __init__(self, prefix: str, as_of: datetime.date, shard_rows: int,
+               grid: Optional[grid_lib.Grid] = None):
     self._prefix = prefix
     self._as_of = as_of
     self._shard_rows = shard_rows
+    self._grid = grid
     self._tables: List[pa.Table] = []
     self._rows = 0
     self._predicted = beam.metrics.Metrics.counter(_METRICS, 'rows_predicted')
@@ -233,7 +238,7 @@ class _WritePixels(beam.DoFn):
       return None
     table = pa.concat_tables(self._tables)
     self._tables, self._rows = [], 0
-    return pixels_lib.write_shard(table, self._prefix)
+    return pixels_lib.write_shard(table, self._prefix, self._grid)
 
   def process(self, result: inference_base.PredictionResult) -> Iterator[str]:
     rows: handler_lib.EncodedRows = result.example
@@ -263,8 +268,12 @@ def MapPixels(  # pylint: disable=invalid-name
     min_batch_rows: int = handler_lib.DEFAULT_MIN_BATCH_ROWS,
     max_batch_rows: int = handler_lib.DEFAULT_MAX_BATCH_ROWS,
     shard_rows: int = DEFAULT_SHARD_ROWS,
-    prefetch_batches: int = DEFAULT_PREFETCH_BATCHES) -> beam.pvalue.PCollection:
+    prefetch_batches: int = DEFAULT_PREFETCH_BATCHES,
+    grid: Optional[grid_lib.Grid] = None) -> beam.pvalue.PCollection:
   """Checked input files -> pixel shards and skipped rows under `layout`.
+
+  `grid`: the map's grid; each pixel's row, col, x, y in it go into the
+  shards (null without a grid).
 
   Returns:
     The PCollection of written pixel shard paths.
@@ -285,4 +294,5 @@ def MapPixels(  # pylint: disable=invalid-name
   handler = handler_lib.ServingModelHandler(model_dir, as_of, min_batch_rows, max_batch_rows)
   return (outputs['rows']
           | 'RunInference' >> inference_base.RunInference(handler)
-          | 'WritePixels' >> beam.ParDo(_WritePixels(layout.pixels_prefix, as_of, shard_rows)))
+          | 'WritePixels' >> beam.ParDo(_WritePixels(layout.pixels_prefix, as_of, shard_rows,
+                                                     grid)))

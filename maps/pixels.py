@@ -2,18 +2,22 @@
 
 One row per mapped pixel: lon, lat, year, as_of, class, class_index,
 probabilities (one per class, `features.CLASS_NAMES` order), confidence (the
-top probability) and `geometry`, the pixel's centre as a WKB point. Each
-shard carries the `geo` file metadata of GeoParquet 1.0
+top probability), the pixel's cell of the map's grid (`maps.pixel_grid`):
+row, col, and x, y, the cell's centre in the grid's CRS (all null when the
+pixels lie on no grid), and `geometry`, the pixel's centre as a WKB point.
+Each shard carries the `geo` file metadata of GeoParquet 1.0
 (https://geoparquet.org/releases/v1.0.0/): WKB encoding, geometry type Point,
 no `crs` (which means OGC:CRS84, lon/lat in degrees) and the shard's bbox, so
-geopandas, DuckDB's spatial extension, QGIS and GDAL open the files as points.
+geopandas, DuckDB's spatial extension, QGIS and GDAL open the files as points;
+and a `croptfx` key with the grid (CRS, transform, size), which row, col, x
+and y refer to.
 """
 
 import datetime
 import json
 import os
 import uuid
-from typing import Dict, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 import numpy as np
@@ -21,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from croptfx import features
+from croptfx.maps import grid as grid_lib
 
 CLASS = 'class'
 CLASS_INDEX = 'class_index'
@@ -28,7 +33,10 @@ PROBABILITIES = 'probabilities'
 CONFIDENCE = 'confidence'
 AS_OF = 'as_of'
 GEOMETRY = 'geometry'
+ROW, COL, X, Y = 'row', 'col', 'x', 'y'
 GEOPARQUET_VERSION = '1.0.0'
+# The file metadata key of the grid the cell columns refer to.
+GRID_METADATA_KEY = b'croptfx'
 
 # Without `geometry`: what a prediction is; the shards add the point.
 PREDICTION_SCHEMA = pa.schema([
@@ -37,7 +45,12 @@ PREDICTION_SCHEMA = pa.schema([
     (CLASS, pa.string()), (CLASS_INDEX, pa.int64()),
     (PROBABILITIES, pa.list_(pa.float32())), (CONFIDENCE, pa.float32()),
 ])
-SCHEMA = PREDICTION_SCHEMA.append(pa.field(GEOMETRY, pa.binary()))
+# The pixel's cell: row and column of the map's raster, and the cell's
+# centre in the grid's CRS; null without a grid.
+CELL_FIELDS = (pa.field(ROW, pa.int64()), pa.field(COL, pa.int64()),
+               pa.field(X, pa.float64()), pa.field(Y, pa.float64()))
+SCHEMA = pa.schema(list(PREDICTION_SCHEMA) + list(CELL_FIELDS)
+                   + [pa.field(GEOMETRY, pa.binary())])
 
 # Little-endian WKB Point: byte order 1, type 1, x, y (21 bytes).
 _WKB_POINT = np.dtype([('order', 'u1'), ('type', '<u4'), ('x', '<f8'), ('y', '<f8')])
@@ -105,14 +118,37 @@ def with_geometry(table: pa.Table) -> pa.Table:
   return table.replace_schema_metadata(geo_metadata(bbox))
 
 
-def write_shard(table: pa.Table, prefix: str) -> str:
+def cell_columns(lon: np.ndarray, lat: np.ndarray,
+                 grid: Optional[grid_lib.Grid]) -> List[pa.Array]:
+  """row, col, x, y of each pixel's cell of `grid` (nulls without one)."""
+  if grid is None:
+    return [pa.nulls(len(lon), f.type) for f in CELL_FIELDS]
+  rows, cols, x, y = grid.locate(lon, lat)
+  return [pa.array(rows, pa.int64()), pa.array(cols, pa.int64()),
+          pa.array(x, pa.float64()), pa.array(y, pa.float64())]
+
+
+def with_cells(table: pa.Table, grid: Optional[grid_lib.Grid]) -> pa.Table:
+  """The prediction table plus each pixel's cell, then its WKB points; the
+  schema's metadata holds the `geo` key and the grid."""
+  lon = table.column(features.LON).to_numpy()
+  lat = table.column(features.LAT).to_numpy()
+  for field, column in zip(CELL_FIELDS, cell_columns(lon, lat, grid)):
+    table = table.append_column(field, column)
+  table = with_geometry(table)
+  metadata = dict(table.schema.metadata)
+  metadata[GRID_METADATA_KEY] = json.dumps({'grid': grid.to_dict() if grid else None}).encode()
+  return table.replace_schema_metadata(metadata)
+
+
+def write_shard(table: pa.Table, prefix: str, grid: Optional[grid_lib.Grid] = None) -> str:
   """Writes one GeoParquet shard `<prefix>-<unique>.parquet`, whole or not at all.
 
   Written under a hidden temporary name in the same directory, then renamed,
   so a reader listing the directory never sees half a file (the reader skips
   names starting with '.').
   """
-  table = with_geometry(table)
+  table = with_cells(table, grid)
   unique = uuid.uuid4().hex
   directory, _, name = prefix.rpartition('/')
   final = f'{prefix}-{unique}.parquet'

@@ -26,12 +26,12 @@ def _read_classes(classes_tif: str):
     scale = max(1, math.ceil(max(ds.width, ds.height) / MAX_READ_PX))
     shape = (math.ceil(ds.height / scale), math.ceil(ds.width / scale))
     classes = ds.read(1, out_shape=shape, resampling=Resampling.nearest)
-    return classes, ds.bounds, ds.nodata
+    return classes, ds.bounds, ds.nodata, ds.crs
 
 
 def write_quicklook(classes_tif: str, png_path: str, title: str = '') -> str:
   """Writes the class raster as a PNG with a legend of class names and shares."""
-  classes, bounds, nodata = _read_classes(classes_tif)
+  classes, bounds, nodata, crs = _read_classes(classes_tif)
   valid = classes != nodata if nodata is not None else np.ones(classes.shape, bool)
   valid &= classes < features.NUM_CLASSES
   shown = np.ma.masked_array(classes, mask=~valid)
@@ -43,13 +43,21 @@ def write_quicklook(classes_tif: str, png_path: str, title: str = '') -> str:
   ax.imshow(shown, cmap=cmap, vmin=-0.5, vmax=features.NUM_CLASSES - 0.5,
             interpolation='nearest', interpolation_stage='data',
             extent=(bounds.left, bounds.right, bounds.bottom, bounds.top))
-  # Degrees of longitude are shorter than degrees of latitude away from the
-  # equator: scale the axes so fields keep their shape.
-  mid_lat = (bounds.top + bounds.bottom) / 2
-  ax.set_aspect(1 / max(math.cos(math.radians(mid_lat)), 1e-6))
-  ax.set_xlabel('longitude (degrees)')
-  ax.set_ylabel('latitude (degrees)')
-  ax.ticklabel_format(useOffset=False)
+  if crs is None or crs.is_geographic:
+    # Degrees of longitude are shorter than degrees of latitude away from the
+    # equator: scale the axes so fields keep their shape.
+    mid_lat = (bounds.top + bounds.bottom) / 2
+    ax.set_aspect(1 / max(math.cos(math.radians(mid_lat)), 1e-6))
+    ax.set_xlabel('longitude (degrees)')
+    ax.set_ylabel('latitude (degrees)')
+  else:
+    # A projected grid: metres both ways.
+    code = crs.to_epsg()
+    name = f'EPSG:{code}' if code else 'the map\'s CRS'
+    ax.set_aspect(1)
+    ax.set_xlabel(f'x ({crs.linear_units}, {name})')
+    ax.set_ylabel(f'y ({crs.linear_units}, {name})')
+  ax.ticklabel_format(style='plain', useOffset=False)
   ax.tick_params(labelsize=8)
   if title:
     ax.set_title(title, fontsize=11, fontweight='bold', loc='left')

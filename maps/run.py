@@ -1,10 +1,13 @@
 """`croptfx map` and `croptfx predict`: run the map job, then assemble its outputs.
 
 `run_map` checks the model and the input (every file's footer) before any
-work, runs the Beam job of `maps.pipeline` on the chosen runner, counts what
-it wrote (the shards are the record: rows read = predicted + skipped, per
-reason, or the run fails), writes the rasters when the pixels lie on a
-regular grid (`maps.raster`), the quicklook and `map_summary.json`.
+work, finds the grid the pixels lie on (`maps.pixel_grid`, from the lon/lat
+columns alone), runs the Beam job of `maps.pipeline` on the chosen runner
+(each pixel's cell goes into the shards), counts what it wrote (the shards
+are the record: rows read = predicted + skipped, per reason, or the run
+fails), then writes the rasters tile by tile, scored against a reference if
+given, the quicklook and the map page (`maps.products`), and
+`map_summary.json`.
 
 `predict` is the same job on one in-memory worker, its shards merged into
 one Parquet file: there is one way of predicting.
@@ -17,7 +20,6 @@ import gc
 import logging
 import os
 import posixpath
-import shutil
 import tempfile
 import threading
 import time
@@ -38,8 +40,8 @@ from croptfx.jobs import runners
 from croptfx import layouts
 from croptfx.maps import pipeline as pipeline_lib
 from croptfx.maps import pixels as pixels_lib
-from croptfx.maps import quicklook
-from croptfx.maps import raster
+from croptfx.maps import pixel_grid
+from croptfx.maps import products
 from croptfx import outputs
 from croptfx import paths
 from croptfx.rows import reader
@@ -52,9 +54,7 @@ RUNNERS = runners.RUNNERS
 def _clear_previous(layout: layouts.MapLayout) -> None:
   """Removes a map's files from its output: a previous map's before the job
   (shards would mix), or a failed job's partial ones."""
-  files = [layout.summary_path, layout.classes_tif, layout.confidence_tif,
-           layout.quicklook_path]
-  stale = [p for p in files if FileSystems.exists(p)]
+  stale = [p for p in layout.products if FileSystems.exists(p)]
   if paths.is_uri(layout.output):
     # Object stores have no directories: the shards are matched by pattern.
     stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
@@ -200,23 +200,6 @@ def _reconcile(rows_read: int, counts: Dict[str, object]) -> None:
         f'predicted + {skipped} skipped')
 
 
-def _copy_to(local_path: str, target: str) -> None:
-  with open(local_path, 'rb') as src, FileSystems.create(target) as dst:
-    shutil.copyfileobj(src, dst)
-
-
-def _write_quicklook(layout: layouts.MapLayout, title: str) -> str:
-  if not paths.is_uri(layout.output):
-    return quicklook.write_quicklook(layout.classes_tif, layout.quicklook_path, title)
-  with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
-    local_tif = os.path.join(tmp, layouts.MAP_CLASSES_TIF)
-    with FileSystems.open(layout.classes_tif) as src, open(local_tif, 'wb') as dst:
-      shutil.copyfileobj(src, dst)
-    png = quicklook.write_quicklook(local_tif, os.path.join(tmp, layouts.MAP_QUICKLOOK), title)
-    _copy_to(png, layout.quicklook_path)
-  return layout.quicklook_path
-
-
 def _log_path(layout: layouts.MapLayout, command: str) -> str:
   """The map's log: in the output, or a local temporary file for an object
   store output (the summary names it)."""
@@ -227,7 +210,9 @@ def _log_path(layout: layouts.MapLayout, command: str) -> str:
 
 def run_map(model: str, data: str, as_of: datetime.date, output: str,
             runner: Optional[runners.Runner] = None, stream=None, quiet: bool = False,
-            verbose: bool = False, **job_args) -> Dict[str, object]:
+            verbose: bool = False, grid_crs: Optional[str] = None,
+            like: Optional[str] = None, reference: Optional[str] = None,
+            label_mapping: Optional[str] = None, **job_args) -> Dict[str, object]:
   """`croptfx map`: see the module doc. Returns the map summary as written.
 
   Args:
@@ -239,6 +224,10 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
     stream: where progress goes (default stdout).
     quiet: no progress lines.
     verbose: logs on the console too.
+    grid_crs, like: the map's grid from the user (`maps.pixel_grid`): a CRS
+      to fit the pixels in, or a template raster; default: detected.
+    reference, label_mapping: a raster of CDL codes to score the map
+      against, and the CDL name -> class mapping (default the bundled one).
     job_args: batch_rows, min_batch_rows, max_batch_rows, shard_rows of
       `maps.pipeline.MapPixels`.
   """
@@ -247,17 +236,23 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
   layout = layouts.MapLayout(output)
   log_path = _log_path(layout, 'map')
   with frame.Job('map', output, log_path=log_path, results=[layout.summary_path],
-                 stream=stream, quiet=quiet, verbose=verbose, steps=4) as job:
+                 stream=stream, quiet=quiet, verbose=verbose, steps=5) as job:
     job.on_failure(lambda: _clear_previous(layout))
-    return _map(model, data, as_of, layout, runner, job, log_path, **job_args)
+    return _map(model, data, as_of, layout, runner, job, log_path,
+                {'grid_crs': grid_crs, 'like': like, 'reference': reference,
+                 'label_mapping': label_mapping}, **job_args)
 
 
-def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
+def _map(model, data, as_of, layout, runner, job, log_path, grid_args, **job_args):
   """`run_map` inside its job frame."""
   start = time.monotonic()
   progress = job.progress
+  reference = grid_args['reference']
   with progress.step('check', 'checking the model and the input files'):
     file_layouts = check_inputs(model, data)
+    products.check_rasters(grid_args['like'], reference)
+  with progress.step('grid', "finding the pixels' grid"):
+    choice = pixel_grid.find_grid(file_layouts, as_of, grid_args['grid_crs'], grid_args['like'])
   rows_read = sum(l.num_rows for l in file_layouts)
   warnings = as_of_warnings(model, as_of)
   for warning in warnings:
@@ -276,7 +271,7 @@ def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
         # renames them: an output like `map[1]` is reached through a
         # glob-free link.
         run_job(model, file_layouts, as_of, paths.glob_free_alias(layout.output), beam_args,
-                **job_args)
+                grid=choice.grid, **job_args)
       children = os.times()
       cpu = {'job': round(time.process_time() - cpu0, 2),
              'job_worker_processes': round(
@@ -284,15 +279,19 @@ def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
                  - children0.children_user - children0.children_system, 2)}
     counts = count_outputs(layout)
     _reconcile(rows_read, counts)
-  with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'):
-    rasters = raster.write_map_rasters(counts['pixel_files'], layout.output)
+  with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'
+                     + (f', scored against {reference}' if reference else '')):
+    rasters = products.write_rasters(counts['pixel_files'], layout, choice, reference,
+                                     grid_args['label_mapping'])
+  page_path = quicklook_path = None
   if rasters['written']:
-    with progress.step('quicklook', 'quicklook'):
-      quicklook_path = _write_quicklook(layout, f'Crop classes as of {as_of}')
+    with progress.step('quicklook', 'quicklook and map page'):
+      quicklook_path = products.write_quicklook(layout, f'Crop classes as of {as_of}')
+      page_path = products.write_page(layout, as_of, model, data, choice, rasters,
+                                      counts['pixels_per_class'])
   else:
     logging.warning('No raster written: %s', rasters['reason'])
-    progress.write(f'[4/4] no raster written: {rasters["reason"]}')
-    quicklook_path = None
+    progress.write(f'[5/5] no raster written: {rasters["reason"]}')
   skipped = {r: n for r, n in counts['skipped'].items()}
   summary = {
       'model': model, 'data': data, 'as_of': as_of.isoformat(), **runner.to_dict(),
@@ -302,12 +301,13 @@ def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
       'skipped_total': sum(skipped.values()),
       'pixels_per_class': counts['pixels_per_class'],
       'pixel_files': len(counts['pixel_files']),
-      'raster': {k: rasters[k] for k in ('written', 'reason', 'grid', 'cells_filled',
-                                          'duplicate_cells', 'duplicate_pixels')},
+      **products.summary_fields(choice, rasters),
       'files': {'pixels': layout.pixels_dir, 'skipped': layout.skipped_dir,
                 'classes_tif': rasters['classes_tif'],
-                'confidence_tif': rasters['confidence_tif'], 'quicklook': quicklook_path,
-                'log': log_path},
+                'confidence_tif': rasters['confidence_tif'],
+                'reference_tif': rasters['reference_tif'],
+                'disagreement_tif': rasters['disagreement_tif'],
+                'quicklook': quicklook_path, 'map_page': page_path, 'log': log_path},
       'seconds': dict(progress.seconds, total=round(time.monotonic() - start, 2)),
       # CPU time of the job step: this process (every thread; all of the
       # work on the local runner) and its finished worker processes (beam).
@@ -319,9 +319,14 @@ def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
       f'croptfx map: {summary["predicted"]} of {rows_read} rows mapped as of {as_of}'
       + (f'; skipped {summary["skipped_total"]} ({detail})' if detail else '')
       + f'\n  summary:   {layout.summary_path}\n  pixels:    {layout.pixels_dir}/'
-      + (f'\n  rasters:   {rasters["classes_tif"]}, {rasters["confidence_tif"]}'
-         f'\n  quicklook: {quicklook_path}' if rasters['written']
-         else f'\n  rasters:   not written: {rasters["reason"]}'))
+      + (f'\n  rasters:   {rasters["classes_tif"]}, {rasters["confidence_tif"]} '
+         f'({choice.grid.crs}, {choice.grid.width} x {choice.grid.height} cells)'
+         f'\n  quicklook: {quicklook_path}\n  page:      {page_path}' if rasters['written']
+         else f'\n  rasters:   not written: {rasters["reason"]}')
+      + (f'\n  scores:    overall accuracy {rasters["reference"]["overall_accuracy"]:.3f} '
+         f'over {rasters["reference"]["cells_compared"]:,} cells against {reference}'
+         if rasters['reference'] and rasters['reference']['overall_accuracy'] is not None
+         else ''))
   return summary
 
 

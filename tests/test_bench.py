@@ -465,3 +465,22 @@ def test_trainer_case_ratio_is_the_median_of_per_round_ratios():
   assert {r.name: r for r in results.summarize(m)[1]}['T / T0'].met is False
   text = results.render(m, 'croptfx bench', {'cores': '2'})
   assert '(2 of 9 met)' in text and '| T / T0 ' in text
+
+
+def test_raster_case_steps_find_the_areas_grid_and_score_its_map(tmp_path, capsys):
+  import json  # pylint: disable=g-import-not-at-top
+  from croptfx.bench import raster_case  # pylint: disable=g-import-not-at-top
+  area = raster_case.make_area(str(tmp_path), 40, 30)
+  with open(tmp_path / 'area.json', 'w', encoding='utf-8') as f:
+    json.dump(area, f)
+  assert raster_case.step_main(['grid', str(tmp_path)]) == 0
+  grid = json.loads((tmp_path / 'grid.json').read_text())
+  assert (grid['crs'], grid['width'], grid['height']) == ('EPSG:5070', 40, 30)
+  assert raster_case.step_main(['raster', str(tmp_path), str(tmp_path / 'map')]) == 0
+  lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+  assert [l['pixels'] for l in lines] == [1200, 1200]
+  # The reference gives 70% of the cells their class's code (No Crops Growing
+  # has none: fallow is Uncultivated), the others a code at random.
+  assert 0.4 < lines[1]['overall_accuracy'] < 0.8
+  assert sorted(os.listdir(tmp_path / 'map')) == [
+      'classes.tif', 'confidence.tif', 'disagreement.tif', 'reference.tif']

@@ -186,30 +186,65 @@ def _components(mask):
   return parts
 
 
-def test_aoi_is_every_pixel_of_a_regular_30m_grid_each_year(tmp_path):
-  from croptfx.maps import grid as grid_lib  # pylint: disable=g-import-not-at-top
+def test_aoi_pixels_are_cdl_cell_centres_and_each_year_has_its_cdl(tmp_path):
+  import pyproj  # pylint: disable=g-import-not-at-top
+  import rasterio  # pylint: disable=g-import-not-at-top
+  from croptfx import cdl  # pylint: disable=g-import-not-at-top
+  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
   summary = part1.write_dataset(str(tmp_path), aoi=(40, 30), years=(2020, 2021), seed=7,
-                                   rows_per_file=1000)
+                                rows_per_file=1000)
   assert summary['rows'] == 2 * 40 * 30
-  table = pq.read_table(tmp_path)
-  dy = 30 / (6371008.8 * np.pi / 180)  # 30 m of latitude on the mean-radius sphere
-  dx = dy / np.cos(np.radians(33.38))  # 30 m of longitude at the area's centre
+  table = pq.read_table(tmp_path)  # pyarrow skips `_cdl/`, as the readers do
+  to_albers = pyproj.Transformer.from_crs('EPSG:4326', 'EPSG:5070', always_xy=True)
+  # The national CDL grid: 30 m cells whose centres are multiples of 30 m
+  # (its corner, -2,356,095 m, 3,172,605 m, is 15 m off them).
+  codes = cdl.code_list()
   cells = {}
   for year in (2020, 2021):
     rows = table.filter(pc.equal(table.column('year'), year))
     lon, lat = rows.column('lon').to_numpy(), rows.column('lat').to_numpy()
     assert rows.num_rows == 1200
-    grid, reason = grid_lib.detect_grid(lon, lat, tolerance=1e-6)
-    assert reason is None
-    assert (grid.width, grid.height) == (40, 30)
-    assert grid.dx == pytest.approx(dx, rel=1e-9) and grid.dy == pytest.approx(dy, rel=1e-9)
-    # Centred on the area's centre.
-    assert grid.west + 20 * grid.dx == pytest.approx(-90.60, abs=1e-9)
-    assert grid.north - 15 * grid.dy == pytest.approx(33.38, abs=1e-9)
-    r, c = grid.index(lon, lat)
-    cells[year] = set(zip(r.tolist(), c.tolist()))
+    assert (np.round(lon, 6) == lon).all() and (np.round(lat, 6) == lat).all()
+    x, y = to_albers.transform(lon, lat)
+    kx, ky = np.asarray(x) / 30, np.asarray(y) / 30
+    # Rounded to 6 decimals: within 0.003 cells of a centre.
+    assert np.abs(kx - np.rint(kx)).max() < 0.003 and np.abs(ky - np.rint(ky)).max() < 0.003
+    col = np.rint(kx).astype(int) - int(np.rint(kx).min())
+    row = int(np.rint(ky).max()) - np.rint(ky).astype(int)
+    assert (col.max(), row.max()) == (39, 29)
+    cells[year] = set(zip(row.tolist(), col.tolist()))
     assert len(cells[year]) == 1200  # each cell once
+    # The area is centred on the cell corner nearest to the area's centre.
+    cx, cy = to_albers.transform(*part1.AOI_CENTRE)
+    assert abs(np.mean(np.asarray(x)) - cx) <= 15 + 0.1 and abs(np.mean(np.asarray(y)) - cy) <= 15 + 0.1
+    # The year's CDL: EPSG:5070, the cells' transform, each pixel's code.
+    with rasterio.open(tmp_path / '_cdl' / f'cdl_{year}.tif') as ds:
+      assert summary['aoi']['cdl'][year] == str(tmp_path / '_cdl' / f'cdl_{year}.tif')
+      assert ds.crs.to_epsg() == 5070 and (ds.width, ds.height) == (40, 30)
+      assert ds.dtypes == ('uint8',) and ds.nodata == 0
+      t = ds.transform
+      assert (t.a, t.e) == (30, -30) and (t.c + 15) % 30 == 0 and (t.f - 15) % 30 == 0
+      assert list(t)[:6] == summary['aoi']['transform']
+      grid = ds.read(1)
+      r, c = rasterio.transform.rowcol(t, x, y)
+      expected = [codes.code(n) for n in rows.column('CDL').to_pylist()]
+      np.testing.assert_array_equal(grid[np.asarray(r), np.asarray(c)], expected)
+      corn = codes.code('Corn')
+      assert ds.colormap(1)[corn][:3] == tuple(int(codes.colors[corn][k:k + 2], 16)
+                                                for k in (1, 3, 5))
   assert cells[2020] == cells[2021]
+  # The CDLs sit in `_cdl/`, which readers of the data skip.
+  assert [os.path.basename(f.path) for f in reader.list_input_files(str(tmp_path))] == [
+      'part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
+
+
+def test_regenerating_an_area_removes_stale_cdls(tmp_path):
+  part1.write_dataset(str(tmp_path), aoi=(6, 5), years=(2020, 2021), seed=1)
+  assert sorted(os.listdir(tmp_path / '_cdl')) == ['cdl_2020.tif', 'cdl_2021.tif']
+  part1.write_dataset(str(tmp_path), aoi=(6, 5), years=(2021,), seed=1)
+  assert sorted(os.listdir(tmp_path / '_cdl')) == ['cdl_2021.tif']
+  part1.write_dataset(str(tmp_path), 10, years=(2021,), seed=1)
+  assert os.listdir(tmp_path / '_cdl') == []
 
 
 def test_aoi_fields_are_contiguous_parcels_of_one_class(tmp_path):
@@ -256,8 +291,11 @@ def test_cli_generate_aoi_and_its_argument_errors(tmp_path):
   out = subprocess.run(
       [sys.executable, '-m', 'croptfx.cli', 'generate', str(tmp_path / 'd'), '--aoi', '12x10',
        '--years', '2021'], capture_output=True, text=True, check=True)
-  assert 'wrote 120 rows (12 x 10 pixels of a wall-to-wall area at 30 m x 1 years)' in out.stdout
-  assert pq.read_table(tmp_path / 'd').num_rows == 120
+  assert ("wrote 120 rows (12 x 10 pixels of a wall-to-wall area on the CDL's 30 m EPSG:5070 "
+          'grid x 1 years)') in out.stdout
+  assert f"and the area's CDL of each year in {tmp_path / 'd' / '_cdl'}" in out.stdout
+  assert pq.read_table(tmp_path / 'd' / 'part-00000.parquet').num_rows == 120
+  assert os.listdir(tmp_path / 'd' / '_cdl') == ['cdl_2021.tif']
   for args, message in (
       (['--aoi', '0x10'], "argument --aoi: takes WIDTHxHEIGHT in pixels, two positive integers "
                           "like 200x150, got '0x10'"),

@@ -1,9 +1,11 @@
 """`croptfx map` end to end: the Beam map job against the serving signature.
 
 One model per session (conftest's `small_run`), one wall-to-wall area with a
-hole, mapped on the in-memory DirectRunner and on 2 worker processes; the
-expected classes come from the pushed model's `serving_default` called here,
-in-process, on the same rows.
+hole (the generator's: CDL cells, EPSG:5070), mapped on the in-memory
+DirectRunner and on 2 worker processes and scored against the area's
+generated CDL; the expected classes come from the pushed model's
+`serving_default` called here, in-process, on the same rows, and from
+`croptfx predict`; each pixel's cell from pyproj and the area's transform.
 """
 
 import datetime
@@ -14,9 +16,11 @@ import os
 import subprocess
 import sys
 
+import affine
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyproj
 import pytest
 
 from croptfx import features
@@ -31,32 +35,40 @@ WIDTH, HEIGHT = 30, 20
 HOLE = [(c, r) for c in range(10, 14) for r in range(5, 8)]
 
 
-def _cells(lon, lat):
-  """Column and row of each pixel, from the sorted distinct coordinates."""
-  xs, ys = np.unique(lon), np.unique(lat)[::-1]  # row 0 is the north
-  return np.searchsorted(xs, lon), len(ys) - 1 - np.searchsorted(np.unique(lat), lat)
+_TO_ALBERS = pyproj.Transformer.from_crs('EPSG:4326', 'EPSG:5070', always_xy=True)
+
+
+def _cells(lon, lat, transform):
+  """Column and row of each pixel's cell: pyproj to EPSG:5070, then the area's
+  transform."""
+  x, y = _TO_ALBERS.transform(np.asarray(lon), np.asarray(lat))
+  col = np.floor((np.asarray(x) - transform.c) / transform.a).astype(int)
+  row = np.floor((np.asarray(y) - transform.f) / transform.e).astype(int)
+  return col, row
+
+
+def _generate(directory, width, height, seed):
+  summary = part1.write_dataset(str(directory), aoi=(width, height), years=[2021], seed=seed)
+  table = pq.read_table(str(directory))  # pyarrow skips `_cdl/`
+  return table, affine.Affine(*summary['aoi']['transform']), summary['aoi']['cdl'][2021]
 
 
 @pytest.fixture(scope='module')
 def area(tmp_path_factory):
-  """A 30 x 20 wall-to-wall area of 2021 minus a 4 x 3 hole, in three files."""
+  """A 30 x 20 wall-to-wall area of 2021 minus a 4 x 3 hole, in three files,
+  and its CDL of 2021."""
   root = tmp_path_factory.mktemp('area')
-  part1.write_dataset(str(root / 'generated'), aoi=(WIDTH, HEIGHT), years=[2021], seed=11)
-  table = pa.concat_tables([pq.read_table(f) for f in sorted((root / 'generated').glob('*.parquet'))])
-  lon = table.column('lon').to_numpy()
-  lat = table.column('lat').to_numpy()
-  assert len(np.unique(lon)) == WIDTH and len(np.unique(lat)) == HEIGHT
-  col, row = _cells(lon, lat)
+  table, transform, cdl = _generate(root / 'generated', WIDTH, HEIGHT, 11)
+  col, row = _cells(table.column('lon').to_numpy(), table.column('lat').to_numpy(), transform)
+  assert sorted(set(zip(col, row))) == [(c, r) for c in range(WIDTH) for r in range(HEIGHT)]
   keep = ~np.isin(col * 1000 + row, [c * 1000 + r for c, r in HOLE])
   table = table.filter(pa.array(keep))
   data = root / 'data'
   data.mkdir()
   for i, start in enumerate(range(0, table.num_rows, 200)):
     pq.write_table(table.slice(start, 200), data / f'part-{i}.parquet')
-  xs, ys = np.unique(lon), np.unique(lat)
-  return {'data': str(data), 'table': table,
-          'dx': (xs[-1] - xs[0]) / (WIDTH - 1), 'dy': (ys[-1] - ys[0]) / (HEIGHT - 1),
-          'west': xs[0], 'north': ys[-1]}
+  return {'data': str(data), 'table': table, 'transform': transform, 'cdl': cdl,
+          'root': root}
 
 
 @pytest.fixture(scope='module')
@@ -90,7 +102,8 @@ def mapped(request, area, model_dir, tmp_path_factory):
   summary = map_run.run_map(model_dir, area['data'], AS_OF, output,
                             runner=runners.check(request.param, workers),
                             stream=stream, batch_rows=128,
-                            min_batch_rows=256, max_batch_rows=512, shard_rows=250)
+                            min_batch_rows=256, max_batch_rows=512, shard_rows=250,
+                            reference=area['cdl'])
   return {'runner': request.param, 'output': output, 'summary': summary,
           'progress': stream.getvalue()}
 
@@ -132,25 +145,29 @@ def test_summary_counts(mapped, area, expected):
   assert summary['pixels_per_class'] == dict(zip(features.CLASS_NAMES, by_class.tolist()))
   assert summary['as_of'] == '2021-07-15' and summary['runner'] == mapped['runner']
   assert summary['raster']['written'] and summary['raster']['cells_filled'] == n
-  assert '[2/4] map job' in mapped['progress'] and f'{n} of {n} rows mapped' in mapped['progress']
+  assert '[3/5] map job' in mapped['progress'] and f'{n} of {n} rows mapped' in mapped['progress']
+  # The grid: the area's CDL window, found among the candidate CRSs.
+  grid = summary['grid']
+  assert (grid['found'], grid['how'], grid['crs']) == (True, 'detected', 'EPSG:5070')
+  assert grid['transform'] == list(area['transform'])[:6] and grid['cell_size'] == [30.0, 30.0]
+  assert (grid['width'], grid['height'], grid['pixels_checked']) == (WIDTH, HEIGHT, n)
+  assert grid['max_offset_cells'] < 0.003  # lon/lat rounded to 6 decimals
+  assert summary['raster']['map_area_ha'] == {
+      name: pytest.approx(k * 0.09, rel=1e-12) for name, k in summary['pixels_per_class'].items()}
 
 
 def test_geotiff_holds_each_pixel_class_and_nodata_elsewhere(mapped, area):
   import rasterio  # pylint: disable=g-import-not-at-top
   table = _pixels(mapped['output'])
   with rasterio.open(os.path.join(mapped['output'], 'classes.tif')) as ds:
-    assert ds.crs.to_epsg() == 4326
+    assert ds.crs.to_epsg() == 5070
     assert (ds.width, ds.height, ds.nodata, ds.dtypes[0]) == (WIDTH, HEIGHT, 255, 'uint8')
-    t = ds.transform
-    np.testing.assert_allclose(
-        [t.a, t.b, t.c, t.d, t.e, t.f],
-        [area['dx'], 0, area['west'] - area['dx'] / 2, 0, -area['dy'],
-         area['north'] + area['dy'] / 2], rtol=0, atol=1e-9)
+    assert ds.transform == area['transform']  # exact: the CDL grid
     classes = ds.read(1)
     assert ds.overviews(1)  # internal overviews
     assert ds.colormap(1)[3][:3] == tuple(
         int(features.CLASS_COLORS['Corn'][k:k + 2], 16) for k in (1, 3, 5))
-    rows, cols = rasterio.transform.rowcol(ds.transform, table['lon'], table['lat'])
+    cols, rows = _cells(table['lon'], table['lat'], area['transform'])
   np.testing.assert_array_equal(classes[np.asarray(rows), np.asarray(cols)], table['class_index'])
   filled = np.zeros(classes.shape, bool)
   filled[np.asarray(rows), np.asarray(cols)] = True
@@ -164,7 +181,7 @@ def test_geotiff_holds_each_pixel_class_and_nodata_elsewhere(mapped, area):
   assert np.isnan(confidence[~filled]).all()
 
 
-def test_geoparquet_opens_in_geopandas_and_duckdb(mapped):
+def test_geoparquet_opens_in_geopandas_and_duckdb(mapped, area):
   import duckdb  # pylint: disable=g-import-not-at-top
   import duckdb_extension_spatial  # pylint: disable=g-import-not-at-top
   import geopandas  # pylint: disable=g-import-not-at-top
@@ -176,6 +193,13 @@ def test_geoparquet_opens_in_geopandas_and_duckdb(mapped):
   np.testing.assert_array_equal(frame.geometry.x, table['lon'])
   np.testing.assert_array_equal(frame.geometry.y, table['lat'])
   np.testing.assert_array_equal(frame['class_index'], table['class_index'])
+  # Each pixel's cell: row, col of the raster and the cell's centre in EPSG:5070.
+  cols, rows = _cells(table['lon'], table['lat'], area['transform'])
+  np.testing.assert_array_equal(table['row'], rows)
+  np.testing.assert_array_equal(table['col'], cols)
+  t = area['transform']
+  np.testing.assert_array_equal(table['x'], t.c + (cols + 0.5) * t.a)
+  np.testing.assert_array_equal(table['y'], t.f + (rows + 0.5) * t.e)
 
   extension = glob.glob(os.path.join(os.path.dirname(duckdb_extension_spatial.__file__),
                                      'extensions', '*', 'spatial.duckdb_extension'))[0]
@@ -282,6 +306,103 @@ def test_map_and_predict_work_under_paths_with_glob_characters(area, model_dir, 
   assert os.listdir(tmp_path / 'out[2]') == ['p.parquet']
 
 
+def test_every_raster_cell_is_predicts_class_for_its_pixel(mapped, area, model_dir, tmp_path):
+  import rasterio  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+  output = str(tmp_path / 'predicted.parquet')
+  map_run.predict(model_dir, area['data'], AS_OF, output)
+  predicted = pq.read_table(output).to_pandas()
+  cols, rows = _cells(predicted['lon'], predicted['lat'], area['transform'])
+  with rasterio.open(os.path.join(mapped['output'], 'classes.tif')) as ds:
+    classes = ds.read(1)
+  expected = np.full((HEIGHT, WIDTH), 255, np.uint8)
+  expected[rows, cols] = predicted['class_index']
+  assert len(set(zip(rows, cols))) == len(predicted)  # one pixel a cell
+  np.testing.assert_array_equal(classes, expected)
+
+
+def test_map_is_scored_against_the_areas_cdl(mapped, area, expected):
+  """The confusion matrix against the generated CDL equals one computed here:
+  each pixel's CDL name -> class (the bundled mapping; double crops left out)
+  against the signature's class."""
+  import rasterio  # pylint: disable=g-import-not-at-top
+  mapping = features.load_label_mapping()
+  table = area['table']
+  confusion = np.zeros((features.NUM_CLASSES,) * 2, np.int64)
+  excluded = 0
+  for lon, lat, name in zip(table.column('lon').to_pylist(), table.column('lat').to_pylist(),
+                            table.column('CDL').to_pylist()):
+    label, is_excluded, _ = mapping.lookup(name)
+    if is_excluded:
+      excluded += 1
+    else:
+      confusion[label, expected[(lon, lat)][1]] += 1
+  ref = mapped['summary']['reference']
+  assert ref['path'] == area['cdl'] and ref['crs'] == 'EPSG:5070'
+  assert ref['confusion_matrix']['cells'] == confusion.tolist()
+  assert ref['not_scored'] == {'outside_reference': 0, 'background': 0, 'nodata': 0,
+                               'not_a_cdl_code': 0, 'excluded': excluded}
+  assert ref['overall_accuracy'] == np.trace(confusion) / confusion.sum()
+  for i, name in enumerate(features.CLASS_NAMES):
+    assert ref['per_class'][name]['reference_ha'] == pytest.approx(confusion[i].sum() * 0.09,
+                                                                   rel=1e-12)
+  files = mapped['summary']['files']
+  with rasterio.open(files['disagreement_tif']) as ds:
+    disagreement = ds.read(1)
+  assert (disagreement == 0).sum() == np.trace(confusion)
+  assert (disagreement == 1).sum() == confusion.sum() - np.trace(confusion)
+  assert (disagreement == 2).sum() == excluded
+  html = open(files['map_page'], encoding='utf-8').read()
+  assert html.count('<img src="data:image/png;base64,') == 3
+  assert f'over {confusion.sum():,} cells against' in mapped['progress']
+
+
+def test_overlapping_areas_give_no_raster_and_the_evidence(area, model_dir, tmp_path):
+  """Two generated areas of one data directory (a 16 x 12 area inside the
+  30 x 20 one, both on the CDL grid): their shared cells hold two pixels."""
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+  small, _, _ = _generate(tmp_path / 'small', 16, 12, 12)
+  data = tmp_path / 'data'
+  data.mkdir()
+  pq.write_table(pq.read_table(area['data']), data / 'big.parquet')
+  pq.write_table(small, data / 'small.parquet')
+  big_cells = set(zip(*_cells(pq.read_table(area['data']).column('lon').to_numpy(),
+                              pq.read_table(area['data']).column('lat').to_numpy(),
+                              area['transform'])))
+  small_cells = set(zip(*_cells(small.column('lon').to_numpy(), small.column('lat').to_numpy(),
+                                area['transform'])))
+  shared = len(big_cells & small_cells)
+  assert shared > 100
+  stream = io.StringIO()
+  summary = map_run.run_map(model_dir, str(data), AS_OF, str(tmp_path / 'map'), stream=stream)
+  assert summary['grid']['found'] and summary['grid']['crs'] == 'EPSG:5070'
+  raster = summary['raster']
+  assert not raster['written'] and raster['duplicate_cells'] == shared
+  assert raster['reason'].startswith(f'{shared:,} cells hold more than one pixel '
+                                     f'({shared:,} pixels too many; e.g. lon/lat ')
+  assert f'no raster written: {raster["reason"]}' in stream.getvalue()
+  assert not (tmp_path / 'map' / 'classes.tif').exists()
+  assert summary['predicted'] == summary['rows_read']  # the pixels are still mapped
+
+
+def test_map_cli_grid_and_reference_arguments_are_checked_first(tmp_path, area, model_dir):
+  base = [sys.executable, '-m', 'croptfx.cli', 'map', '--model', model_dir, '--data',
+          area['data'], '--as-of', '2021-07-15', '--output', str(tmp_path / 'out')]
+  (tmp_path / 'text.tif').write_text('not a raster')
+  for argv, message in (
+      (['--reference', str(tmp_path / 'missing.tif')], 'missing.tif: no such file'),
+      (['--reference', str(tmp_path / 'text.tif')], 'not a raster rasterio can open'),
+      (['--like', str(tmp_path / 'text.tif')], 'not a raster rasterio can open'),
+      (['--grid-crs', 'EPSG:5070', '--like', area['cdl']], 'not allowed with argument'),
+      (['--grid-crs', 'nonsense'], "not a CRS pyproj knows")):
+    result = subprocess.run(base + argv, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    lines = [l for l in result.stderr.splitlines() if 'error' in l]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'out').exists()
+
+
 def test_relative_paths_with_glob_characters_work_in_map_and_predict(area, model_dir,
                                                                      tmp_path):
   data = tmp_path / 'd[1]'
@@ -356,5 +477,6 @@ def test_a_beam_map_prints_progress_only(area, model_dir, tmp_path):
   assert done.returncode == 0, done.stderr
   assert done.stderr == ''
   lines = done.stdout.splitlines()
-  assert lines[0].startswith('[1/4] checking the model and the input files ... done in ')
-  assert lines[4] == 'croptfx map: 40 of 40 rows mapped as of 2021-07-15'
+  assert lines[0].startswith('[1/5] checking the model and the input files ... done in ')
+  assert lines[1].startswith("[2/5] finding the pixels' grid ... done in ")
+  assert lines[5] == 'croptfx map: 40 of 40 rows mapped as of 2021-07-15'

@@ -1,4 +1,5 @@
-"""Map rasters: grid detection, the COGs read back with rasterio, the quicklook."""
+"""Map rasters: lon/lat grid fitting, the COGs read back with rasterio (EPSG:4326
+here; projected grids, tiles and scores in test_maps_tiles.py), the quicklook."""
 
 import os
 
@@ -39,6 +40,15 @@ def _write_pixels(path, lon, lat, class_index, confidence):
   return str(path)
 
 
+def _rasters(files, output, **kwargs):
+  """The rasters of lon/lat shards on the lon/lat grid their points fit."""
+  table = pa.concat_tables([pq.read_table(f, columns=['lon', 'lat']) for f in files])
+  lon, lat = table.column('lon').to_numpy(), table.column('lat').to_numpy()
+  ok = np.isfinite(lon) & np.isfinite(lat)
+  grid, reason = grid_lib.detect_grid(lon[ok], lat[ok])
+  return raster.write_map_rasters(files, str(output), grid, reason, **kwargs)
+
+
 def _grid_pixels(width, height, keep=None):
   """lon, lat, col, row of cells of a width x height grid (row 0 = south)."""
   col, row = np.meshgrid(np.arange(width), np.arange(height))
@@ -59,7 +69,7 @@ def small_map(tmp_path_factory):
   confidence = np.round(0.4 + 0.03 * np.arange(len(lon)), 2)
   files = [_write_pixels(tmp / 'part-0.parquet', lon[:9], lat[:9], class_index[:9], confidence[:9]),
            _write_pixels(tmp / 'part-1.parquet', lon[9:], lat[9:], class_index[9:], confidence[9:])]
-  summary = raster.write_map_rasters(files, str(tmp / 'map'))
+  summary = _rasters(files, tmp / 'map')
   return {'summary': summary, 'dir': tmp / 'map', 'lon': lon, 'lat': lat,
           'class_index': class_index, 'confidence': confidence}
 
@@ -72,7 +82,7 @@ def test_geotiffs_have_crs_transform_and_each_pixel_in_its_cell(small_map):
   # Pixel centres at the input lon/lat: the raster's edges are half a cell out.
   expected = affine.Affine(DX, 0.0, LON0 - DX / 2, 0.0, -DY, LAT0 + 3 * DY + DY / 2)
   assert s['grid']['width'] == 5 and s['grid']['height'] == 4
-  assert s['grid']['transform'] == list(expected)[:6]
+  assert s['grid']['transform'] == list(expected)[:6] and s['grid']['crs'] == 'EPSG:4326'
   with rasterio.open(s['classes_tif']) as ds, rasterio.open(s['confidence_tif']) as cs:
     for d in (ds, cs):
       assert d.crs.to_epsg() == 4326
@@ -98,8 +108,11 @@ def test_geotiffs_have_crs_transform_and_each_pixel_in_its_cell(small_map):
 
 
 def test_geotiffs_are_cogs_with_overviews_and_the_class_colours(small_map):
+  from rio_cogeo.cogeo import cog_validate  # pylint: disable=g-import-not-at-top
   s = small_map['summary']
   for path in (s['classes_tif'], s['confidence_tif']):
+    valid, problems, _ = cog_validate(path, quiet=True)
+    assert valid and not problems, problems
     with rasterio.open(path) as ds:
       assert ds.profile['tiled']
       assert ds.tags(ns='IMAGE_STRUCTURE')['LAYOUT'] == 'COG'
@@ -120,7 +133,7 @@ def test_200x150_overviews_hold_the_mode_and_the_mean(tmp_path):
   class_index = (col // 2 * 3 + row // 2) % features.NUM_CLASSES
   confidence = (0.3 + 0.7 * np.random.default_rng(1).random(len(lon))).astype(np.float32)
   files = [_write_pixels(tmp_path / 'p.parquet', lon, lat, class_index, confidence)]
-  s = raster.write_map_rasters(files, str(tmp_path / 'map'))
+  s = _rasters(files, tmp_path / 'map')
   assert s['written'] and s['cells_filled'] == 30000
   with rasterio.open(s['classes_tif']) as ds:
     assert ds.overviews(1) == [2, 4]
@@ -136,33 +149,59 @@ def test_200x150_overviews_hold_the_mode_and_the_mean(tmp_path):
     np.testing.assert_allclose(ov.read(1), means, rtol=1e-6)
 
 
-def test_duplicates_keep_the_higher_confidence_then_the_lower_class(tmp_path):
+def test_two_pixels_in_one_cell_give_no_raster_and_name_them(tmp_path):
   lon, lat, col, row = _grid_pixels(3, 2)
   class_index = np.array([1, 2, 3, 4, 5, 6])
   confidence = np.full(6, 0.5)
-  # Cell (col 0, row 0) gets a more confident pixel (wins) and a less
-  # confident one; cell (col 1, row 0) a tie with a lower class (wins); the
-  # extra pixels are a little jittered, still on the cell.
+  # Cell (col 0, row 0) gets two more pixels, cell (col 1, row 0) one more; a
+  # little jittered, still on the cell.
   extra_lon = [LON0 + 0.02 * DX, LON0 - 0.03 * DX, LON0 + DX]
   extra_lat = [LAT0, LAT0 + 0.01 * DY, LAT0 - 0.02 * DY]
   files = [_write_pixels(tmp_path / 'a.parquet', lon, lat, class_index, confidence),
            _write_pixels(tmp_path / 'b.parquet', extra_lon, extra_lat, [6, 0, 0], [0.9, 0.1, 0.5])]
-  s = raster.write_map_rasters(files, str(tmp_path / 'map'))
+  s = _rasters(files, tmp_path / 'map')
+  assert not s['written'] and s['classes_tif'] is None
   assert (s['pixels'], s['cells_filled'], s['duplicate_cells'], s['duplicate_pixels']) == (9, 6, 2, 3)
-  with rasterio.open(s['classes_tif']) as ds, rasterio.open(s['confidence_tif']) as cs:
-    # Raster row 1 is the south row.
-    np.testing.assert_array_equal(ds.read(1), [[4, 5, 6], [6, 0, 3]])
-    np.testing.assert_array_equal(cs.read(1), np.float32([[0.5, 0.5, 0.5], [0.9, 0.5, 0.5]]))
+  # The first such cell in row-major order: raster row 1 (the south row), col 0.
+  assert s['reason'] == (
+      f'2 cells hold more than one pixel (3 pixels too many; e.g. lon/lat {LON0:.6f}, '
+      f'{LAT0:.6f} and {extra_lon[0]:.6f}, {LAT0:.6f} share row 1, col 0): overlapping areas, '
+      'or the same pixels twice? A map needs one pixel per cell')
+  assert sorted(os.listdir(tmp_path / 'map')) == []
 
 
-def test_off_grid_pixels_write_no_raster_and_say_why(tmp_path):
+def test_no_grid_writes_no_raster_with_the_grid_reason(tmp_path):
   rng = np.random.default_rng(2)
   files = [_write_pixels(tmp_path / 'p.parquet', rng.uniform(-91, -90, 50),
                          rng.uniform(33, 34, 50), np.zeros(50, int), np.full(50, 0.5))]
-  s = raster.write_map_rasters(files, str(tmp_path / 'map'))
+  s = _rasters(files, tmp_path / 'map')
   assert not s['written'] and s['classes_tif'] is None and s['grid'] is None
-  assert s['reason'].startswith('the pixels do not lie on a regular lon/lat grid: longitude')
+  assert s['pixels'] == 50
+  assert s['reason'].startswith('longitude')
   assert not (tmp_path / 'map').exists() or os.listdir(tmp_path / 'map') == []
+
+
+def test_pixels_on_every_other_row_give_no_raster(tmp_path):
+  """Two areas offset by half a cell: a grid of half the cell height fits
+  their centres, with every other row empty outside their overlap."""
+  a_lon, a_lat, _, _ = _grid_pixels(20, 12)  # rows 0..11 of cell height DY
+  b_lon, b_lat, _, _ = _grid_pixels(20, 4)
+  b_lat = b_lat + DY / 2 + 8 * DY  # half a cell up, overlapping a's top 4 rows
+  lon, lat = np.concatenate([a_lon, b_lon]), np.concatenate([a_lat, b_lat])
+  files = [_write_pixels(tmp_path / 'p.parquet', lon, lat, np.zeros(len(lon), int),
+                         np.full(len(lon), 0.5))]
+  s = _rasters(files, tmp_path / 'map')
+  assert s['grid']['dy'] == DY / 2 and s['grid']['height'] == 24
+  assert not s['written'] and s['duplicate_cells'] == 0
+  # 20 columns: a's 12 rows give 11 gaps each before the overlap, the overlap
+  # (a 4 rows + b 4 rows interleaved) 7 neighbour pairs each.
+  assert s['stripes']['one_line_gaps']['rows'] == 20 * 8
+  assert s['stripes']['neighbours']['rows'] == 20 * 7
+  assert s['stripes']['two_line_gaps']['rows'] == 0
+  assert s['reason'] == (
+      'the pixels lie on every other row of the grid (160 pixels have one two rows on and '
+      'none between, 140 have one in the next row): the grid fitted is likely half the '
+      "pixels' size, e.g. two areas offset by half a cell")
 
 
 def test_sparse_grid_is_not_written(tmp_path):
@@ -171,7 +210,7 @@ def test_sparse_grid_is_not_written(tmp_path):
   k = np.arange(150)
   files = [_write_pixels(tmp_path / 'p.parquet', LON0 + k * DX, LAT0 + k * DY, k % 7,
                          np.full(150, 0.5))]
-  s = raster.write_map_rasters(files, str(tmp_path / 'map'))
+  s = _rasters(files, tmp_path / 'map')
   assert not s['written'] and s['classes_tif'] is None
   assert s['grid']['width'] == s['grid']['height'] == 150
   assert s['reason'] == ('the grid of 150 x 150 cells would be only 0.67% filled by 150 '
@@ -183,9 +222,9 @@ def test_bad_rows_are_skipped_and_counted(tmp_path):
   files = [_write_pixels(tmp_path / 'p.parquet', list(lon) + [None, LON0, float('nan')],
                          list(lat) + [LAT0, LAT0 + DY, LAT0], [0, 1, 2, 3, 4, 9, 5],
                          [0.5] * 7)]
-  s = raster.write_map_rasters(files, str(tmp_path / 'map'))
+  s = _rasters(files, tmp_path / 'map')
   assert s['written']
-  assert s['skipped'] == {'missing or invalid lon/lat': 2, 'missing or unknown class_index': 1}
+  assert s['skipped'] == {'no cell of the grid': 2, 'missing or unknown class_index': 1}
   assert s['pixels'] == 7 == sum(s['skipped'].values()) + s['cells_filled'] + s['duplicate_pixels']
   with rasterio.open(s['classes_tif']) as ds:
     np.testing.assert_array_equal(ds.read(1), [[2, 3], [0, 1]])
@@ -195,8 +234,9 @@ def test_pixel_file_without_a_column_is_one_clear_error(tmp_path):
   path = tmp_path / 'p.parquet'
   pq.write_table(pa.table({'lon': [1.0], 'lat': [2.0], 'class_index': [1]}), path)
   from croptfx import errors  # pylint: disable=g-import-not-at-top
+  grid = grid_lib.Grid(west=0.5, north=2.5, dx=1.0, dy=1.0, width=1, height=1)
   with pytest.raises(errors.InputDataError, match="p.parquet: column 'confidence': no column"):
-    raster.write_map_rasters([str(path)], str(tmp_path / 'map'))
+    raster.write_map_rasters([str(path)], str(tmp_path / 'map'), grid)
 
 
 def test_overview_count():
@@ -272,7 +312,7 @@ def test_quicklook_png_shows_the_class_colours_where_the_classes_are(tmp_path):
   class_index = np.where(col < 20, features.CLASS_NAMES.index('Corn'),
                          features.CLASS_NAMES.index('Soybeans'))
   files = [_write_pixels(tmp_path / 'p.parquet', lon, lat, class_index, np.full(len(lon), 0.8))]
-  s = raster.write_map_rasters(files, str(tmp_path))
+  s = _rasters(files, tmp_path)
   png = quicklook.write_quicklook(s['classes_tif'], str(tmp_path / 'q.png'), 'as of 2021-07-15')
   assert png == str(tmp_path / 'q.png')
   from PIL import Image  # pylint: disable=g-import-not-at-top
