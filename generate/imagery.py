@@ -438,7 +438,8 @@ def item_dict(scene: Scene, window: Window, hrefs: Dict[str, str], cloud_cover: 
           'raster:bands': [{'nodata': 0, 'data_type': 'uint16', 'bits_per_sample': 15,
                             'spatial_resolution': band.resolution,
                             'scale': 1 / sentinel2.QUANTIFICATION_VALUE,
-                            'offset': -scene.offset / sentinel2.QUANTIFICATION_VALUE}],
+                            'offset': (-scene.offset / sentinel2.QUANTIFICATION_VALUE
+                                     if scene.offset else 0.0)}],
           'roles': ['data', 'reflectance']}
     assets['scl'] = {
         'href': hrefs[sentinel2.SCL], 'type': COG_TYPE,

@@ -1,0 +1,221 @@
+"""The extraction job: work items -> samples -> pixel-years -> Hive Parquet shards.
+
+One Beam pipeline, the same on the in-memory DirectRunner, multi-processing,
+the portable runner and Dataflow:
+
+  work items (chunk x scene, and one label item per chunk)
+    -> Reshuffle                       spread them over workers
+    -> Sample                          one windowed read per asset; elements
+                                       are blocks of cells keyed by
+                                       (year, chunk, block): the label block,
+                                       and each scene's samples of it
+    -> GroupByKey                      every sample of a block of pixel-years
+    -> Pack                            rows in the codec's bytes, and counts
+    -> WriteShards                     DIR/year=YYYY/part-*.parquet, each
+                                       written whole, then renamed
+  counts -> summed -> one JSON file; unreadable assets -> one line each
+
+Elements are arrays of a block (up to `block_cells`^2 cells), never single
+samples, so Beam's cost is per block; a worker holds one chunk's windows
+while sampling, one block-year's samples while packing and at most
+`shard_rows` rows per year while writing: memory is bounded by the chunk,
+not by the number of scenes or pixels. (The DirectRunner keeps a
+GroupByKey's input in memory; Dataflow shuffles it outside the workers.)
+"""
+
+import json
+import threading
+import uuid
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms import window as beam_window
+from apache_beam.utils import windowed_value
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from croptfx import features
+from croptfx.extract import chunks as chunks_lib
+from croptfx.extract import pack as pack_lib
+from croptfx.extract import sample as sample_lib
+
+DEFAULT_SHARD_ROWS = 100_000
+SHARD_PREFIX = 'part'
+_UNREADABLE = 'unreadable'
+_COUNTS = 'counts'
+_METRICS = 'croptfx_extract'
+
+
+class WorkDone:
+  """Work items finished by the workers of THIS process (the in-memory
+  runner's progress line; other runners' workers count in their own)."""
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self.items = 0
+
+  def add(self, n: int = 1) -> None:
+    with self._lock:
+      self.items += n
+
+  def reset(self) -> None:
+    with self._lock:
+      self.items = 0
+
+
+WORK_DONE = WorkDone()
+
+
+class _Sample(beam.DoFn):
+  """A work item -> ((year, chunk id, block), LabelBlock | SceneBlock) elements."""
+
+  def __init__(self, aoi):
+    self._aoi = aoi
+    self._reads = beam.metrics.Metrics.counter(_METRICS, 'asset_reads')
+    self._lost = beam.metrics.Metrics.counter(_METRICS, 'work_items_unreadable')
+
+  def process(self, work: chunks_lib.WorkItem):
+    chunk = work.chunk
+    if work.scene is None:
+      blocks = sample_lib.label_blocks(chunk, self._aoi)
+    else:
+      blocks, failed, stats = sample_lib.scene_blocks(chunk, work.scene)
+      self._reads.inc(stats['reads'])
+      if failed is not None:
+        self._lost.inc()
+        yield beam.pvalue.TaggedOutput(_UNREADABLE, failed.line)
+    WORK_DONE.add()
+    for index, block in blocks:
+      yield ((chunk.year, chunk.chunk_id, index), block)
+
+
+class _Pack(beam.DoFn):
+  """A block-year's label and samples -> (year, rows) and its counts."""
+
+  def __init__(self, with_labels: bool):
+    self._with_labels = with_labels
+
+  def process(self, element):
+    (year, chunk_id, index), values = element
+    labels, scenes = [], []
+    for value in values:
+      (labels if isinstance(value, sample_lib.LabelBlock) else scenes).append(value)
+    if len(labels) != 1:
+      raise RuntimeError(f'block {index} of chunk {chunk_id} ({year}) has {len(labels)} '
+                         'label blocks, expected 1')
+    # Scenes in a fixed order: the packed rows do not depend on the shuffle.
+    scenes.sort(key=lambda s: (s.day, s.tile, s.item_id))
+    table, counts = pack_lib.pack_block(year, chunk_id, labels[0], scenes, self._with_labels)
+    if table is not None:
+      yield (year, table)
+    yield beam.pvalue.TaggedOutput(_COUNTS, counts)
+
+
+def shard_dir(output: str, year: int) -> str:
+  return f'{output.rstrip("/")}/{features.YEAR}={year}'
+
+
+def write_shard(table: pa.Table, output: str, year: int) -> str:
+  """`DIR/year=YYYY/part-<unique>.parquet`, whole or not at all: written
+  under a hidden temporary name (readers skip names starting with '.'),
+  then renamed (`create` makes the directory on a local disk; object
+  stores have none to make)."""
+  unique = uuid.uuid4().hex
+  directory = shard_dir(output, year)
+  final = f'{directory}/{SHARD_PREFIX}-{unique}.parquet'
+  temporary = f'{directory}/.{SHARD_PREFIX}-{unique}.parquet.tmp'
+  with FileSystems.create(temporary) as f:
+    pq.write_table(table, f, compression='snappy')
+  FileSystems.rename([temporary], [final])
+  return final
+
+
+class _WriteShards(beam.DoFn):
+  """Rows of each year -> shards of about `shard_rows` rows."""
+
+  def __init__(self, output: str, shard_rows: int):
+    self._output = output
+    self._shard_rows = shard_rows
+    self._tables: Dict[int, List[pa.Table]] = {}
+    self._rows: Dict[int, int] = {}
+
+  def start_bundle(self):
+    self._tables, self._rows = {}, {}
+
+  def _flush(self, year: int) -> Optional[str]:
+    tables = self._tables.pop(year, [])
+    self._rows.pop(year, None)
+    if not tables:
+      return None
+    return write_shard(pa.concat_tables(tables), self._output, year)
+
+  def process(self, element):
+    year, table = element
+    self._tables.setdefault(year, []).append(table)
+    self._rows[year] = self._rows.get(year, 0) + table.num_rows
+    if self._rows[year] >= self._shard_rows:
+      yield self._flush(year)
+
+  def finish_bundle(self):
+    for year in sorted(self._tables):
+      path = self._flush(year)
+      if path:
+        yield windowed_value.WindowedValue(
+            path, beam_window.GlobalWindow().max_timestamp(), [beam_window.GlobalWindow()])
+
+
+class _SumCounts(beam.CombineFn):
+  """The blocks' counts, summed (scenes sampled: the set of item ids)."""
+
+  def create_accumulator(self):
+    return pack_lib.empty_counts()
+
+  def add_input(self, accumulator, counts):
+    return pack_lib.add_counts(accumulator, counts)
+
+  def merge_accumulators(self, accumulators):
+    return pack_lib.merge_counts(list(accumulators))
+
+  def extract_output(self, accumulator):
+    out = dict(accumulator)
+    out['scenes_sampled'] = sorted(out['scenes_sampled'])
+    return out
+
+
+def _write_json(path: str, doc: object) -> None:
+  with FileSystems.create(path) as f:
+    f.write(json.dumps(doc, indent=1, sort_keys=True).encode('utf-8'))
+
+
+@beam.ptransform_fn
+def Extract(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline,
+    work: Sequence[chunks_lib.WorkItem],
+    output: str,
+    counts_path: str,
+    unreadable_path: str,
+    aoi=None,
+    with_labels: bool = True,
+    shard_rows: int = DEFAULT_SHARD_ROWS) -> beam.pvalue.PCollection:
+  """Work items -> shards under `output`, the counts and unreadable assets
+  as JSON files. Returns the PCollection of shard paths."""
+  sampled = (
+      pipeline
+      | 'WorkItems' >> beam.Create(list(work))
+      # Create alone may keep every item in one bundle.
+      | 'Spread' >> beam.Reshuffle()
+      | 'Sample' >> beam.ParDo(_Sample(aoi)).with_outputs(_UNREADABLE, main='blocks'))
+  packed = (
+      sampled['blocks']
+      | 'GroupPixelYears' >> beam.GroupByKey()
+      | 'Pack' >> beam.ParDo(_Pack(with_labels)).with_outputs(_COUNTS, main='rows'))
+  _ = (packed[_COUNTS]
+       | 'SumCounts' >> beam.CombineGlobally(_SumCounts())
+       | 'WriteCounts' >> beam.Map(lambda counts: _write_json(counts_path, counts)))
+  _ = (sampled[_UNREADABLE]
+       | 'CountPerAsset' >> beam.combiners.Count.PerElement()
+       | 'AllAssets' >> beam.combiners.ToList()
+       | 'WriteUnreadable' >> beam.Map(
+           lambda lines: _write_json(unreadable_path, sorted(lines))))
+  return packed['rows'] | 'WriteShards' >> beam.ParDo(_WriteShards(output, shard_rows))

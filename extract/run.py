@@ -1,0 +1,536 @@
+"""`croptfx extract`: plan the work, run the Beam job, count what it wrote.
+
+  [1/3] check       the labels (readable, north-up, their grid), the area,
+                    the items (their scenes of the years, assets by band),
+                    the output; the chunks and the work items. All before
+                    any sample is read; a problem is one line, exit 2.
+  [2/3] job         `extract.pipeline.Extract` on the chosen runner.
+  [3/3] count       the shards read back (rows and samples per year) against
+                    the job's counts: cells in the area = pixels + label
+                    nodata; pixels = rows + pixels without a sample, per
+                    reason; rows and samples = what the shards hold. The
+                    summary says whether they reconcile; the command fails
+                    if they do not, or if nothing was extracted.
+  DIR/extract_summary.json, DIR/_logs/extract.log.
+"""
+
+import collections
+import contextlib
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import posixpath
+import re
+import sys
+import threading
+import time
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from croptfx import errors
+from croptfx import features
+from croptfx import layouts
+from croptfx import paths
+from croptfx.extract import chunks as chunks_lib
+from croptfx.extract import items as items_lib
+
+RUNNERS = ('local', 'beam', 'portable', 'dataflow')
+SHARD_NAME = re.compile(r'^(part-[0-9a-f]{32}\.parquet|\.part-[0-9a-f]{32}\.parquet\.tmp)$')
+# What an extraction leaves in its output directory; anything else there
+# would be read as data by `croptfx run --data DIR`.
+_OWN_ENTRIES = (layouts.EXTRACT_SUMMARY_FILE, layouts.EXTRACT_LOG_DIR, layouts.EXTRACT_WORK_DIR)
+_YEAR_DIR = re.compile(r'^year=\d{1,4}$')
+
+
+@dataclasses.dataclass
+class Plan:
+  """What the job will do, decided before it starts."""
+  years: List[int]
+  grid: chunks_lib.Grid
+  labels: Dict[int, chunks_lib.Label]
+  catalog: items_lib.Catalog
+  chunks: List[chunks_lib.Chunk]
+  work: List[chunks_lib.WorkItem]
+
+  @property
+  def scene_items(self) -> int:
+    return sum(1 for w in self.work if w.scene is not None)
+
+
+def check_output(output: str) -> None:
+  """The output is a new or empty directory, or a previous extraction's.
+
+  Raises:
+    CroptfxError: a file, or a directory holding other files (they would be
+      read as data beside the rows).
+  """
+  if paths.is_uri(output):
+    return
+  if os.path.exists(output) and not os.path.isdir(output):
+    raise errors.CroptfxError(f'--output {output} is an existing file; it must be a directory')
+  if not os.path.isdir(output):
+    return
+  for name in sorted(os.listdir(output)):
+    path = os.path.join(output, name)
+    if name in _OWN_ENTRIES:
+      continue
+    if _YEAR_DIR.match(name) and os.path.isdir(path) and all(
+        SHARD_NAME.match(n) for n in os.listdir(path)):
+      continue
+    raise errors.CroptfxError(
+        f'--output {output} holds {name}, which is not an extraction\'s: `croptfx run` would '
+        'read it as data; give a new or empty directory, or a previous extraction\'s')
+
+
+def make_plan(items: str, labels: Optional[Dict[int, str]] = None,
+              grid: Optional[Tuple[str, float]] = None, aoi=None,
+              years: Optional[Sequence[int]] = None,
+              chunk_cells: int = chunks_lib.DEFAULT_CHUNK_CELLS,
+              block_cells: int = chunks_lib.DEFAULT_BLOCK_CELLS) -> Plan:
+  """Checks the inputs and plans the work (nothing is sampled).
+
+  Args:
+    items: ITEMS (see `items`).
+    labels: year -> label raster; or None with `grid`.
+    grid: (CRS, resolution) of an area to map (needs `aoi`).
+    aoi: an `aoi.Aoi`; default the label rasters' extent.
+    years: the seasons to extract; default every label year (or every year
+      of the items on a grid).
+
+  Raises:
+    CroptfxError: see the checks in the module doc.
+  """
+  if (labels is None) == (grid is None):
+    raise errors.CroptfxError('give either --labels or --grid')
+  if grid is not None and aoi is None:
+    raise errors.CroptfxError('--grid needs --aoi: the area to map')
+  label_of: Dict[int, chunks_lib.Label] = {}
+  grids: Dict[int, chunks_lib.Grid] = {}
+  if labels is not None:
+    wanted = sorted(years) if years else sorted(labels)
+    missing = [y for y in wanted if y not in labels]
+    if missing:
+      raise errors.CroptfxError(
+          f'--years {",".join(map(str, wanted))}: no --labels for {", ".join(map(str, missing))}')
+    for year in wanted:
+      grids[year], label_of[year] = chunks_lib.inspect_label(year, labels[year])
+  else:
+    crs, res = grid
+    try:
+      the_grid = chunks_lib.grid_for(crs, res)
+    except Exception as e:  # pylint: disable=broad-except  (pyproj's CRSError)
+      raise errors.CroptfxError(f'--grid {crs},{res}: unknown CRS ({e})') from None
+    wanted = sorted(years) if years else None
+  catalog = items_lib.load_catalog(items, wanted)
+  if wanted is None:
+    wanted = items_lib.scene_years(catalog.scenes)
+    grids = {y: the_grid for y in wanted}
+  if not catalog.scenes:
+    skipped = ', '.join(f'{k}={v}' for k, v in catalog.skipped.items() if v)
+    raise errors.CroptfxError(
+        f'--items {items_lib.redact(items)}: no usable Sentinel-2 L2A scene of '
+        f'{", ".join(map(str, wanted)) or "any year"} among {catalog.items_read} items'
+        + (f' ({skipped})' if skipped else ''))
+  all_chunks = []
+  for year in wanted:
+    all_chunks += chunks_lib.plan_chunks(year, grids[year], label_of.get(year), aoi,
+                                         chunk_cells, block_cells)
+  if not all_chunks:
+    where = f'--aoi {aoi.source}' if aoi is not None else 'the area'
+    raise errors.CroptfxError(f'{where} holds no cell of the label rasters\' grid'
+                              if labels is not None else f'{where} holds no cell of the grid')
+  grid_used = grids[wanted[0]]
+  return Plan(years=list(wanted), grid=grid_used, labels=label_of, catalog=catalog,
+              chunks=all_chunks, work=chunks_lib.work_items(all_chunks, catalog.scenes))
+
+
+def pipeline_options(runner: str, workers: Optional[int] = None,
+                     beam_args: Sequence[str] = ()):
+  """Beam options: local (one in-memory worker), beam (DirectRunner
+  processes), portable/dataflow (`beam_args` from `jobs.portable` /
+  `jobs.dataflow`)."""
+  from apache_beam.options import pipeline_options as options_lib  # pylint: disable=g-import-not-at-top
+  if runner == 'local':
+    if workers not in (None, 1):
+      raise errors.CroptfxError('--runner local runs one in-memory worker; '
+                                'use --runner beam for --workers')
+    args = ['--runner=DirectRunner', '--direct_num_workers=1',
+            '--direct_running_mode=in_memory']
+  elif runner == 'beam':
+    args = ['--runner=DirectRunner', '--direct_running_mode=multi_processing',
+            f'--direct_num_workers={workers or 2}']
+  elif runner in ('portable', 'dataflow'):
+    args = []
+  else:
+    raise errors.CroptfxError(f'unknown runner {runner!r} (one of {", ".join(RUNNERS)})')
+  return options_lib.PipelineOptions(list(args) + list(beam_args))
+
+
+@contextlib.contextmanager
+def _runner_args(runner: str, log_dir: str, image: Optional[str],
+                 dataflow: Optional[Dict[str, object]]) -> Iterator[List[str]]:
+  """The Beam arguments of a runner that needs services or flags."""
+  if runner == 'portable':
+    from croptfx.jobs import portable  # pylint: disable=g-import-not-at-top
+    with portable.services(log_dir, image or 'croptfx') as args:
+      yield args
+  elif runner == 'dataflow':
+    from croptfx.jobs import dataflow as dataflow_lib  # pylint: disable=g-import-not-at-top
+    try:
+      args = dataflow_lib.dataflow_beam_args(**dict(dataflow or {}))
+    except (TypeError, ValueError) as e:
+      raise errors.CroptfxError(str(e)) from None
+    yield args + ['--job_name=croptfx-extract-'
+                  + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S')]
+  else:
+    yield []
+
+
+def _clear_previous(layout: layouts.ExtractLayout) -> None:
+  """Removes a previous extraction's shards, summary and work files."""
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  stale = []
+  if paths.is_uri(layout.output):
+    for result in FileSystems.match([layout.output.rstrip('/') + '/year=*/*part-*',
+                                     layout.work_dir + '/*', layout.summary_path]):
+      stale += [m.path for m in result.metadata_list]
+  elif os.path.isdir(layout.output):
+    for name in os.listdir(layout.output):
+      path = os.path.join(layout.output, name)
+      if _YEAR_DIR.match(name) and os.path.isdir(path):
+        stale += [os.path.join(path, n) for n in os.listdir(path) if SHARD_NAME.match(n)]
+    for path in (layout.summary_path, layout.counts_path, layout.unreadable_path):
+      if os.path.exists(path):
+        stale.append(path)
+  if stale:
+    FileSystems.delete(stale)
+
+
+def _shards(layout: layouts.ExtractLayout) -> List[str]:
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  if paths.is_uri(layout.output):
+    found = FileSystems.match([layout.output.rstrip('/') + '/year=*/part-*.parquet'])
+    return sorted(m.path for m in found[0].metadata_list)
+  shards = []
+  for name in sorted(os.listdir(layout.output)) if os.path.isdir(layout.output) else []:
+    path = os.path.join(layout.output, name)
+    if _YEAR_DIR.match(name) and os.path.isdir(path):
+      shards += [os.path.join(path, n) for n in sorted(os.listdir(path))
+                 if n.startswith('part-') and n.endswith('.parquet')]
+  return shards
+
+
+def count_shards(layout: layouts.ExtractLayout) -> Dict[str, object]:
+  """Rows and samples per year, read back from the written shards."""
+  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  rows, samples = collections.Counter(), collections.Counter()
+  files = _shards(layout)
+  for path in files:
+    with FileSystems.open(path) as f:
+      for batch in pq.ParquetFile(f).iter_batches(
+          batch_size=1 << 16, columns=[features.YEAR, features.NUM_SCENES]):
+        years = batch.column(0).to_numpy()
+        scenes = batch.column(1).to_numpy()
+        for year in set(years.tolist()):
+          rows[year] += int((years == year).sum())
+          samples[year] += int(scenes[years == year].sum())
+  return {'files': files, 'rows_by_year': dict(rows), 'samples_by_year': dict(samples),
+          'rows': sum(rows.values()), 'samples': sum(samples.values())}
+
+
+def _read_json(path: str):
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  with FileSystems.open(path) as f:
+    return json.loads(f.read().decode('utf-8'))
+
+
+def _write_text(path: str, text: str) -> None:
+  if paths.is_uri(path):
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+    with FileSystems.create(path) as f:
+      f.write(text.encode('utf-8'))
+  else:
+    paths.write_atomic(path, text)
+
+
+def reconcile(counts: Dict[str, object], shards: Dict[str, object]) -> Dict[str, object]:
+  """The checks the counts must pass, each with its two sides."""
+  pixel_reasons = counts['outside_scenes'] + counts['nodata_only'] + counts['unreadable_asset']
+  checks = {
+      'cells_in_area = pixels + label_nodata': (
+          counts['cells_in_area'], counts['pixels'] + counts['label_nodata']),
+      'pixels = rows + pixels skipped': (counts['pixels'], counts['rows'] + pixel_reasons),
+      'rows = rows in the shards': (counts['rows'], shards['rows']),
+      'samples = samples in the shards': (counts['samples'], shards['samples']),
+      'rows per year = rows in the shards per year': (
+          {str(k): v for k, v in sorted(counts['rows_by_year'].items())},
+          {str(k): v for k, v in sorted(shards['rows_by_year'].items())}),
+  }
+  return {'reconciled': all(a == b for a, b in checks.values()),
+          'checks': {name: {'left': a, 'right': b, 'ok': a == b}
+                     for name, (a, b) in checks.items()}}
+
+
+class _Progress:
+  """One console line per step, with its duration (the job frame's, soon)."""
+
+  def __init__(self, stream, steps: int, quiet: bool):
+    self._stream, self._steps, self._quiet = stream, steps, quiet
+    self._step = 0
+    self.seconds: Dict[str, float] = {}
+
+  @contextlib.contextmanager
+  def step(self, name: str, text: str):
+    self._step += 1
+    self.write(f'[{self._step}/{self._steps}] {text} ... ', end='')
+    start = time.monotonic()
+    try:
+      yield
+    except BaseException:
+      self.write('failed')
+      raise
+    self.seconds[name] = round(time.monotonic() - start, 2)
+    self.write(f'done in {self.seconds[name]:.1f}s')
+
+  def write(self, text: str, end: str = '\n'):
+    if not self._quiet:
+      self._stream.write(text + end)
+      self._stream.flush()
+
+
+@contextlib.contextmanager
+def _logs_to(log_path: Optional[str]):
+  """Beam's, GDAL's and absl's logs to the log file, not the console."""
+  if log_path is None:
+    yield
+    return
+  os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  root = logging.getLogger()
+  saved_handlers, saved_level = list(root.handlers), root.level
+  handler = logging.FileHandler(log_path, mode='a', encoding='utf-8')
+  handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+  for h in saved_handlers:
+    root.removeHandler(h)
+  root.addHandler(handler)
+  root.setLevel(logging.INFO)
+  try:
+    yield
+  finally:
+    root.removeHandler(handler)
+    handler.close()
+    for h in saved_handlers:
+      root.addHandler(h)
+    root.setLevel(saved_level)
+
+
+def _one_line(exc: BaseException) -> str:
+  lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+  if 'Traceback (most recent call last)' in str(exc):
+    lines = [l for l in lines if not l.startswith('[while running')][-1:]
+  line = lines[0] if lines else type(exc).__name__
+  return line if line.startswith(type(exc).__name__) else f'{type(exc).__name__}: {line}'
+
+
+def run_extract(items: str, output: str, labels: Optional[Dict[int, str]] = None,
+                grid: Optional[Tuple[str, float]] = None, aoi=None,
+                years: Optional[Sequence[int]] = None, runner: str = 'local',
+                workers: Optional[int] = None, dataflow: Optional[Dict[str, object]] = None,
+                image: Optional[str] = None, beam_args: Sequence[str] = (),
+                chunk_cells: int = chunks_lib.DEFAULT_CHUNK_CELLS,
+                block_cells: int = chunks_lib.DEFAULT_BLOCK_CELLS,
+                shard_rows: Optional[int] = None, stream=None,
+                quiet: bool = False) -> Dict[str, object]:
+  """`croptfx extract` (see the module doc). Returns the summary as written.
+
+  Args:
+    items, labels, grid, aoi, years, chunk_cells, block_cells: see `make_plan`.
+    output: the data directory to write (local or a URI).
+    runner, workers: see `pipeline_options`; dataflow: keyword arguments of
+      `jobs.dataflow.dataflow_beam_args`; image: the portable runner's
+      worker image name; beam_args: more Beam arguments.
+    shard_rows: rows per shard (default `pipeline.DEFAULT_SHARD_ROWS`).
+    stream: where progress goes (default stdout); quiet: none.
+  """
+  stream = stream or sys.stdout
+  if runner not in RUNNERS:
+    raise errors.CroptfxError(f'unknown runner {runner!r} (one of {", ".join(RUNNERS)})')
+  check_output(output)
+  layout = layouts.ExtractLayout(output)
+  remote = paths.is_uri(output)
+  if not remote:
+    os.makedirs(output, exist_ok=True)
+  log_path = None if remote else layout.log_path
+  progress = _Progress(stream, 3, quiet)
+  start = time.monotonic()
+  with _logs_to(log_path):
+    with progress.step('check', 'checking the labels, the area and the items'):
+      plan = make_plan(items, labels, grid, aoi, years, chunk_cells, block_cells)
+      options = pipeline_options(runner, workers)
+    for line in plan.catalog.messages[:5]:
+      progress.write(f'  skipped {line}')
+    if len(plan.catalog.messages) > 5:
+      progress.write(f'  ... and {len(plan.catalog.messages) - 5} more items skipped '
+                     f'(extract_summary.json lists them)')
+    where = {'local': 'one in-memory worker', 'beam': f'{workers or 2} worker processes',
+             'portable': 'a job service and a worker pool', 'dataflow': 'Dataflow'}[runner]
+    with progress.step('job', f'extract job: {len(plan.chunks)} chunks x {len(plan.catalog.scenes)} '
+                       f'scenes = {plan.scene_items} work items, {runner} runner ({where})'):
+      job_seconds = _run_job(plan, layout, aoi, labels is not None, runner, workers, dataflow,
+                             image, beam_args, shard_rows, log_path, progress, quiet, stream)
+    with progress.step('count', 'counting the shards'):
+      counts = _read_json(layout.counts_path)
+      unreadable = _read_json(layout.unreadable_path)
+      shards = count_shards(layout)
+      checked = reconcile(counts, shards)
+  summary = _summary(items, output, labels, grid, aoi, runner, workers, plan, counts, unreadable,
+                     shards, checked, progress, job_seconds, time.monotonic() - start, log_path)
+  _write_text(layout.summary_path, json.dumps(summary, indent=2) + '\n')
+  _remove_work_files(layout)
+  _report(summary, layout, progress)
+  if not checked['reconciled']:
+    bad = [name for name, c in checked['checks'].items() if not c['ok']]
+    raise errors.CroptfxError(f'counts do not reconcile ({"; ".join(bad)}); see '
+                              f'{layout.summary_path}')
+  if not summary['rows']:
+    raise errors.CroptfxError(
+        f'no row extracted: {summary["pixels"]} pixels, none with a sample '
+        f'({_skipped_text(summary)}); see {layout.summary_path}')
+  return summary
+
+
+def _run_job(plan, layout, aoi, with_labels, runner, workers, dataflow, image, beam_args,
+             shard_rows, log_path, progress, quiet, stream) -> float:
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from croptfx.extract import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  _clear_previous(layout)
+  log_dir = os.path.dirname(log_path) if log_path else tempfile_dir()
+  start = time.monotonic()
+  try:
+    with _runner_args(runner, log_dir, image, dataflow) as runner_beam_args:
+      options = pipeline_options(runner, workers, list(runner_beam_args) + list(beam_args))
+      with _work_progress(progress, plan, runner == 'local' and not quiet
+                          and getattr(stream, 'isatty', lambda: False)()):
+        # Beam matches its temporary files' names as patterns: an output
+        # like `data[1]` is reached through a glob-free link.
+        target = paths.glob_free_alias(layout.output)
+        job_layout = layouts.ExtractLayout(target)
+        with beam.Pipeline(options=options) as p:
+          _ = p | 'Extract' >> pipeline_lib.Extract(  # pylint: disable=no-value-for-parameter
+              plan.work, target, job_layout.counts_path, job_layout.unreadable_path, aoi,
+              with_labels, shard_rows or pipeline_lib.DEFAULT_SHARD_ROWS)
+  except errors.CroptfxError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    logging.exception('extract job failed')
+    raise errors.CroptfxError(_one_line(e) + (f' (full log: {log_path})' if log_path else '')
+                              ) from None
+  return time.monotonic() - start
+
+
+def tempfile_dir() -> str:
+  import tempfile  # pylint: disable=g-import-not-at-top
+  return tempfile.mkdtemp(prefix='croptfx-extract-logs-')
+
+
+@contextlib.contextmanager
+def _work_progress(progress: _Progress, plan: Plan, enabled: bool, interval: float = 1.0):
+  """Work items done so far, on the job's line, while the in-memory job runs."""
+  if not enabled:
+    yield
+    return
+  from croptfx.extract import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  pipeline_lib.WORK_DONE.reset()
+  total = len(plan.work)
+  stop = threading.Event()
+
+  def report():
+    while not stop.wait(interval):
+      done = pipeline_lib.WORK_DONE.items
+      progress.write(f'\r  {done:,} of {total:,} work items ({100 * done / max(total, 1):.0f}%)',
+                     end='')
+
+  thread = threading.Thread(target=report, daemon=True)
+  thread.start()
+  try:
+    yield
+  finally:
+    stop.set()
+    thread.join()
+    progress.write('\r', end='')
+
+
+def _remove_work_files(layout: layouts.ExtractLayout) -> None:
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  stale = [p for p in (layout.counts_path, layout.unreadable_path) if FileSystems.exists(p)]
+  if stale:
+    FileSystems.delete(stale)
+  if not paths.is_uri(layout.output) and os.path.isdir(layout.work_dir):
+    with contextlib.suppress(OSError):
+      os.rmdir(layout.work_dir)
+
+
+def _skipped_text(summary: Dict[str, object]) -> str:
+  parts = [f'{k}={v}' for k, v in summary['skipped']['pixels'].items() if v]
+  return ', '.join(parts) or 'none skipped'
+
+
+def _summary(items, output, labels, grid, aoi, runner, workers, plan, counts, unreadable,
+             shards, checked, progress, job_seconds, total_seconds, log_path):
+  scenes_by_year = collections.Counter(s.year for s in plan.catalog.scenes)
+  skipped_items = dict(plan.catalog.skipped)
+  return {
+      'items': items_lib.redact(items),
+      'labels': ({str(y): items_lib.redact(p) for y, p in sorted(labels.items())
+                  if y in plan.years} if labels else None),
+      'grid': plan.grid.to_dict(),
+      'aoi': aoi.to_dict() if aoi is not None else None,
+      'years': plan.years,
+      'runner': runner,
+      'workers': (workers or 2) if runner == 'beam' else (1 if runner == 'local' else None),
+      'items_read': plan.catalog.items_read,
+      'scenes': len(plan.catalog.scenes),
+      'scenes_by_year': {str(y): n for y, n in sorted(scenes_by_year.items())},
+      'scenes_sampled': len(counts['scenes_sampled']),
+      'items_skipped': skipped_items,
+      'items_skipped_lines': plan.catalog.messages,
+      'chunks': len(plan.chunks),
+      'work_items': plan.scene_items,
+      'cells_in_area': counts['cells_in_area'],
+      'pixels': counts['pixels'],
+      'rows': shards['rows'],
+      'rows_by_year': {str(y): n for y, n in sorted(shards['rows_by_year'].items())},
+      'samples': shards['samples'],
+      'harmonized_samples': counts['harmonized_samples'],
+      'skipped': {
+          'pixels': {'label_nodata': counts['label_nodata'],
+                     'outside_scenes': counts['outside_scenes'],
+                     'nodata_only': counts['nodata_only'],
+                     'unreadable_asset': counts['unreadable_asset']},
+          'samples': {'nodata': counts['nodata_samples'],
+                      'unreadable_asset': counts['unreadable_samples']},
+      },
+      'unreadable_assets': [f'{line} ({n} work item{"s" if n != 1 else ""})'
+                            for line, n in unreadable],
+      'unknown_cdl': dict(sorted(counts['unknown_cdl'].items())),
+      **checked,
+      'files': {'shards': len(shards['files']), 'output': output, 'log': log_path},
+      'seconds': dict(progress.seconds, job=round(job_seconds, 2), total=round(total_seconds, 2)),
+  }
+
+
+def _report(summary: Dict[str, object], layout: layouts.ExtractLayout, progress: _Progress) -> None:
+  for line in summary['unreadable_assets'][:10]:
+    progress.write(f'  unreadable: {line}')
+  if len(summary['unreadable_assets']) > 10:
+    progress.write(f'  ... and {len(summary["unreadable_assets"]) - 10} more unreadable assets '
+                   '(extract_summary.json lists them)')
+  years = ', '.join(f'{y}: {n:,}' for y, n in summary['rows_by_year'].items())
+  progress.write(
+      f'croptfx extract: {summary["rows"]:,} rows ({years}) from {summary["pixels"]:,} pixels and '
+      f'{summary["scenes_sampled"]:,} scenes; {summary["samples"]:,} samples, '
+      f'{summary["harmonized_samples"]:,} harmonized; skipped pixels: {_skipped_text(summary)}'
+      + ('' if summary['reconciled'] else '; COUNTS DO NOT RECONCILE')
+      + f'\n  data:    {layout.output}/year=YYYY/'
+      + f'\n  summary: {layout.summary_path}')
