@@ -118,9 +118,16 @@ def _aoi(text: str):
 
 
 def _cmd_generate(args) -> int:
+  if args.imagery:
+    return _generate_imagery(args)
+  if args.revisit_days is not None:
+    raise errors.CroptfxError('--revisit-days applies to --imagery')
+  if (args.pixels_per_year is None) == (args.aoi is None):
+    raise errors.CroptfxError('one of the arguments --pixels-per-year --aoi is required '
+                              '(or --imagery)')
   from croptfx.generate import part1  # pylint: disable=g-import-not-at-top
   summary = part1.write_dataset(
-      args.out, args.pixels_per_year, years=args.years, seed=args.seed,
+      args.out, args.pixels_per_year, years=args.years or part1.DEFAULT_YEARS, seed=args.seed,
       layout=args.layout, rows_per_file=args.rows_per_file,
       slides_columns=args.slides_columns, aoi=args.aoi)
   if args.aoi:
@@ -130,6 +137,30 @@ def _cmd_generate(args) -> int:
     what = f"{args.pixels_per_year} pixels x {len(summary['years'])} years"
   print(f"croptfx generate: wrote {summary['rows']} rows ({what}) "
         f"in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
+  return 0
+
+
+def _generate_imagery(args) -> int:
+  """`generate --imagery`: COGs, STAC items and CDL rasters of an area."""
+  if args.pixels_per_year is not None:
+    raise errors.CroptfxError('--imagery makes an area: give its size with --aoi WxH (CDL '
+                              'cells), not --pixels-per-year')
+  for flag, given in (('--layout', args.layout != 'flat'), ('--slides-columns', args.slides_columns),
+                      ('--rows-per-file', args.rows_per_file != 5000)):
+    if given:
+      raise errors.CroptfxError(f'{flag} applies to Part-1 rows, not --imagery')
+  from croptfx.generate import imagery  # pylint: disable=g-import-not-at-top
+  area = args.aoi or imagery.DEFAULT_AREA
+  if min(area) < 2:
+    raise errors.CroptfxError(f'--aoi of --imagery must be at least 2x2 cells, got {area[0]}x{area[1]}')
+  summary = imagery.write_imagery(
+      args.out, area=area, years=args.years or imagery.DEFAULT_YEARS, seed=args.seed,
+      revisit_days=args.revisit_days or imagery.DEFAULT_REVISIT_DAYS)
+  tiles = ', '.join(t['name'] for t in summary['tiles'])
+  print(f"croptfx generate: wrote {len(summary['scenes'])} Sentinel-2 L2A scenes (tiles {tiles}; "
+        f"{len(summary['years'])} years) as COGs, two STAC ItemCollections and "
+        f"{len(summary['labels'])} CDL rasters of a {area[0]} x {area[1]} cell area under {args.out}")
+  print('  next: ' + ' '.join(imagery.extract_command(summary, os.path.join(args.out, 'extract'))))
   return 0
 
 
@@ -225,16 +256,25 @@ def _is_uri(path: str) -> bool:
   return '://' in path
 
 
-def _dataflow_settings(args):
-  """The Dataflow flags (as `croptfx compile`'s), checked; None off Dataflow."""
+def _dataflow_settings(args, cloud_paths=None, also_for=()):
+  """The Dataflow flags (as `croptfx compile`'s), checked; None off Dataflow.
+
+  cloud_paths: (flag, path) pairs the workers read or write (default the
+  map's --model, --data and --output); each must be on Cloud Storage.
+  also_for: the flags that other runners take too (extract's --image).
+  """
   dataflow_flags = {'--project': args.project, '--region': args.region,
                     '--temp-location': args.temp_location, '--image': args.image}
+  for flag in also_for:
+    dataflow_flags.pop(flag)
   if args.runner != 'dataflow':
     given = [flag for flag, value in dataflow_flags.items() if value]
     if given:
       raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
     return None
-  for flag, path in (('--model', args.model), ('--data', args.data), ('--output', args.output)):
+  if cloud_paths is None:
+    cloud_paths = (('--model', args.model), ('--data', args.data), ('--output', args.output))
+  for flag, path in cloud_paths:
     if not path.startswith('gs://'):
       raise errors.CroptfxError(f'Dataflow workers read and write Cloud Storage: {flag} '
                                 f'must be a gs:// URI, got {path!r}')
@@ -267,6 +307,70 @@ def _cmd_map(args) -> int:
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   map_run.run_map(args.model, args.data, args.as_of, args.output, runner=args.runner,
                   workers=args.workers, dataflow=dataflow)
+  return 0
+
+
+def _labels(text: str):
+  """'2021=cdl/2021.tif,2022=cdl/2022.tif' -> {2021: 'cdl/2021.tif', ...}."""
+  result = {}
+  for item in text.split(','):
+    year, sep, path = item.partition('=')
+    year, path = year.strip(), path.strip()
+    if not sep or not year.isdigit() or not path:
+      raise argparse.ArgumentTypeError(
+          f'takes YEAR=PATH pairs like 2021=cdl/2021_30m_cdls.tif, got {text!r}')
+    if int(year) in result:
+      raise argparse.ArgumentTypeError(f'year {int(year)} is given twice in {text!r}')
+    result[int(year)] = path
+  return result
+
+
+def _grid(text: str):
+  """'EPSG:5070,30' -> ('EPSG:5070', 30.0)."""
+  crs, sep, res = text.rpartition(',')
+  try:
+    value = float(res)
+  except ValueError:
+    value = float('nan')
+  if not sep or not re.fullmatch(r'EPSG:\d+', crs.strip(), re.IGNORECASE) or not value > 0:
+    raise argparse.ArgumentTypeError(
+        f'takes EPSG:N,RES (a CRS and a cell size in its units), like EPSG:5070,30, got {text!r}')
+  return crs.strip().upper(), value
+
+
+def _cmd_extract(args) -> int:
+  from croptfx.extract import aoi as aoi_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.extract import run as extract_run  # pylint: disable=g-import-not-at-top
+  if args.runner != 'beam' and args.workers is not None and not (
+      args.runner == 'local' and args.workers == 1):
+    raise errors.CroptfxError(f'--workers applies to --runner beam (DirectRunner '
+                              f'processes), not --runner {args.runner}')
+  inputs = [('--items', args.items)] + [(f'--labels {y}=', p) for y, p in (args.labels or {}).items()]
+  for flag, path in inputs:
+    if not _is_uri(path) and not os.path.exists(path):
+      raise errors.CroptfxError(f'{flag}{"" if flag.endswith("=") else " "}{path}: '
+                                'no such file or directory')
+  dataflow = _dataflow_settings(args, [('--output', args.output)], also_for=('--image',))
+  if dataflow:
+    local = [f'{flag}{path}' for flag, path in inputs[1:] if not _is_uri(path)]
+    if local:
+      raise errors.CroptfxError(f'Dataflow workers cannot read local files: {local[0]} must be '
+                                'a gs://, s3:// or http(s) URI')
+  if args.years and args.labels:
+    missing = [y for y in args.years if y not in args.labels]
+    if missing:
+      raise errors.CroptfxError(f'--years {",".join(map(str, args.years))}: no --labels for '
+                                f'{", ".join(map(str, missing))}')
+  aoi = aoi_lib.parse(args.aoi) if args.aoi else None
+  if args.grid and aoi is None:
+    raise errors.CroptfxError('--grid needs --aoi WEST,SOUTH,EAST,NORTH or --aoi FILE.geojson: '
+                              'the area to map')
+  extract_run.check_output(args.output)
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
+  extract_run.run_extract(
+      args.items, args.output, labels=args.labels, grid=args.grid, aoi=aoi, years=args.years,
+      runner=args.runner, workers=args.workers, dataflow=dataflow,
+      image=args.image or configs.PIPELINE_IMAGE, chunk_cells=args.chunk_cells)
   return 0
 
 
@@ -340,16 +444,24 @@ def build_parser() -> argparse.ArgumentParser:
                   'Sentinel-2 pixel time series, as a TFX pipeline.')
   sub = parser.add_subparsers(dest='command', required=True)
 
-  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data')
+  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data, or the '
+                                      'imagery it comes from (--imagery)')
   p.add_argument('out', help='output directory')
-  size = p.add_mutually_exclusive_group(required=True)
+  size = p.add_mutually_exclusive_group()
   size.add_argument('--pixels-per-year', type=_positive_int,
                     help='pixels in fields scattered over a county')
   size.add_argument('--aoi', type=_aoi, metavar='WxH',
                     help='every pixel of a W x H area on a regular ~30 m lon/lat grid, '
-                         'made of fields (a map-like area, e.g. 200x150)')
-  p.add_argument('--years', type=_years, default=sorted(features.DEFAULT_YEAR_SPLITS),
-                 help='comma-separated season years (default 2019,2020,2021)')
+                         'made of fields (a map-like area, e.g. 200x150); with --imagery the '
+                         'area in CDL cells (default 48x36)')
+  p.add_argument('--imagery', action='store_true',
+                 help='instead of rows: Sentinel-2 L2A COGs of two tiles across UTM zones 15/16, '
+                      'STAC ItemCollections (Earth Search and Planetary Computer conventions) '
+                      'and CDL GeoTIFFs of an area, for croptfx extract')
+  p.add_argument('--revisit-days', type=_positive_int, default=None,
+                 help='--imagery: days between acquisitions (default 5, Sentinel-2\'s)')
+  p.add_argument('--years', type=_years, default=None,
+                 help='comma-separated season years (default 2019,2020,2021; --imagery 2021,2022)')
   p.add_argument('--seed', type=_non_negative_int, default=0)
   p.add_argument('--layout', choices=('flat', 'hive'), default='flat')
   p.add_argument('--rows-per-file', type=_positive_int, default=5000)
@@ -435,6 +547,45 @@ def build_parser() -> argparse.ArgumentParser:
                  help='autoscaling limit (Dataflow)')
   p.set_defaults(func=_cmd_map)
 
+  p = sub.add_parser('extract', help='Sentinel-2 L2A scenes (STAC items, COGs) and CDL rasters '
+                                     '-> Part-1 rows, as one Beam job')
+  p.add_argument('--items', required=True,
+                 help='a STAC ItemCollection JSON file, a directory of item JSON files or a '
+                      'static catalog (local, gs://, s3:// or http(s))')
+  what = p.add_mutually_exclusive_group(required=True)
+  what.add_argument('--labels', type=_labels, metavar='YEAR=PATH[,YEAR=PATH...]',
+                    help='label rasters (the CDL of each year): the pixels are their cells')
+  what.add_argument('--grid', type=_grid, metavar='EPSG:N,RES',
+                    help='an area to map, no labels: the cells of this grid in --aoi '
+                         '(EPSG:5070,30: the CDL\'s own cells)')
+  p.add_argument('--aoi', default=None, metavar='W,S,E,N|FILE.geojson',
+                 help='the area in lon/lat degrees or a GeoJSON polygon (default: the label '
+                      'rasters\' extent)')
+  p.add_argument('--years', type=_years, default=None,
+                 help='the seasons (default: every --labels year; on a --grid every year of '
+                      'the items)')
+  p.add_argument('--output', required=True,
+                 help='the data directory to write: year=YYYY/*.parquet and extract_summary.json')
+  p.add_argument('--runner', choices=('local', 'beam', 'portable', 'dataflow'), default='local',
+                 help='local: DirectRunner, one in-memory worker; beam: DirectRunner '
+                      'multi-processing (--workers); portable: a local job service and an '
+                      'EXTERNAL worker pool; dataflow: Google Cloud Dataflow with the project image')
+  p.add_argument('--workers', type=_positive_int, default=None,
+                 help='worker processes of --runner beam (default 2)')
+  p.add_argument('--chunk-cells', type=_positive_int, default=256,
+                 help='cells per side of a chunk, the unit of the windowed reads (default 256)')
+  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
+  p.add_argument('--temp-location', default=None,
+                 help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
+  p.add_argument('--image', default=None,
+                 help='worker container image with the project installed (Dataflow, portable; '
+                      'default pipeline/configs.py PIPELINE_IMAGE)')
+  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
+  p.add_argument('--max-num-workers', type=_positive_int, default=10,
+                 help='autoscaling limit (Dataflow)')
+  p.set_defaults(func=_cmd_extract)
+
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
   p.add_argument('--run', required=True, help='the --output directory of `croptfx run`')
   p.set_defaults(func=_cmd_report)
@@ -471,7 +622,28 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+# Options whose value may start with '-' (a western longitude): argparse
+# would take `--aoi -90.1,33.4,-90,33.5` for two options.
+_SIGNED_VALUE_OPTIONS = ('--aoi',)
+
+
+def _attach_signed_values(argv: List[str]) -> List[str]:
+  """['--aoi', '-90.1,...'] -> ['--aoi=-90.1,...'] (what argparse accepts)."""
+  out = []
+  i = 0
+  while i < len(argv):
+    if (argv[i] in _SIGNED_VALUE_OPTIONS and i + 1 < len(argv)
+        and re.match(r'-\d|-\.\d', argv[i + 1])):
+      out.append(f'{argv[i]}={argv[i + 1]}')
+      i += 2
+    else:
+      out.append(argv[i])
+      i += 1
+  return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+  argv = _attach_signed_values(list(sys.argv[1:] if argv is None else argv))
   args = build_parser().parse_args(argv)
   # TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) is
   # noise for a CLI user.

@@ -125,6 +125,7 @@ def make_plan(items: str, labels: Optional[Dict[int, str]] = None,
   catalog = items_lib.load_catalog(items, wanted)
   if wanted is None:
     wanted = items_lib.scene_years(catalog.scenes)
+  if grid is not None:
     grids = {y: the_grid for y in wanted}
   if not catalog.scenes:
     skipped = ', '.join(f'{k}={v}' for k, v in catalog.skipped.items() if v)
