@@ -30,7 +30,7 @@
     year=YYYY/part-*.parquet      the rows, Hive-partitioned by year
     extract_summary.json          pixels, scenes, samples, skipped by reason, reconciled
     _logs/extract.log             Beam/GDAL logs of the extraction job
-    _extract/                     the job's counts while it runs (removed after)
+    _extract/                     the job's plan and counts while it runs (removed after)
   Names starting with '_' or '.' are not data to the readers (as Spark's
   `_SUCCESS`), and neither is `extract_summary.json`, so `croptfx run --data
   <output>` reads the rows alone.
@@ -194,6 +194,11 @@ class ExtractLayout:
   @property
   def unreadable_path(self):
     return self._join(EXTRACT_WORK_DIR, 'unreadable.json')
+
+  @property
+  def plan_path(self):
+    """The chunks and scenes the workers read (pickled `extract.pipeline.Plan`)."""
+    return self._join(EXTRACT_WORK_DIR, 'plan.pickle')
 
   def year_dir(self, year: int) -> str:
     return self._join(f'year={year}')

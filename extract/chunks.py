@@ -12,8 +12,8 @@ in blocks of `block_cells` squares (a few thousand pixel-years each: the
 unit that is grouped and packed).
 
 A work item is one chunk of one year and one scene of that year whose
-footprint (the item's bbox) meets the chunk's; plus, per chunk, one label
-item that reads the labels and the pixels' lon/lat.
+footprint (the item's bbox) meets the chunk's (`scenes_per_chunk`); plus,
+per chunk, one label item that reads the labels and the pixels' lon/lat.
 """
 
 import dataclasses
@@ -205,23 +205,13 @@ def _meets(a: Sequence[float], b: Sequence[float]) -> bool:
   return not (a[0] > b[2] or a[2] < b[0] or a[1] > b[3] or a[3] < b[1])
 
 
-@dataclasses.dataclass(frozen=True)
-class WorkItem:
-  """One unit of work: a chunk's labels (scene None), or a chunk x scene."""
-  chunk: Chunk
-  scene: Optional[object] = None  # items.Scene
-
-
-def work_items(chunks: Sequence[Chunk], scenes: Sequence[object]) -> List[WorkItem]:
-  """Every chunk's label item and every (chunk, scene) of the same year
-  whose lon/lat bounds meet (a scene without a bbox meets every chunk)."""
-  by_year: Dict[int, List[object]] = {}
-  for scene in scenes:
-    by_year.setdefault(scene.year, []).append(scene)
-  items = []
-  for chunk in chunks:
-    items.append(WorkItem(chunk))
-    for scene in by_year.get(chunk.year, ()):
-      if scene.bbox is None or _meets(scene.bbox, chunk.lonlat_bounds):
-        items.append(WorkItem(chunk, scene))
-  return items
+def scenes_per_chunk(chunks: Sequence[Chunk], scenes: Sequence[object]) -> List[List[int]]:
+  """For each chunk, the indices of the scenes of its year whose lon/lat
+  bounds meet the chunk's (a scene without a bbox meets every chunk): the
+  work items are (chunk, scene) for these, and (chunk, labels) for each chunk."""
+  by_year: Dict[int, List[int]] = {}
+  for index, scene in enumerate(scenes):
+    by_year.setdefault(scene.year, []).append(index)
+  return [[i for i in by_year.get(chunk.year, ())
+           if scenes[i].bbox is None or _meets(scenes[i].bbox, chunk.lonlat_bounds)]
+          for chunk in chunks]

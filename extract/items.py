@@ -55,7 +55,11 @@ MISSING_BAND = 'missing_band'
 MISSING_SCL = 'missing_scl'
 NO_DATETIME = 'no_datetime'
 DUPLICATE_ITEM = 'duplicate_item'
-ITEM_SKIP_REASONS = (MISSING_BAND, MISSING_SCL, NO_DATETIME, DUPLICATE_ITEM)
+DUPLICATE_SCENE = 'duplicate_scene'
+ITEM_SKIP_REASONS = (MISSING_BAND, MISSING_SCL, NO_DATETIME, DUPLICATE_ITEM, DUPLICATE_SCENE)
+# Two items of one tile (and sequence) acquired this close are one scene
+# (the same product listed twice, e.g. by two catalogs).
+SAME_SCENE_SECONDS = 600
 _SCL_TITLE = re.compile(r'\bSCL\b|scene classi?fi?cation', re.IGNORECASE)
 _TILE_IN_ID = re.compile(r'(?:^|_)T?(\d{1,2}[C-HJ-NP-X][A-HJ-NP-Z]{2})(?=_|$)')
 _SEQUENCE_IN_ID = re.compile(r'_(\d+)_L2A$')
@@ -82,6 +86,7 @@ class Scene:
   item_id: str
   tile: str  # MGRS_SEQ, e.g. '16SBC_0' (Part-1's `tiles`)
   day: int  # acquisition date (UTC), days since 1970-01-01
+  seconds: float  # acquisition time, seconds since 1970-01-01T00:00Z
   bbox: Optional[Tuple[float, float, float, float]]  # lon/lat, from the item
   bands: Tuple[Asset, ...]  # features.BAND_NAMES order
   scl: Asset
@@ -331,16 +336,17 @@ def tile_of(item: Dict[str, object]) -> str:
   return f'{mgrs}_{int(sequence)}'
 
 
-def _acquisition_day(item: Dict[str, object]) -> Optional[int]:
+def _acquisition(item: Dict[str, object]) -> Optional[datetime.datetime]:
+  """The item's datetime (or start_datetime) in UTC; a time without a zone is UTC."""
   props = item.get('properties', {})
   text = props.get('datetime') or props.get('start_datetime')
   if not text:
     return None
   from dateutil import parser as date_parser  # pylint: disable=g-import-not-at-top
   moment = date_parser.isoparse(str(text))
-  if moment.tzinfo is not None:
-    moment = moment.astimezone(datetime.timezone.utc)
-  return features.days_since_epoch(moment.date())
+  if moment.tzinfo is None:
+    return moment.replace(tzinfo=datetime.timezone.utc)
+  return moment.astimezone(datetime.timezone.utc)
 
 
 def _footprint(item: Dict[str, object]) -> Optional[bytes]:
@@ -375,8 +381,8 @@ def scene_of(item: Dict[str, object], base: str) -> Tuple[Optional[Scene], Optio
     return None, MISSING_BAND, f'item {item_id}: no asset of band {", ".join(missing)}'
   if sentinel2.SCL not in chosen:
     return None, MISSING_SCL, f'item {item_id}: no SCL asset (scene classification)'
-  day = _acquisition_day(item)
-  if day is None:
+  moment = _acquisition(item)
+  if moment is None:
     return None, NO_DATETIME, f'item {item_id}: no datetime'
   baseline = props.get('s2:processing_baseline')
 
@@ -390,18 +396,25 @@ def scene_of(item: Dict[str, object], base: str) -> Tuple[Optional[Scene], Optio
 
   bbox = item.get('bbox')
   return Scene(
-      item_id=item_id, tile=tile_of(item), day=day,
+      item_id=item_id, tile=tile_of(item), day=features.days_since_epoch(moment.date()),
+      seconds=moment.timestamp(),
       bbox=tuple(float(v) for v in bbox[:2] + bbox[-2:]) if bbox and len(bbox) in (4, 6) else None,
       bands=tuple(asset_of(b) for b in features.BAND_NAMES), scl=asset_of(sentinel2.SCL),
       footprint=_footprint(item)), None, ''
 
 
 def load_catalog(source: str, years: Optional[Iterable[int]] = None) -> Catalog:
-  """The scenes of ITEMS (of `years`, if given), in item order; items
-  without every band, SCL or a date are skipped and counted."""
+  """The scenes of ITEMS (of `years`, if given), in item order.
+
+  Items without every band, SCL or a date are skipped and counted with a
+  line each; an item id seen before, or a second item of the same tile
+  (and sequence) acquired within `SAME_SCENE_SECONDS` of a first (the same
+  product listed twice), is skipped and counted.
+  """
   item_dicts = read_item_dicts(source)
   wanted = None if years is None else set(int(y) for y in years)
   scenes, seen = [], set()
+  times: Dict[str, List[float]] = {}
   skipped = {reason: 0 for reason in ITEM_SKIP_REASONS}
   skipped['outside_years'] = 0
   messages = []
@@ -420,6 +433,10 @@ def load_catalog(source: str, years: Optional[Iterable[int]] = None) -> Catalog:
     if wanted is not None and scene.year not in wanted:
       skipped['outside_years'] += 1
       continue
+    if any(abs(scene.seconds - t) < SAME_SCENE_SECONDS for t in times.get(scene.tile, ())):
+      skipped[DUPLICATE_SCENE] += 1
+      continue
+    times.setdefault(scene.tile, []).append(scene.seconds)
     scenes.append(scene)
   return Catalog(scenes=scenes, items_read=len(item_dicts), skipped=skipped, messages=messages)
 

@@ -3,8 +3,10 @@
 One Beam pipeline, the same on the in-memory DirectRunner, multi-processing,
 the portable runner and Dataflow:
 
-  work items (chunk x scene, and one label item per chunk)
-    -> Reshuffle                       spread them over workers
+  chunk indices
+    -> Reshuffle, Expand               each chunk's work items: (chunk, labels)
+                                       and (chunk, scene) per scene meeting it
+    -> Reshuffle                       spread the work items over workers
     -> Sample                          one windowed read per asset; elements
                                        are blocks of cells keyed by
                                        (year, chunk, block): the label block,
@@ -15,18 +17,24 @@ the portable runner and Dataflow:
                                        written whole, then renamed
   counts -> summed -> one JSON file; unreadable assets -> one line each
 
-Elements are arrays of a block (up to `block_cells`^2 cells), never single
-samples, so Beam's cost is per block; a worker holds one chunk's windows
-while sampling, one block-year's samples while packing and at most
-`shard_rows` rows per year while writing: memory is bounded by the chunk,
-not by the number of scenes or pixels. (The DirectRunner keeps a
-GroupByKey's input in memory; Dataflow shuffles it outside the workers.)
+The chunks and scenes travel as one plan file beside the output (written by
+the command, read once per worker process), not in the pipeline's graph:
+work items are pairs of indices, so a state's thousands of chunks x scenes
+stay small to launch. Elements are arrays of a block (up to
+`block_cells`^2 cells), never single samples, so Beam's cost is per
+block; a worker holds one chunk's windows while sampling, one
+block-year's samples while packing and at most `shard_rows` rows per year
+while writing: memory is bounded by the chunk, not by the number of scenes
+or pixels. (The DirectRunner keeps a GroupByKey's input in memory; Dataflow
+shuffles it outside the workers.)
 """
 
+import dataclasses
 import json
+import pickle
 import threading
 import uuid
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -37,6 +45,7 @@ import pyarrow.parquet as pq
 
 from croptfx import features
 from croptfx.extract import chunks as chunks_lib
+from croptfx.extract import items as items_lib
 from croptfx.extract import pack as pack_lib
 from croptfx.extract import sample as sample_lib
 
@@ -67,20 +76,69 @@ class WorkDone:
 WORK_DONE = WorkDone()
 
 
+LABELS = -1  # the scene index of a chunk's label work item
+
+
+@dataclasses.dataclass
+class Plan:
+  """What the workers need: the chunks, the scenes, which scenes meet which chunk."""
+  chunks: List[chunks_lib.Chunk]
+  scenes: List[items_lib.Scene]
+  scenes_of_chunk: List[List[int]]
+
+  @property
+  def work_items(self) -> int:
+    """Scene work items (label items not counted)."""
+    return sum(len(s) for s in self.scenes_of_chunk)
+
+
+def write_plan(path: str, plan: Plan) -> None:
+  with FileSystems.create(path) as f:
+    f.write(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+_PLANS: Dict[str, Plan] = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def load_plan(path: str) -> Plan:
+  """The plan at `path`, read once per process."""
+  with _PLANS_LOCK:
+    if path not in _PLANS:
+      with FileSystems.open(path) as f:
+        _PLANS[path] = pickle.loads(f.read())
+    return _PLANS[path]
+
+
+class _Expand(beam.DoFn):
+  """A chunk index -> its work items (chunk, LABELS) and (chunk, scene)."""
+
+  def __init__(self, plan_path: str):
+    self._plan_path = plan_path
+
+  def process(self, chunk_index: int):
+    yield (chunk_index, LABELS)
+    for scene_index in load_plan(self._plan_path).scenes_of_chunk[chunk_index]:
+      yield (chunk_index, scene_index)
+
+
 class _Sample(beam.DoFn):
   """A work item -> ((year, chunk id, block), LabelBlock | SceneBlock) elements."""
 
-  def __init__(self, aoi):
+  def __init__(self, plan_path: str, aoi):
+    self._plan_path = plan_path
     self._aoi = aoi
     self._reads = beam.metrics.Metrics.counter(_METRICS, 'asset_reads')
     self._lost = beam.metrics.Metrics.counter(_METRICS, 'work_items_unreadable')
 
-  def process(self, work: chunks_lib.WorkItem):
-    chunk = work.chunk
-    if work.scene is None:
+  def process(self, work):
+    chunk_index, scene_index = work
+    plan = load_plan(self._plan_path)
+    chunk = plan.chunks[chunk_index]
+    if scene_index == LABELS:
       blocks = sample_lib.label_blocks(chunk, self._aoi)
     else:
-      blocks, failed, stats = sample_lib.scene_blocks(chunk, work.scene)
+      blocks, failed, stats = sample_lib.scene_blocks(chunk, plan.scenes[scene_index])
       self._reads.inc(stats['reads'])
       if failed is not None:
         self._lost.inc()
@@ -191,25 +249,30 @@ def _write_json(path: str, doc: object) -> None:
 @beam.ptransform_fn
 def Extract(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline,
-    work: Sequence[chunks_lib.WorkItem],
+    plan_path: str,
+    chunk_count: int,
     output: str,
     counts_path: str,
     unreadable_path: str,
     aoi=None,
     with_labels: bool = True,
     shard_rows: int = DEFAULT_SHARD_ROWS) -> beam.pvalue.PCollection:
-  """Work items -> shards under `output`, the counts and unreadable assets
-  as JSON files. Returns the PCollection of shard paths."""
+  """The plan's work -> shards under `output`, the counts and unreadable
+  assets as JSON files. Returns the PCollection of shard paths."""
   sampled = (
       pipeline
-      | 'WorkItems' >> beam.Create(list(work))
-      # Create alone may keep every item in one bundle.
-      | 'Spread' >> beam.Reshuffle()
-      | 'Sample' >> beam.ParDo(_Sample(aoi)).with_outputs(_UNREADABLE, main='blocks'))
+      | 'Chunks' >> beam.Create(list(range(chunk_count)))
+      # Create alone may keep every element in one bundle.
+      | 'SpreadChunks' >> beam.Reshuffle()
+      | 'WorkItems' >> beam.ParDo(_Expand(plan_path))
+      | 'SpreadWork' >> beam.Reshuffle()
+      | 'Sample' >> beam.ParDo(_Sample(plan_path, aoi)).with_output_types(
+          Tuple[Tuple[int, int, int], Any]).with_outputs(_UNREADABLE, main='blocks'))
   packed = (
       sampled['blocks']
       | 'GroupPixelYears' >> beam.GroupByKey()
-      | 'Pack' >> beam.ParDo(_Pack(with_labels)).with_outputs(_COUNTS, main='rows'))
+      | 'Pack' >> beam.ParDo(_Pack(with_labels)).with_output_types(
+          Tuple[int, Any]).with_outputs(_COUNTS, main='rows'))
   _ = (packed[_COUNTS]
        | 'SumCounts' >> beam.CombineGlobally(_SumCounts())
        | 'WriteCounts' >> beam.Map(lambda counts: _write_json(counts_path, counts)))

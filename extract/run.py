@@ -51,11 +51,17 @@ class Plan:
   labels: Dict[int, chunks_lib.Label]
   catalog: items_lib.Catalog
   chunks: List[chunks_lib.Chunk]
-  work: List[chunks_lib.WorkItem]
+  scenes_of_chunk: List[List[int]]
 
   @property
   def scene_items(self) -> int:
-    return sum(1 for w in self.work if w.scene is not None)
+    """Work items (chunk x scene)."""
+    return sum(len(s) for s in self.scenes_of_chunk)
+
+  @property
+  def work_items(self) -> int:
+    """Every work item, the chunks' label items included."""
+    return self.scene_items + len(self.chunks)
 
 
 def check_output(output: str) -> None:
@@ -143,7 +149,8 @@ def make_plan(items: str, labels: Optional[Dict[int, str]] = None,
                               if labels is not None else f'{where} holds no cell of the grid')
   grid_used = grids[wanted[0]]
   return Plan(years=list(wanted), grid=grid_used, labels=label_of, catalog=catalog,
-              chunks=all_chunks, work=chunks_lib.work_items(all_chunks, catalog.scenes))
+              chunks=all_chunks,
+              scenes_of_chunk=chunks_lib.scenes_per_chunk(all_chunks, catalog.scenes))
 
 
 def pipeline_options(runner: str, workers: Optional[int] = None,
@@ -201,7 +208,8 @@ def _clear_previous(layout: layouts.ExtractLayout) -> None:
       path = os.path.join(layout.output, name)
       if _YEAR_DIR.match(name) and os.path.isdir(path):
         stale += [os.path.join(path, n) for n in os.listdir(path) if SHARD_NAME.match(n)]
-    for path in (layout.summary_path, layout.counts_path, layout.unreadable_path):
+    for path in (layout.summary_path, layout.counts_path, layout.unreadable_path,
+                 layout.plan_path):
       if os.path.exists(path):
         stale.append(path)
   if stale:
@@ -417,10 +425,13 @@ def _run_job(plan, layout, aoi, with_labels, runner, workers, dataflow, image, b
         # like `data[1]` is reached through a glob-free link.
         target = paths.glob_free_alias(layout.output)
         job_layout = layouts.ExtractLayout(target)
+        pipeline_lib.write_plan(job_layout.plan_path, pipeline_lib.Plan(
+            plan.chunks, plan.catalog.scenes, plan.scenes_of_chunk))
         with beam.Pipeline(options=options) as p:
           _ = p | 'Extract' >> pipeline_lib.Extract(  # pylint: disable=no-value-for-parameter
-              plan.work, target, job_layout.counts_path, job_layout.unreadable_path, aoi,
-              with_labels, shard_rows or pipeline_lib.DEFAULT_SHARD_ROWS)
+              job_layout.plan_path, len(plan.chunks), target, job_layout.counts_path,
+              job_layout.unreadable_path, aoi, with_labels,
+              shard_rows or pipeline_lib.DEFAULT_SHARD_ROWS)
   except errors.CroptfxError:
     raise
   except Exception as e:  # pylint: disable=broad-except
@@ -443,7 +454,7 @@ def _work_progress(progress: _Progress, plan: Plan, enabled: bool, interval: flo
     return
   from croptfx.extract import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   pipeline_lib.WORK_DONE.reset()
-  total = len(plan.work)
+  total = plan.work_items
   stop = threading.Event()
 
   def report():
@@ -464,7 +475,8 @@ def _work_progress(progress: _Progress, plan: Plan, enabled: bool, interval: flo
 
 def _remove_work_files(layout: layouts.ExtractLayout) -> None:
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-  stale = [p for p in (layout.counts_path, layout.unreadable_path) if FileSystems.exists(p)]
+  stale = [p for p in (layout.counts_path, layout.unreadable_path, layout.plan_path)
+           if FileSystems.exists(p)]
   if stale:
     FileSystems.delete(stale)
   if not paths.is_uri(layout.output) and os.path.isdir(layout.work_dir):
