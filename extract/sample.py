@@ -125,7 +125,7 @@ def read_at(dataset, x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarr
   """The values of band 1 of an open raster at points of its CRS (the cell
   containing each point) with one windowed read; and which points are inside."""
   from rasterio import windows  # pylint: disable=g-import-not-at-top
-  col_f, row_f = ~dataset.transform * (x, y)
+  col_f, row_f = ~dataset.transform @ (x, y)
   col = np.floor(col_f).astype(np.int64)
   row = np.floor(row_f).astype(np.int64)
   inside = (col >= 0) & (col < dataset.width) & (row >= 0) & (row < dataset.height)

@@ -211,7 +211,7 @@ def tile_windows(width: int, height: int) -> List[Window]:
   for zone, (first, last) in zip(ZONES, TILE_COLUMNS):
     tile = mgrs_tile(zone, *AREA_CENTRE)
     c0, c1 = int(round(first * width)), int(round(last * width))
-    xs, ys = transform * (np.array([c0, c1, c1, c0], float), np.array([0, 0, height, height], float))
+    xs, ys = transform @ (np.array([c0, c1, c1, c0], float), np.array([0, 0, height, height], float))
     lon, lat = cdl_raster.to_lonlat(xs, ys)
     ux, uy = cdl_raster.from_lonlat(lon, lat, tile.crs)
     x0 = tile.ulx + math.floor((ux.min() - WINDOW_MARGIN_M - tile.ulx) / 60) * 60
@@ -258,7 +258,7 @@ class _Area:
     """The field of the CDL cell under each point (clamped into the area)."""
     from pyproj import Transformer  # pylint: disable=g-import-not-at-top
     ax, ay = Transformer.from_crs(crs, cdl_raster.CRS, always_xy=True).transform(x, y)
-    col, row = ~self.transform * (np.asarray(ax), np.asarray(ay))
+    col, row = ~self.transform @ (np.asarray(ax), np.asarray(ay))
     col = np.clip(np.floor(col).astype(int), 0, self.width - 1)
     row = np.clip(np.floor(row).astype(int), 0, self.height - 1)
     return self.layout['field_id'][row, col]
