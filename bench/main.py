@@ -28,6 +28,7 @@ from croptfx.bench import benchmarks_file
 from croptfx.bench import measure
 from croptfx.bench import results
 from croptfx.generate import part1
+from croptfx.jobs import runners
 from croptfx.pipeline import configs
 
 DEFAULT_PIXELS_PER_YEAR = 2000
@@ -124,7 +125,7 @@ def warm_up(tmp: str) -> None:
   import tensorflow_transform  # pylint: disable=g-import-not-at-top,unused-import
   from tfx.components.transform import executor  # pylint: disable=g-import-not-at-top,unused-import
   from tfx.utils import dependency_utils  # pylint: disable=g-import-not-at-top
-  if not configs.direct_runner_args(1):
+  if not runners.direct_args(1):
     return  # No Beam arguments: TFX packs nothing.
   old = tempfile.tempdir
   tempfile.tempdir = tmp

@@ -32,6 +32,7 @@ from croptfx.bench import memory
 from croptfx.bench import table
 from croptfx.generate import part1
 from croptfx import layouts
+from croptfx.pipeline import configs
 
 BEGIN = '<!-- croptfx bench --map: generated results begin -->'
 END = '<!-- croptfx bench --map: generated results end -->'
@@ -54,10 +55,12 @@ QUICK = Sizes(one=(100, 75), ten=(316, 237), train_pixels=200, train_steps=60)
 def _train(tmp: str, sizes: Sizes, log) -> str:
   from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   data = os.path.join(tmp, 'train-data')
-  part1.write_dataset(data, sizes.train_pixels, seed=0)
-  summary = run_lib.run_pipeline(data, os.path.join(tmp, 'run'), train_steps=sizes.train_steps,
-                                 epochs=2, accuracy_threshold=0.0, report=False,
-                                 stream=io.StringIO())
+  part1.write_dataset(data, sizes.train_pixels, years=sorted(configs.YEAR_SPLITS), seed=0)
+  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
+  summary = run_lib.run_pipeline(
+      run_config.run_config(data, os.path.join(tmp, 'run'), report=False,
+                            train_steps=sizes.train_steps, epochs=2, blessing_threshold=0.0),
+      stream=io.StringIO())
   if not summary.get('model_dir'):
     raise RuntimeError('the bench model was not pushed')
   log(f'  model trained ({sizes.train_steps} steps)')

@@ -150,11 +150,9 @@ def trainer_rates(beam: BeamRun, rounds: int, steps: int, log):
   """T and T0 on the 1x train split, with `croptfx run`'s Trainer settings."""
   from croptfx.bench import loaders  # pylint: disable=g-import-not-at-top
   from croptfx.bench import trainer_speed  # pylint: disable=g-import-not-at-top
-  from croptfx.trainer import model  # pylint: disable=g-import-not-at-top
   fn_args = loaders.trainer_fn_args(beam.result['transformed_examples_uri'],
                                     beam.result['transform_graph_uri'])
   # As `croptfx run` configures the Trainer: its settings and the default
   # architecture's (without the latter the model cannot be built).
-  hparams = model.HParams.from_custom_config(
-      {**configs.TRAINER_CONFIG, **configs.model_trainer_config(configs.DEFAULT_MODEL)})
+  hparams = configs.trainer_hparams(configs.DEFAULT_MODEL)
   return trainer_speed.rates(fn_args, hparams, rounds, steps, log)

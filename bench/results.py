@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Tuple
 
 from croptfx.bench import benchmarks_file
 from croptfx.bench import table
+from croptfx.jobs import runners
 from croptfx.pipeline import configs
 
 _MIB = 2**20
@@ -175,7 +176,7 @@ def _notes(m: Measurements) -> List[str]:
                  f'also measures it {"without" if on else "with"} them.')
   setup = table.median([b.result['executor_init_seconds']
                         for b in m.beam.values()])
-  args = configs.direct_runner_args(1)
+  args = runners.direct_args(1)
   notes.append(
       f'Executor set-up inside the D times: {setup:.2f} s per ExampleGen + '
       'Transform run (median). TFX packs itself as an sdist for Beam '

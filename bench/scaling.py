@@ -29,6 +29,7 @@ from typing import Dict, List, Optional, Sequence
 
 from croptfx.bench import memory
 from croptfx.generate import part1
+from croptfx.pipeline import configs
 from croptfx import records
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
@@ -129,7 +130,7 @@ def measure_size(work: str, pixels_per_year: int, train_steps: int,
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   data = os.path.join(work, f'data_{pixels_per_year}')
-  rows = part1.write_dataset(data, pixels_per_year, seed=11)['rows']
+  rows = part1.write_dataset(data, pixels_per_year, years=sorted(configs.YEAR_SPLITS), seed=11)['rows']
   output = os.path.join(work, f'run_{pixels_per_year}')
   tree = TreeCpu()
   handler = CpuPerComponent(tree)
@@ -141,15 +142,18 @@ def measure_size(work: str, pixels_per_year: int, train_steps: int,
       handler.emit(record)
       super().emit(record)
 
-  saved = run_lib.ProgressReporter
-  run_lib.ProgressReporter = _Recording
+  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
+  saved = run_lib.ComponentProgress
+  run_lib.ComponentProgress = _Recording
   try:
     with tree:
-      summary = run_lib.run_pipeline(data, output, runner=runner, train_steps=train_steps,
-                                     accuracy_threshold=0.0, report=False,
-                                     stream=io.StringIO(), last_component=last_component)
+      summary = run_lib.run_pipeline(
+          run_config.run_config(data, output, runner=runner, report=False,
+                                train_steps=train_steps, blessing_threshold=0.0,
+                                last_component=last_component),
+          stream=io.StringIO())
   finally:
-    run_lib.ProgressReporter = saved
+    run_lib.ComponentProgress = saved
   result = {
       'pixels_per_year': pixels_per_year, 'rows': rows, 'train_steps': train_steps,
       'runner': runner, 'cpu_seconds': handler.cpu, 'wall_seconds': handler.wall,

@@ -11,11 +11,13 @@ import logging
 import os
 import re
 import sys
+import traceback
 import warnings
 from typing import List, Optional
 
 from croptfx import errors
 from croptfx import features
+from croptfx import paths
 from croptfx import serving_model
 
 
@@ -43,9 +45,6 @@ def _run_years(text: str) -> List[int]:
   return years
 
 
-_SPLIT_NAME = re.compile(r'[\w.-]+')
-
-
 def _year_splits(text: str):
   """'2021=train,2020=eval,2019=test' -> {2021: 'train', ...}.
 
@@ -58,9 +57,10 @@ def _year_splits(text: str):
     if not sep or not year.isdigit() or not split:
       raise argparse.ArgumentTypeError(
           f'takes YEAR=SPLIT pairs like 2021=train,2020=eval, got {text!r}')
-    if not _SPLIT_NAME.fullmatch(split):
-      raise argparse.ArgumentTypeError(
-          f'split name {split!r} must be letters, digits, "_", "-" or "."')
+    try:
+      features.check_split_name(split)
+    except ValueError as e:
+      raise argparse.ArgumentTypeError(str(e)) from None
     if int(year) in result:
       raise argparse.ArgumentTypeError(f'year {int(year)} is given twice in {text!r}')
     result[int(year)] = split
@@ -127,8 +127,8 @@ def _cmd_generate(args) -> int:
                               '(or --imagery)')
   from croptfx.generate import part1  # pylint: disable=g-import-not-at-top
   summary = part1.write_dataset(
-      args.out, args.pixels_per_year, years=args.years or part1.DEFAULT_YEARS, seed=args.seed,
-      layout=args.layout, rows_per_file=args.rows_per_file,
+      args.out, args.pixels_per_year, years=args.years or sorted(_configs().YEAR_SPLITS),
+      seed=args.seed, layout=args.layout, rows_per_file=args.rows_per_file,
       slides_columns=args.slides_columns, aoi=args.aoi)
   if args.aoi:
     what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area at "
@@ -149,13 +149,14 @@ def _generate_imagery(args) -> int:
                       ('--rows-per-file', args.rows_per_file != 5000)):
     if given:
       raise errors.CroptfxError(f'{flag} applies to Part-1 rows, not --imagery')
-  from croptfx.generate import imagery  # pylint: disable=g-import-not-at-top
-  area = args.aoi or imagery.DEFAULT_AREA
+  configs = _configs()
+  area = args.aoi or configs.IMAGERY_AREA
   if min(area) < 2:
     raise errors.CroptfxError(f'--aoi of --imagery must be at least 2x2 cells, got {area[0]}x{area[1]}')
+  from croptfx.generate import imagery  # pylint: disable=g-import-not-at-top
   summary = imagery.write_imagery(
-      args.out, area=area, years=args.years or imagery.DEFAULT_YEARS, seed=args.seed,
-      revisit_days=args.revisit_days or imagery.DEFAULT_REVISIT_DAYS)
+      args.out, area=area, years=args.years or configs.IMAGERY_YEARS, seed=args.seed,
+      revisit_days=args.revisit_days or configs.IMAGERY_REVISIT_DAYS)
   tiles = ', '.join(t['name'] for t in summary['tiles'])
   print(f"croptfx generate: wrote {len(summary['scenes'])} Sentinel-2 L2A scenes (tiles {tiles}; "
         f"{len(summary['years'])} years) as COGs, two STAC ItemCollections and "
@@ -176,137 +177,102 @@ def _resolve_year_splits(year_splits, years):
   return None  # the pipeline's default (pipeline/configs.py)
 
 
-def _is_within(path: str, directory: str) -> bool:
-  path, directory = os.path.realpath(path), os.path.realpath(directory)
-  return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-
-
-def _check_run_paths(data: str, output: str) -> None:
-  """Refuses outputs that would be read as input or cannot be a directory."""
-  if os.path.exists(output) and not os.path.isdir(output):
-    raise errors.CroptfxError(
-        f'--output {output} is an existing file; it must be a directory (new or a previous run)')
-  # A glob reads below the directory its pattern starts in.
-  base = data if os.path.exists(data) else os.path.dirname(re.split(r'[*?[]', data, 1)[0])
-  if '://' not in data and base and os.path.isdir(base) and _is_within(output, base):
-    raise errors.CroptfxError(
-        f'--output {output} is inside --data {data}: the run would read its own '
-        'files as input; choose an output directory outside the data')
-
-
 def _cmd_run(args) -> int:
-  _check_run_paths(args.data, args.output)
   from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
-  run_lib.run_pipeline(
-      data=args.data, output=args.output, runner=args.runner, workers=args.workers,
+  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
+  config = run_config.run_config(
+      args.data, args.output, runner=args.runner, workers=args.workers,
+      report=not args.no_report, verbose=args.verbose,
       year_splits=_resolve_year_splits(args.year_splits, args.years),
-      train_steps=args.train_steps, epochs=args.epochs,
-      label_mapping=args.label_mapping, verbose=args.verbose,
-      report=not args.no_report, accuracy_threshold=args.blessing_threshold,
-      model=args.model)
+      model=args.model, train_steps=args.train_steps, epochs=args.epochs,
+      label_mapping=args.label_mapping, blessing_threshold=args.blessing_threshold)
+  run_lib.run_pipeline(config)
   return 0
 
 
 def _cmd_compile(args) -> int:
   from croptfx.jobs import dataflow  # pylint: disable=g-import-not-at-top
-  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
   from croptfx.pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+  output = paths.check_output_file(args.output)
   beam_args = None
   if args.beam_runner == 'dataflow':
-    if not args.pipeline_root.startswith('gs://'):
-      raise errors.CroptfxError('Dataflow needs a gs:// --pipeline-root')
-    try:
-      beam_args = dataflow.dataflow_beam_args(
-          project=args.project, region=args.region,
-          temp_location=args.pipeline_root.rstrip('/') + '/tmp',
-          sdk_container_image=args.image or configs.PIPELINE_IMAGE)
-    except ValueError as e:
-      raise errors.CroptfxError(str(e)) from None
+    settings = dataflow.Settings.check(
+        args.project, args.region, args.pipeline_root,
+        cloud_paths={'--pipeline-root': args.pipeline_root})
+    beam_args = settings.beam_args(args.image or _configs().PIPELINE_IMAGE)
+  elif args.project or args.region:
+    raise errors.CroptfxError('--project and --region apply to --beam-runner dataflow only')
   path = kubeflow_v2_runner.compile_pipeline(
-      args.output, args.pipeline_root, args.data, args.image, beam_args, args.train_steps)
+      output, args.pipeline_root, args.data, args.image, beam_args, args.train_steps)
   print(f'croptfx compile: wrote the Kubeflow Pipelines v2 spec to {path}')
   return 0
 
 
-def _check_predict_paths(model: str, output: str) -> None:
+def _configs():
+  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
+  return configs
+
+
+def _check_predict_paths(model: str, output: str) -> str:
   """The model serves raw examples and the output can be a file; no work yet."""
-  if _is_uri(output):
+  if paths.is_uri(output):
     raise errors.CroptfxError('--output of predict is a local file; for a gs:// output '
                               'use croptfx map, which writes shards there')
-  if os.path.isdir(output):
-    raise errors.CroptfxError(
-        f'--output {output} is a directory; give the Parquet file to write')
+  output = paths.check_output_file(output)
   serving_model.check(model)
+  return output
 
 
 def _cmd_predict(args) -> int:
-  _check_predict_paths(args.model, args.output)
+  output = _check_predict_paths(args.model, args.output)
+  paths.check_input_and_output(args.data, os.path.dirname(output))
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
-  result = map_run.predict(args.model, args.data, args.as_of, args.output, args.batch_size)
+  result = map_run.predict(args.model, args.data, args.as_of, output, args.batch_size,
+                           verbose=args.verbose)
+  for warning in result['warnings']:
+    print(f'croptfx predict: warning: {warning}', file=sys.stderr)
   skipped = result['skipped']
   detail = ', '.join(f'{reason}={n}' for reason, n in sorted(skipped.items()))
   print(f"croptfx predict: {result['predicted']} of {result['rows_read']} rows predicted "
-        f'as of {args.as_of} -> {args.output}'
+        f'as of {args.as_of} -> {output}'
         + (f"; skipped {sum(skipped.values())} rows ({detail}) -> {result['skipped_file']}"
            if skipped else ''))
   return 0
 
 
-def _is_uri(path: str) -> bool:
-  return '://' in path
-
-
-def _dataflow_settings(args, cloud_paths=None, also_for=()):
-  """The Dataflow flags (as `croptfx compile`'s), checked; None off Dataflow.
-
-  cloud_paths: (flag, path) pairs the workers read or write (default the
-  map's --model, --data and --output); each must be on Cloud Storage.
-  also_for: the flags that other runners take too (extract's --image).
-  """
-  dataflow_flags = {'--project': args.project, '--region': args.region,
-                    '--temp-location': args.temp_location, '--image': args.image}
-  for flag in also_for:
-    dataflow_flags.pop(flag)
-  if args.runner != 'dataflow':
-    given = [flag for flag, value in dataflow_flags.items() if value]
+def _map_runner(args):
+  """The map's runner, its flags checked (`jobs.runners`, `jobs.dataflow`)."""
+  from croptfx.jobs import dataflow  # pylint: disable=g-import-not-at-top
+  from croptfx.jobs import runners  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+  settings = None
+  if args.runner == 'dataflow':
+    settings = dataflow.Settings.check(
+        args.project, args.region, args.output, args.temp_location, args.machine_type,
+        args.max_num_workers,
+        cloud_paths={'--model': args.model, '--data': args.data, '--output': args.output})
+  else:
+    given = [flag for flag, value in (
+        ('--project', args.project), ('--region', args.region),
+        ('--temp-location', args.temp_location), ('--image', args.image),
+        ('--machine-type', args.machine_type), ('--max-num-workers', args.max_num_workers))
+             if value]
     if given:
       raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
-    return None
-  if cloud_paths is None:
-    cloud_paths = (('--model', args.model), ('--data', args.data), ('--output', args.output))
-  for flag, path in cloud_paths:
-    if not path.startswith('gs://'):
-      raise errors.CroptfxError(f'Dataflow workers read and write Cloud Storage: {flag} '
-                                f'must be a gs:// URI, got {path!r}')
-  if not args.project or not args.region:
-    raise errors.CroptfxError('--runner dataflow needs --project and --region')
-  temp_location = args.temp_location or args.output.rstrip('/') + '/tmp'
-  if not temp_location.startswith('gs://'):
-    raise errors.CroptfxError(f'--temp-location must be a gs:// URI, got {temp_location!r}')
-  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
-  settings = {'project': args.project, 'region': args.region, 'temp_location': temp_location,
-              'max_num_workers': args.max_num_workers,
-              'sdk_container_image': args.image or configs.PIPELINE_IMAGE}
-  if args.machine_type:
-    settings['machine_type'] = args.machine_type
-  return settings
+  return runners.check(args.runner, args.workers, settings,
+                       args.image or _configs().PIPELINE_IMAGE, supported=map_run.RUNNERS)
 
 
 def _cmd_map(args) -> int:
-  if args.runner != 'beam' and args.workers is not None and not (
-      args.runner == 'local' and args.workers == 1):
-    raise errors.CroptfxError(f'--workers applies to --runner beam (DirectRunner '
-                              f'processes), not --runner {args.runner}')
-  dataflow = _dataflow_settings(args)
-  if args.runner != 'dataflow':
-    for flag, path in (('--model', args.model), ('--data', args.data)):
-      if not _is_uri(path) and not any(c in path for c in '*?[') and not os.path.exists(path):
-        raise errors.CroptfxError(f'{flag} {path}: no such file or directory')
-    _check_run_paths(args.data, args.output)
+  runner = _map_runner(args)
+  if runner.name != 'dataflow':
+    if not paths.is_uri(args.model) and not os.path.exists(args.model):
+      raise errors.CroptfxError(f'--model {args.model}: no such file or directory')
+    paths.check_input_and_output(args.data, args.output)
     serving_model.check(args.model)
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
-  map_run.run_map(args.model, args.data, args.as_of, args.output, runner=args.runner,
-                  workers=args.workers, dataflow=dataflow)
+  map_run.run_map(args.model, args.data, args.as_of, args.output, runner=runner,
+                  verbose=args.verbose)
   return 0
 
 
@@ -338,24 +304,45 @@ def _grid(text: str):
   return crs.strip().upper(), value
 
 
-def _cmd_extract(args) -> int:
-  from croptfx.extract import aoi as aoi_lib  # pylint: disable=g-import-not-at-top
+def _extract_runner(args):
+  """The extraction's runner, its flags checked (`jobs.runners`, `jobs.dataflow`).
+
+  Dataflow workers read the label rasters and write the output; the items
+  are read here, their assets by the workers (any URI GDAL reads).
+  """
+  from croptfx.jobs import dataflow  # pylint: disable=g-import-not-at-top
+  from croptfx.jobs import runners  # pylint: disable=g-import-not-at-top
   from croptfx.extract import run as extract_run  # pylint: disable=g-import-not-at-top
-  if args.runner != 'beam' and args.workers is not None and not (
-      args.runner == 'local' and args.workers == 1):
-    raise errors.CroptfxError(f'--workers applies to --runner beam (DirectRunner '
-                              f'processes), not --runner {args.runner}')
-  inputs = [('--items', args.items)] + [(f'--labels {y}=', p) for y, p in (args.labels or {}).items()]
-  for flag, path in inputs:
-    if not _is_uri(path) and not os.path.exists(path):
-      raise errors.CroptfxError(f'{flag}{"" if flag.endswith("=") else " "}{path}: '
-                                'no such file or directory')
-  dataflow = _dataflow_settings(args, [('--output', args.output)], also_for=('--image',))
-  if dataflow:
-    local = [f'{flag}{path}' for flag, path in inputs[1:] if not _is_uri(path)]
+  settings = None
+  if args.runner == 'dataflow':
+    settings = dataflow.Settings.check(
+        args.project, args.region, args.output, args.temp_location, args.machine_type,
+        args.max_num_workers, cloud_paths={'--output': args.output})
+    local = [f'--labels {y}={p}' for y, p in (args.labels or {}).items() if not paths.is_uri(p)]
     if local:
       raise errors.CroptfxError(f'Dataflow workers cannot read local files: {local[0]} must be '
                                 'a gs://, s3:// or http(s) URI')
+  else:
+    given = [flag for flag, value in (
+        ('--project', args.project), ('--region', args.region),
+        ('--temp-location', args.temp_location), ('--machine-type', args.machine_type),
+        ('--max-num-workers', args.max_num_workers)) if value]
+    if given:
+      raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
+    if args.image and args.runner != 'portable':
+      raise errors.CroptfxError('--image applies to --runner dataflow or portable only')
+  return runners.check(args.runner, args.workers, settings,
+                       args.image or _configs().PIPELINE_IMAGE, supported=extract_run.RUNNERS)
+
+
+def _cmd_extract(args) -> int:
+  from croptfx.extract import aoi as aoi_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.extract import run as extract_run  # pylint: disable=g-import-not-at-top
+  runner = _extract_runner(args)
+  inputs = [('--items ', args.items)] + [(f'--labels {y}=', p) for y, p in (args.labels or {}).items()]
+  for flag, path in inputs:
+    if not paths.is_uri(path) and not os.path.exists(path):
+      raise errors.CroptfxError(f'{flag}{path}: no such file or directory')
   if args.years and args.labels:
     missing = [y for y in args.years if y not in args.labels]
     if missing:
@@ -366,11 +353,11 @@ def _cmd_extract(args) -> int:
     raise errors.CroptfxError('--grid needs --aoi WEST,SOUTH,EAST,NORTH or --aoi FILE.geojson: '
                               'the area to map')
   extract_run.check_output(args.output)
-  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
+  config = _configs().EXTRACT_CONFIG
   extract_run.run_extract(
       args.items, args.output, labels=args.labels, grid=args.grid, aoi=aoi, years=args.years,
-      runner=args.runner, workers=args.workers, dataflow=dataflow,
-      image=args.image or configs.PIPELINE_IMAGE, chunk_cells=args.chunk_cells)
+      runner=runner, chunk_cells=args.chunk_cells or config['chunk_cells'],
+      block_cells=config['block_cells'], shard_rows=config['shard_rows'], verbose=args.verbose)
   return 0
 
 
@@ -385,11 +372,10 @@ def _cmd_compare(args) -> int:
   for run_dir in args.runs:
     if not os.path.isdir(run_dir):
       raise errors.CroptfxError(f'{run_dir}: no such run directory')
-  out_dir = os.path.dirname(os.path.abspath(args.output))
-  if not os.path.isdir(out_dir):
-    raise errors.CroptfxError(f'--output: directory {out_dir} does not exist')
+  output = paths.check_output_file(args.output)
   from croptfx.report import compare  # pylint: disable=g-import-not-at-top
-  path = compare.write_compare(args.runs, args.output)
+  path = compare.write_compare(args.runs, output, _configs().COMPARE_AS_OF_DAYS,
+                               allow_different_data=args.allow_different_data)
   print(f'croptfx compare: {len(args.runs)} runs -> {path}')
   return 0
 
@@ -444,24 +430,27 @@ def build_parser() -> argparse.ArgumentParser:
                   'Sentinel-2 pixel time series, as a TFX pipeline.')
   sub = parser.add_subparsers(dest='command', required=True)
 
-  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data, or the '
-                                      'imagery it comes from (--imagery)')
+  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data')
   p.add_argument('out', help='output directory')
-  size = p.add_mutually_exclusive_group()
+  size = p.add_mutually_exclusive_group(required=True)
   size.add_argument('--pixels-per-year', type=_positive_int,
                     help='pixels in fields scattered over a county')
   size.add_argument('--aoi', type=_aoi, metavar='WxH',
                     help='every pixel of a W x H area on a regular ~30 m lon/lat grid, '
                          'made of fields (a map-like area, e.g. 200x150); with --imagery the '
-                         'area in CDL cells (default 48x36)')
+                         'area in CDL cells (default pipeline/configs.py IMAGERY_AREA, '
+                         f'{"x".join(map(str, configs.IMAGERY_AREA))})')
   p.add_argument('--imagery', action='store_true',
                  help='instead of rows: Sentinel-2 L2A COGs of two tiles across UTM zones 15/16, '
                       'STAC ItemCollections (Earth Search and Planetary Computer conventions) '
                       'and CDL GeoTIFFs of an area, for croptfx extract')
   p.add_argument('--revisit-days', type=_positive_int, default=None,
-                 help='--imagery: days between acquisitions (default 5, Sentinel-2\'s)')
+                 help=f'--imagery: days between acquisitions (default {configs.IMAGERY_REVISIT_DAYS}, '
+                      "Sentinel-2's)")
   p.add_argument('--years', type=_years, default=None,
-                 help='comma-separated season years (default 2019,2020,2021; --imagery 2021,2022)')
+                 help='comma-separated season years (default: the years of '
+                      f'pipeline/configs.py, {",".join(map(str, sorted(configs.YEAR_SPLITS)))}; '
+                      f'--imagery {",".join(map(str, configs.IMAGERY_YEARS))})')
   p.add_argument('--seed', type=_non_negative_int, default=0)
   p.add_argument('--layout', choices=('flat', 'hive'), default='flat')
   p.add_argument('--rows-per-file', type=_positive_int, default=5000)
@@ -478,12 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
                       'PortableRunner with a local job service and an EXTERNAL worker '
                       'pool, the path Dataflow Runner v2 takes')
   p.add_argument('--workers', type=_positive_int, default=None,
-                 help='DirectRunner workers for the Beam jobs: 1 runs in memory (default for '
-                      'the local runner), more use multi-processing (default 2 for the beam runner)')
+                 help='DirectRunner worker processes of --runner beam (default 2)')
   splits = p.add_mutually_exclusive_group()
   splits.add_argument('--year-splits', type=_year_splits, default=None,
                       help='YEAR=SPLIT pairs, any split names (default '
-                           '2021=train,2020=eval,2019=test); the split named train, else '
+                           + ','.join(f'{y}={n}' for y, n in configs.YEAR_SPLITS.items())
+                           + '); the split named train, else '
                            'the first, is trained on; the one named eval, else the next, '
                            'validates and blesses; the others are evaluated')
   splits.add_argument('--years', type=_run_years, default=None,
@@ -520,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                  help='output Parquet file (GeoParquet: the pixel table of `croptfx map`)')
   p.add_argument('--batch-size', type=_positive_int, default=4096,
                  help='rows per record batch read and encoded')
+  p.add_argument('--verbose', action='store_true', help='show Beam/TF logs on the console')
   p.set_defaults(func=_cmd_predict)
 
   p = sub.add_parser('map', help='map crop classes as of a date: GeoParquet pixels, '
@@ -529,10 +519,12 @@ def build_parser() -> argparse.ArgumentParser:
                  help='Parquet file, directory, glob, Hive tree or gs:// / s3:// URI')
   p.add_argument('--as-of', required=True, type=_date, help='map date YYYY-MM-DD')
   p.add_argument('--output', required=True, help='output directory (local or gs://)')
-  p.add_argument('--runner', choices=('local', 'beam', 'dataflow'), default='local',
+  p.add_argument('--runner', choices=('local', 'beam', 'portable', 'dataflow'),
+                 default='local',
                  help='local: DirectRunner, one in-memory worker; beam: DirectRunner '
-                      'multi-processing (--workers); dataflow: Google Cloud Dataflow with '
-                      'the project image as the worker container')
+                      'multi-processing (--workers); portable: a local Beam job service '
+                      'and worker pool; dataflow: Google Cloud Dataflow with the project '
+                      'image as the worker container')
   p.add_argument('--workers', type=_positive_int, default=None,
                  help='worker processes of --runner beam (default 2)')
   p.add_argument('--project', default=None, help='GCP project (Dataflow)')
@@ -543,8 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help='worker container image with the project installed (Dataflow; '
                       'default pipeline/configs.py PIPELINE_IMAGE)')
   p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
-  p.add_argument('--max-num-workers', type=_positive_int, default=10,
-                 help='autoscaling limit (Dataflow)')
+  p.add_argument('--max-num-workers', type=_positive_int, default=None,
+                 help='autoscaling limit (Dataflow; default 10)')
+  p.add_argument('--verbose', action='store_true', help='show Beam/TF logs on the console')
   p.set_defaults(func=_cmd_map)
 
   p = sub.add_parser('extract', help='Sentinel-2 L2A scenes (STAC items, COGs) and CDL rasters '
@@ -556,11 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
   what.add_argument('--labels', type=_labels, metavar='YEAR=PATH[,YEAR=PATH...]',
                     help='label rasters (the CDL of each year): the pixels are their cells')
   what.add_argument('--grid', type=_grid, metavar='EPSG:N,RES',
-                    help='an area to map, no labels: the cells of this grid in --aoi '
-                         '(EPSG:5070,30: the CDL\'s own cells)')
+                    help="an area to map, no labels: the cells of this grid in --aoi "
+                         "(EPSG:5070,30: the CDL's own cells)")
   p.add_argument('--aoi', default=None, metavar='W,S,E,N|FILE.geojson',
-                 help='the area in lon/lat degrees or a GeoJSON polygon (default: the label '
-                      'rasters\' extent)')
+                 help="the area in lon/lat degrees or a GeoJSON polygon (default: the label "
+                      "rasters' extent)")
   p.add_argument('--years', type=_years, default=None,
                  help='the seasons (default: every --labels year; on a --grid every year of '
                       'the items)')
@@ -568,12 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
                  help='the data directory to write: year=YYYY/*.parquet and extract_summary.json')
   p.add_argument('--runner', choices=('local', 'beam', 'portable', 'dataflow'), default='local',
                  help='local: DirectRunner, one in-memory worker; beam: DirectRunner '
-                      'multi-processing (--workers); portable: a local job service and an '
-                      'EXTERNAL worker pool; dataflow: Google Cloud Dataflow with the project image')
+                      'multi-processing (--workers); portable: a local Beam job service '
+                      'and worker pool; dataflow: Google Cloud Dataflow with the project image')
   p.add_argument('--workers', type=_positive_int, default=None,
                  help='worker processes of --runner beam (default 2)')
-  p.add_argument('--chunk-cells', type=_positive_int, default=256,
-                 help='cells per side of a chunk, the unit of the windowed reads (default 256)')
+  p.add_argument('--chunk-cells', type=_positive_int, default=None,
+                 help='cells per side of a chunk, the unit of the windowed reads (default '
+                      f"pipeline/configs.py EXTRACT_CONFIG, {configs.EXTRACT_CONFIG['chunk_cells']})")
   p.add_argument('--project', default=None, help='GCP project (Dataflow)')
   p.add_argument('--region', default=None, help='GCP region (Dataflow)')
   p.add_argument('--temp-location', default=None,
@@ -582,8 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help='worker container image with the project installed (Dataflow, portable; '
                       'default pipeline/configs.py PIPELINE_IMAGE)')
   p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
-  p.add_argument('--max-num-workers', type=_positive_int, default=10,
-                 help='autoscaling limit (Dataflow)')
+  p.add_argument('--max-num-workers', type=_positive_int, default=None,
+                 help='autoscaling limit (Dataflow; default 10)')
+  p.add_argument('--verbose', action='store_true', help='show Beam/GDAL logs on the console')
   p.set_defaults(func=_cmd_extract)
 
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
@@ -594,6 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      'and a table of scores, parameters and training time')
   p.add_argument('runs', nargs='+', metavar='RUN_DIR', help='--output directories of `croptfx run`')
   p.add_argument('--output', required=True, help='HTML file to write (e.g. compare.html)')
+  p.add_argument('--allow-different-data', action='store_true',
+                 help='compare runs that read different data (refused by default: their '
+                      'scores are not comparable)')
   p.set_defaults(func=_cmd_compare)
 
   p = sub.add_parser('bench', help='benchmark the loaders and the pipeline')
@@ -656,12 +654,20 @@ def main(argv: Optional[List[str]] = None) -> int:
   logging.basicConfig(level=logging.WARNING, format='%(message)s')
   try:
     return args.func(args)
-  except errors.CroptfxError as e:
-    print(f'croptfx {args.command}: error: {e}', file=sys.stderr)
-    return 2
-  except KeyboardInterrupt:
-    print(f'croptfx {args.command}: interrupted', file=sys.stderr)
-    return 130
+  except BaseException as e:  # pylint: disable=broad-except
+    if isinstance(e, SystemExit):
+      raise
+    # Errors inside a job arrive translated (jobs.frame); the rest (argument
+    # checks, compile, report) get the same translation here.
+    from croptfx.jobs import failures  # pylint: disable=g-import-not-at-top
+    error = failures.translate(e)
+    if getattr(args, 'verbose', False) and error is not e:
+      traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+    if isinstance(error, errors.Interrupted):
+      print(f'croptfx {args.command}: {error}', file=sys.stderr)
+    else:
+      print(f'croptfx {args.command}: error: {error}', file=sys.stderr)
+    return error.exit_code
 
 
 if __name__ == '__main__':

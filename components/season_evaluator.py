@@ -1,7 +1,7 @@
 """SeasonEvaluator: the in-season curve TFMA does not draw.
 
 For each evaluated split (the eval and test years) and each as-of day of the
-dense curve (every 15 days, `features.SEASON_AS_OF_DAYS`), runs the trained
+dense curve (every 15 days, pipeline/configs.py `SEASON_AS_OF_DAYS`), runs the trained
 model's `evaluate_at_day` signature over the transformed examples and records
 accuracy, macro-F1, the confusion matrix and per-class precision/recall/F1
 (`metrics.json`), plus one row per pixel at the
@@ -75,15 +75,17 @@ def SeasonEvaluator(  # pylint: disable=invalid-name
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
     model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
     evaluation: tfx.dsl.components.OutputArtifact[InSeasonEvaluation],
-    splits: tfx.dsl.components.Parameter[str] = 'eval,test',
-    as_of_days: tfx.dsl.components.Parameter[str] = ','.join(
-        str(d) for d in features.SEASON_AS_OF_DAYS),
-    headline_day: tfx.dsl.components.Parameter[int] = features.HEADLINE_AS_OF_DAY,
-    code_fingerprint: tfx.dsl.components.Parameter[str] = '',
+    splits: tfx.dsl.components.Parameter[str],
+    as_of_days: tfx.dsl.components.Parameter[str],
+    headline_day: tfx.dsl.components.Parameter[int],
+    code_fingerprint: tfx.dsl.components.Parameter[str],
 ) -> None:
-  """Evaluates the model on each split at each fixed as-of day.
+  """Evaluates the model on each split at each as-of day.
 
-  `code_fingerprint` is only part of the cache key (see croptfx.fingerprint).
+  splits, as_of_days: comma-separated (create_pipeline passes the roles'
+  evaluated splits and pipeline/configs.py SEASON_AS_OF_DAYS); headline_day:
+  the day whose per-pixel rows are kept. `code_fingerprint` is only part of
+  the cache key (see croptfx.fingerprint).
   """
   del code_fingerprint
   days = [int(d) for d in as_of_days.split(',') if d.strip()]

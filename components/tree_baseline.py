@@ -133,15 +133,14 @@ def _split_files(examples, split: str) -> List[str]:
 def TreeBaseline(  # pylint: disable=invalid-name
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
     evaluation: tfx.dsl.components.OutputArtifact[season_evaluator.InSeasonEvaluation],
-    train_split: tfx.dsl.components.Parameter[str] = features.TRAIN_SPLIT,
-    splits: tfx.dsl.components.Parameter[str] = 'eval,test',
-    as_of_days: tfx.dsl.components.Parameter[str] = ','.join(
-        str(d) for d in features.SEASON_AS_OF_DAYS),
-    draws_per_pixel: tfx.dsl.components.Parameter[int] = 4,
-    max_iter: tfx.dsl.components.Parameter[int] = 40,
-    learning_rate: tfx.dsl.components.Parameter[float] = 0.15,
-    seed: tfx.dsl.components.Parameter[int] = 0,
-    code_fingerprint: tfx.dsl.components.Parameter[str] = '',
+    train_split: tfx.dsl.components.Parameter[str],
+    splits: tfx.dsl.components.Parameter[str],
+    as_of_days: tfx.dsl.components.Parameter[str],
+    draws_per_pixel: tfx.dsl.components.Parameter[int],
+    max_iter: tfx.dsl.components.Parameter[int],
+    learning_rate: tfx.dsl.components.Parameter[float],
+    seed: tfx.dsl.components.Parameter[int],
+    code_fingerprint: tfx.dsl.components.Parameter[str],
 ) -> None:
   """Trains on `train_split`, scores each of `splits` at each as-of day.
 

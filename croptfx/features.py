@@ -14,6 +14,8 @@ import os
 import re
 from typing import Dict, Mapping, Optional, Tuple
 
+from croptfx import paths
+
 # Sentinel-2 L2A bands in the order they are packed in the `bands` column.
 BAND_NAMES = ('B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A',
               'B09', 'B11', 'B12')
@@ -64,14 +66,26 @@ CROP_CLASSES = tuple(range(CLASS_NAMES.index('Cultivated'), NUM_CLASSES))
 # `label` value of excluded rows (double crops); never trained on.
 EXCLUDED_LABEL = -1
 
-# Splits by season year, never by random row.
-DEFAULT_YEAR_SPLITS = {2021: 'train', 2020: 'eval', 2019: 'test'}
+# Splits by season year, never by random row (the default years are in
+# pipeline/configs.py).
 TRAIN_SPLIT = 'train'
 EVAL_SPLIT = 'eval'
 TEST_SPLIT = 'test'
 # The default names, in role order (`--years A,B,C` names A train, B eval,
 # C test); any other names work through `split_roles`.
 SPLIT_ORDER = (TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT)
+
+
+# A split name becomes a directory name (`Split-<name>`): letters, digits,
+# '_', '-' and '.'.
+SPLIT_NAME_PATTERN = re.compile(r'[\w.-]+')
+
+
+def check_split_name(name: object) -> str:
+  """`name` if it is a valid split name; ValueError saying why otherwise."""
+  if not isinstance(name, str) or not SPLIT_NAME_PATTERN.fullmatch(name):
+    raise ValueError(f'split name {name!r} must be letters, digits, "_", "-" or "."')
+  return name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,17 +144,6 @@ def split_names(year_splits: Mapping[int, str]) -> Tuple[str, ...]:
 def years_of_split(year_splits: Mapping[int, str], split: str) -> Tuple[int, ...]:
   """The season years of one split, sorted."""
   return tuple(sorted(y for y, name in year_splits.items() if name == split))
-
-# Fixed as-of days of year (1-based) at which models are evaluated.
-EVAL_AS_OF_DAYS = (120, 180, 240, 300)
-HEADLINE_AS_OF_DAY = 240
-# The dense in-season curve (SeasonEvaluator, tree baseline, report, compare):
-# every 15 days from day 90 (31 Mar) to day 330 (26 Nov); it holds the fixed
-# days above.
-SEASON_AS_OF_DAYS = tuple(range(90, 331, 15))
-# The as-of days `croptfx compare` tabulates and MODELS.md averages over to
-# choose the default model.
-COMPARE_AS_OF_DAYS = (150, 180, 210, 240)
 
 EPOCH = datetime.date(1970, 1, 1)
 
@@ -201,6 +204,9 @@ INPUT_COLUMNS = (
                 'Cropland Data Layer class name, UTF-8'),
 )
 RAW_COLUMNS = tuple(c.name for c in INPUT_COLUMNS)
+# Columns a prediction does not need: the label is what it predicts, tiles and
+# the area id do not change it (serving and the map job's row checks).
+PREDICTION_OPTIONAL_COLUMNS = (CDL, TILES, BBOX)
 # The slides' spellings, accepted on input.
 COLUMN_ALIASES = {alias: c.name for c in INPUT_COLUMNS for alias in c.aliases}
 
@@ -342,7 +348,7 @@ def load_label_mapping(path: Optional[str] = None) -> LabelMapping:
   path = path or DEFAULT_LABEL_MAPPING_PATH
   # tf.io.gfile reads local paths and cloud URIs alike; imported lazily so the
   # constants stay importable without TensorFlow.
-  if '://' in path:
+  if paths.is_uri(path):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     with tf.io.gfile.GFile(path) as f:
       doc = json.load(f)

@@ -18,6 +18,8 @@ import importlib
 import importlib.util
 from typing import Iterable, List, Optional
 
+from croptfx import paths
+
 # Only the project's own modules are followed and fingerprinted; TFX, Beam
 # and the other dependencies are pinned by the lock.
 PROJECT_PACKAGE = 'croptfx'
@@ -78,7 +80,7 @@ def component_fingerprint(entry_modules: Iterable[str],
     with open(importlib.import_module(module_name).__file__, 'rb') as f:
       digest.update(f.read())
   for path in files:
-    if path and '://' not in path:
+    if path and not paths.is_uri(path):
       with open(path, 'rb') as f:
         digest.update(f.read())
     elif path:

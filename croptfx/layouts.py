@@ -62,6 +62,9 @@ SEASON_METRICS_FILE = 'metrics.json'
 PREDICTIONS_FILE = 'predictions.parquet'
 # The Trainer's model_run artifact: architecture, parameters, training time.
 TRAINING_FILE = 'croptfx_training.json'
+# A pushed model's facts beyond its signatures (the as-of days it was
+# trained for), in the SavedModel's `assets.extra` directory.
+MODEL_INFO_FILE = 'croptfx_model.json'
 # The TreeBaseline's artifact holds its metrics in the SeasonEvaluator's
 # format (SEASON_METRICS_FILE) and its training facts here.
 BASELINE_TRAINING_FILE = 'baseline_training.json'

@@ -100,6 +100,19 @@ def _read_json(directory: Optional[str], name: str) -> Optional[Dict[str, Any]]:
 
 # --- Trainer -----------------------------------------------------------------
 
+def model_info_path(model_dir: str) -> str:
+  return os.path.join(model_dir, 'assets.extra', layouts.MODEL_INFO_FILE)
+
+
+def write_model_info(model_dir: str, info: Mapping[str, Any]) -> None:
+  """{model, as_of_day_range: [first, last]} into a SavedModel directory."""
+  _write_json(os.path.dirname(model_info_path(model_dir)), layouts.MODEL_INFO_FILE, info)
+
+
+def read_model_info(model_dir: str) -> Optional[Dict[str, Any]]:
+  """A pushed model's info, or None (a model exported before it existed)."""
+  return _read_json(os.path.dirname(model_info_path(model_dir)), layouts.MODEL_INFO_FILE)
+
 def write_training_info(model_run_uri: str, info: Mapping[str, Any]) -> None:
   """{model, params, train_seconds, train_examples, examples_per_second}."""
   _write_json(model_run_uri, layouts.TRAINING_FILE, info)

@@ -8,9 +8,12 @@
   the same directory, then a rename).
 """
 
+import contextlib
 import os
 import posixpath
 from typing import Iterable, List
+
+from croptfx import errors
 
 # Characters that make a path a pattern for Beam's and Python's globs.
 GLOB_CHARS = '*?[]'
@@ -19,6 +22,13 @@ GLOB_CHARS = '*?[]'
 def is_uri(path: str) -> bool:
   """A URI of a file system (`gs://...`, `s3://...`), not a local path."""
   return '://' in path
+
+
+def absolute(path: str) -> str:
+  """`path` made absolute (a URI as it is), so a relative path means the same
+  wherever it is used (TFX, Beam workers and this process differ in their
+  working directories)."""
+  return path if is_uri(path) else os.path.abspath(path)
 
 
 def join(base: str, *parts: str) -> str:
@@ -42,7 +52,7 @@ def glob_base(pattern: str) -> str:
   if os.path.exists(pattern) or not has_glob_chars(pattern):
     return pattern
   import re  # pylint: disable=g-import-not-at-top
-  return os.path.dirname(re.split(r'[*?[]', pattern, 1)[0])
+  return os.path.dirname(re.split(f'[{re.escape(GLOB_CHARS)}]', pattern, 1)[0])
 
 
 def escape_glob(path: str) -> str:
@@ -106,9 +116,61 @@ def move_aside(paths: Iterable[str], suffix: str = '.previous') -> List[str]:
   return moved
 
 
-def write_atomic(path: str, text: str) -> None:
-  """Writes a local text file whole or not at all (temp file, then rename)."""
-  tmp = path + '.tmp'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    f.write(text)
-  os.replace(tmp, path)
+def write_atomic(path: str, data) -> None:
+  """Writes a local file (str: UTF-8 text; bytes) whole or not at all: a
+  temporary name in the same directory, flushed to disk, then renamed; the
+  temporary file is removed if writing fails (a full disk)."""
+  directory, name = os.path.split(os.path.abspath(path))
+  tmp = os.path.join(directory, f'.{name}.{os.getpid()}.tmp')
+  try:
+    with open(tmp, 'wb') as f:
+      f.write(data.encode('utf-8') if isinstance(data, str) else data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    raise
+
+
+def check_input_and_output(data: str, output: str, data_flag: str = '--data',
+                           output_flag: str = '--output') -> None:
+  """The rule for a command reading `data` and writing the directory `output`:
+  a local `data` exists or is a glob (an object store is listed later);
+  `output` is not an existing file, nor inside `data` (the command would read
+  its own files)."""
+  if not is_uri(data) and not os.path.exists(data) and not has_glob_chars(data):
+    raise errors.InputDataError(data, 'no such file or directory')
+  if is_uri(output):
+    return
+  if os.path.exists(output) and not os.path.isdir(output):
+    raise errors.CroptfxError(f'{output_flag} {output} is an existing file; it must be a '
+                              'directory (new, or a previous output)')
+  base = glob_base(data)
+  if not is_uri(data) and base and os.path.isdir(base) and is_within(output, base):
+    raise errors.CroptfxError(
+        f'{output_flag} {output} is inside {data_flag} {data}: the command would read its '
+        'own files as input; choose an output directory outside the data')
+
+
+def check_output_file(path: str, flag: str = '--output') -> str:
+  """The absolute path of a file a command will write, or a CroptfxError:
+  not empty, not a directory or a device, in a directory that can be
+  created and written to (checked with a probe file)."""
+  if not path or not path.strip():
+    raise errors.CroptfxError(f'{flag} is empty; give the file to write')
+  path = os.path.abspath(path)
+  if os.path.isdir(path):
+    raise errors.CroptfxError(f'{flag} {path} is a directory; give the file to write')
+  if os.path.exists(path) and not os.path.isfile(path):
+    raise errors.CroptfxError(f'{flag} {path} is not a regular file')
+  directory = os.path.dirname(path)
+  try:
+    os.makedirs(directory, exist_ok=True)
+    import tempfile  # pylint: disable=g-import-not-at-top
+    with tempfile.NamedTemporaryFile(dir=directory, prefix='.croptfx-probe-'):
+      pass
+  except OSError as e:
+    raise errors.CroptfxError(f'cannot write {flag} {path}: {e.strerror or e}') from None
+  return path

@@ -46,6 +46,10 @@ class RunSummary:
   report says what is missing.
   """
   label_mapping: Optional[str] = None
+  # The data read (--data) and the fingerprint of its files' content (the
+  # ExampleGen's input fingerprint): runs compare only over the same data.
+  data: Optional[str] = None
+  data_fingerprint: Optional[str] = None
   # The splits: {"2021": "train", ...} and their roles
   # (`features.SplitRoles.to_dict`: train, eval, others).
   year_splits: Optional[Dict[str, str]] = None
@@ -76,7 +80,8 @@ class RunSummary:
   # Evaluator and Pusher.
   blessed: Optional[bool] = None
   model_dir: Optional[str] = None
-  # The run.
+  # The run: TFX's pipeline-run id (the executions the summary is built from).
+  run_id: Optional[str] = None
   component_seconds: Optional[Dict[str, float]] = None
   cached_components: Optional[List[str]] = None
   artifacts: Optional[Dict[str, Optional[str]]] = None
@@ -108,7 +113,9 @@ class RunSummary:
                                  tuple(self.split_roles.get('others') or ()))
     if self.year_splits:
       return features.split_roles({int(y): n for y, n in self.year_splits.items()})
-    return features.split_roles(features.DEFAULT_YEAR_SPLITS)
+    # An old summary without splits: the names' own roles.
+    return features.SplitRoles(features.TRAIN_SPLIT, features.EVAL_SPLIT,
+                               (features.TEST_SPLIT,))
 
   def headline_split(self, available: Iterable[str]) -> Optional[str]:
     """The split a report leads with: the first held-out one (never trained

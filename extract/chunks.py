@@ -9,7 +9,8 @@ is a `chunk_cells` square of that numbering, so the same ground is the same
 chunk whatever the area, the year or the raster's extent; its id,
 `chunk_id(row, col)`, is the rows' `bbox`. Within a chunk, samples travel
 in blocks of `block_cells` squares (a few thousand pixel-years each: the
-unit that is grouped and packed).
+unit that is grouped and packed). Both sizes: pipeline/configs.py
+EXTRACT_CONFIG.
 
 A work item is one chunk of one year and one scene of that year whose
 footprint (the item's bbox) meets the chunk's (`scenes_per_chunk`); plus,
@@ -25,8 +26,6 @@ import numpy as np
 from croptfx import cdl
 from croptfx import errors
 
-DEFAULT_CHUNK_CELLS = 256  # 7.68 km of CDL; a 10 m band window of 768 x 768
-DEFAULT_BLOCK_CELLS = 64  # 4,096 pixel-years grouped and packed together
 # chunk_id = (chunk row + OFFSET) * SPAN + (chunk column + OFFSET)
 _ID_OFFSET = 1 << 20
 _ID_SPAN = 1 << 21
@@ -138,7 +137,7 @@ class Chunk:
   width: int
   label: Optional[Label]
   lonlat_bounds: Tuple[float, float, float, float]
-  block_cells: int = DEFAULT_BLOCK_CELLS
+  block_cells: int
 
   def blocks(self) -> Iterator[Tuple[int, int, int, int, int]]:
     """(block index, row offset, col offset, height, width) within the chunk,
@@ -161,8 +160,7 @@ def _lonlat_bounds(grid: Grid, row0: int, col0: int, row1: int, col1: int
 
 
 def plan_chunks(year: int, grid: Grid, label: Optional[Label], aoi,
-                chunk_cells: int = DEFAULT_CHUNK_CELLS,
-                block_cells: int = DEFAULT_BLOCK_CELLS) -> List[Chunk]:
+                chunk_cells: int, block_cells: int) -> List[Chunk]:
   """The chunks of one year: the grid's cells in the area (the label
   raster's whole extent when no area is given), chunk by chunk.
 

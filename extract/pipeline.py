@@ -49,7 +49,6 @@ from croptfx.extract import items as items_lib
 from croptfx.extract import pack as pack_lib
 from croptfx.extract import sample as sample_lib
 
-DEFAULT_SHARD_ROWS = 100_000
 SHARD_PREFIX = 'part'
 _UNREADABLE = 'unreadable'
 _COUNTS = 'counts'
@@ -254,9 +253,9 @@ def Extract(  # pylint: disable=invalid-name
     output: str,
     counts_path: str,
     unreadable_path: str,
-    aoi=None,
-    with_labels: bool = True,
-    shard_rows: int = DEFAULT_SHARD_ROWS) -> beam.pvalue.PCollection:
+    aoi,
+    with_labels: bool,
+    shard_rows: int) -> beam.pvalue.PCollection:
   """The plan's work -> shards under `output`, the counts and unreadable
   assets as JSON files. Returns the PCollection of shard paths."""
   sampled = (

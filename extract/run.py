@@ -1,5 +1,9 @@
 """`croptfx extract`: plan the work, run the Beam job, count what it wrote.
 
+Runs in the job frame every command shares (`jobs.frame`: the output's
+lock, logs to `DIR/_logs/extract.log`, one error line and its exit code,
+partial shards removed on failure, the summary written last):
+
   [1/3] check       the labels (readable, north-up, their grid), the area,
                     the items (their scenes of the years, assets by band),
                     the output; the chunks and the work items. All before
@@ -8,10 +12,15 @@
   [3/3] count       the shards read back (rows and samples per year) against
                     the job's counts: cells in the area = pixels + label
                     nodata; pixels = rows + pixels without a sample, per
-                    reason; rows and samples = what the shards hold. The
-                    summary says whether they reconcile; the command fails
-                    if they do not, or if nothing was extracted.
-  DIR/extract_summary.json, DIR/_logs/extract.log.
+                    reason; rows and samples = what the shards hold. Counts
+                    that do not reconcile fail the job (exit 1), and so does
+                    an extraction without a row (exit 2); neither writes a
+                    summary.
+  DIR/extract_summary.json: written last, and only for a finished job.
+
+A previous extraction's shards and summary in DIR are removed when the job
+starts (not moved aside as `*.previous`: a file beside the rows would be
+read as data by `croptfx run --data DIR`).
 """
 
 import collections
@@ -21,12 +30,11 @@ import datetime
 import json
 import logging
 import os
-import posixpath
 import re
-import sys
+import tempfile
 import threading
 import time
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from croptfx import errors
 from croptfx import features
@@ -34,12 +42,15 @@ from croptfx import layouts
 from croptfx import paths
 from croptfx.extract import chunks as chunks_lib
 from croptfx.extract import items as items_lib
+from croptfx.jobs import frame
+from croptfx.jobs import progress as progress_lib
+from croptfx.jobs import runners
 
 RUNNERS = ('local', 'beam', 'portable', 'dataflow')
 SHARD_NAME = re.compile(r'^(part-[0-9a-f]{32}\.parquet|\.part-[0-9a-f]{32}\.parquet\.tmp)$')
 # What an extraction leaves in its output directory; anything else there
 # would be read as data by `croptfx run --data DIR`.
-_OWN_ENTRIES = (layouts.EXTRACT_SUMMARY_FILE, layouts.EXTRACT_LOG_DIR, layouts.EXTRACT_WORK_DIR)
+_OWN_ENTRIES = (layouts.EXTRACT_SUMMARY_FILE,)
 _YEAR_DIR = re.compile(r'^year=\d{1,4}$')
 
 
@@ -79,7 +90,7 @@ def check_output(output: str) -> None:
     return
   for name in sorted(os.listdir(output)):
     path = os.path.join(output, name)
-    if name in _OWN_ENTRIES:
+    if name in _OWN_ENTRIES or name.startswith(('.', '_')):  # not data to the readers
       continue
     if _YEAR_DIR.match(name) and os.path.isdir(path) and all(
         SHARD_NAME.match(n) for n in os.listdir(path)):
@@ -92,8 +103,7 @@ def check_output(output: str) -> None:
 def make_plan(items: str, labels: Optional[Dict[int, str]] = None,
               grid: Optional[Tuple[str, float]] = None, aoi=None,
               years: Optional[Sequence[int]] = None,
-              chunk_cells: int = chunks_lib.DEFAULT_CHUNK_CELLS,
-              block_cells: int = chunks_lib.DEFAULT_BLOCK_CELLS) -> Plan:
+              *, chunk_cells: int, block_cells: int) -> Plan:
   """Checks the inputs and plans the work (nothing is sampled).
 
   Args:
@@ -153,67 +163,33 @@ def make_plan(items: str, labels: Optional[Dict[int, str]] = None,
               scenes_of_chunk=chunks_lib.scenes_per_chunk(all_chunks, catalog.scenes))
 
 
-def pipeline_options(runner: str, workers: Optional[int] = None,
-                     beam_args: Sequence[str] = ()):
-  """Beam options: local (one in-memory worker), beam (DirectRunner
-  processes), portable/dataflow (`beam_args` from `jobs.portable` /
-  `jobs.dataflow`)."""
-  from apache_beam.options import pipeline_options as options_lib  # pylint: disable=g-import-not-at-top
-  if runner == 'local':
-    if workers not in (None, 1):
-      raise errors.CroptfxError('--runner local runs one in-memory worker; '
-                                'use --runner beam for --workers')
-    args = ['--runner=DirectRunner', '--direct_num_workers=1',
-            '--direct_running_mode=in_memory']
-  elif runner == 'beam':
-    args = ['--runner=DirectRunner', '--direct_running_mode=multi_processing',
-            f'--direct_num_workers={workers or 2}']
-  elif runner in ('portable', 'dataflow'):
-    args = []
-  else:
-    raise errors.CroptfxError(f'unknown runner {runner!r} (one of {", ".join(RUNNERS)})')
-  return options_lib.PipelineOptions(list(args) + list(beam_args))
-
-
-@contextlib.contextmanager
-def _runner_args(runner: str, log_dir: str, image: Optional[str],
-                 dataflow: Optional[Dict[str, object]]) -> Iterator[List[str]]:
-  """The Beam arguments of a runner that needs services or flags."""
-  if runner == 'portable':
-    from croptfx.jobs import portable  # pylint: disable=g-import-not-at-top
-    with portable.services(log_dir, image or 'croptfx') as args:
-      yield args
-  elif runner == 'dataflow':
-    from croptfx.jobs import dataflow as dataflow_lib  # pylint: disable=g-import-not-at-top
-    try:
-      args = dataflow_lib.dataflow_beam_args(**dict(dataflow or {}))
-    except (TypeError, ValueError) as e:
-      raise errors.CroptfxError(str(e)) from None
-    yield args + ['--job_name=croptfx-extract-'
-                  + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S')]
-  else:
-    yield []
-
-
 def _clear_previous(layout: layouts.ExtractLayout) -> None:
-  """Removes a previous extraction's shards, summary and work files."""
+  """Removes an extraction's shards, summary and work files from its output:
+  a previous extraction's before the job (shards would mix), or a failed
+  job's partial ones."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   stale = []
   if paths.is_uri(layout.output):
     for result in FileSystems.match([layout.output.rstrip('/') + '/year=*/*part-*',
                                      layout.work_dir + '/*', layout.summary_path]):
       stale += [m.path for m in result.metadata_list]
-  elif os.path.isdir(layout.output):
-    for name in os.listdir(layout.output):
-      path = os.path.join(layout.output, name)
-      if _YEAR_DIR.match(name) and os.path.isdir(path):
-        stale += [os.path.join(path, n) for n in os.listdir(path) if SHARD_NAME.match(n)]
-    for path in (layout.summary_path, layout.counts_path, layout.unreadable_path,
-                 layout.plan_path):
-      if os.path.exists(path):
-        stale.append(path)
-  if stale:
-    FileSystems.delete(stale)
+    if stale:
+      FileSystems.delete(stale)
+    return
+  if not os.path.isdir(layout.output):
+    return
+  for name in os.listdir(layout.output):
+    path = os.path.join(layout.output, name)
+    if _YEAR_DIR.match(name) and os.path.isdir(path):
+      for shard in os.listdir(path):
+        if SHARD_NAME.match(shard):
+          os.remove(os.path.join(path, shard))
+      if not os.listdir(path):
+        os.rmdir(path)
+  for path in (layout.summary_path, layout.counts_path, layout.unreadable_path,
+               layout.plan_path):
+    if os.path.exists(path):
+      os.remove(path)
 
 
 def _shards(layout: layouts.ExtractLayout) -> List[str]:
@@ -255,15 +231,6 @@ def _read_json(path: str):
     return json.loads(f.read().decode('utf-8'))
 
 
-def _write_text(path: str, text: str) -> None:
-  if paths.is_uri(path):
-    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-    with FileSystems.create(path) as f:
-      f.write(text.encode('utf-8'))
-  else:
-    paths.write_atomic(path, text)
-
-
 def reconcile(counts: Dict[str, object], shards: Dict[str, object]) -> Dict[str, object]:
   """The checks the counts must pass, each with its two sides."""
   pixel_reasons = counts['outside_scenes'] + counts['nodata_only'] + counts['unreadable_asset']
@@ -282,172 +249,114 @@ def reconcile(counts: Dict[str, object], shards: Dict[str, object]) -> Dict[str,
                      for name, (a, b) in checks.items()}}
 
 
-class _Progress:
-  """One console line per step, with its duration (the job frame's, soon)."""
-
-  def __init__(self, stream, steps: int, quiet: bool):
-    self._stream, self._steps, self._quiet = stream, steps, quiet
-    self._step = 0
-    self.seconds: Dict[str, float] = {}
-
-  @contextlib.contextmanager
-  def step(self, name: str, text: str):
-    self._step += 1
-    self.write(f'[{self._step}/{self._steps}] {text} ... ', end='')
-    start = time.monotonic()
-    try:
-      yield
-    except BaseException:
-      self.write('failed')
-      raise
-    self.seconds[name] = round(time.monotonic() - start, 2)
-    self.write(f'done in {self.seconds[name]:.1f}s')
-
-  def write(self, text: str, end: str = '\n'):
-    if not self._quiet:
-      self._stream.write(text + end)
-      self._stream.flush()
+def _log_path(layout: layouts.ExtractLayout) -> str:
+  """The log: in the output, or a local temporary file for an object store
+  output (the summary names it)."""
+  if not paths.is_uri(layout.output):
+    return layout.log_path
+  return os.path.join(tempfile.mkdtemp(prefix='croptfx-extract-logs-'), 'extract.log')
 
 
-@contextlib.contextmanager
-def _logs_to(log_path: Optional[str]):
-  """Beam's, GDAL's and absl's logs to the log file, not the console."""
-  if log_path is None:
-    yield
-    return
-  os.makedirs(os.path.dirname(log_path), exist_ok=True)
-  root = logging.getLogger()
-  saved_handlers, saved_level = list(root.handlers), root.level
-  handler = logging.FileHandler(log_path, mode='a', encoding='utf-8')
-  handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
-  for h in saved_handlers:
-    root.removeHandler(h)
-  root.addHandler(handler)
-  root.setLevel(logging.INFO)
-  try:
-    yield
-  finally:
-    root.removeHandler(handler)
-    handler.close()
-    for h in saved_handlers:
-      root.addHandler(h)
-    root.setLevel(saved_level)
-
-
-def _one_line(exc: BaseException) -> str:
-  lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-  if 'Traceback (most recent call last)' in str(exc):
-    lines = [l for l in lines if not l.startswith('[while running')][-1:]
-  line = lines[0] if lines else type(exc).__name__
-  return line if line.startswith(type(exc).__name__) else f'{type(exc).__name__}: {line}'
-
-
-def run_extract(items: str, output: str, labels: Optional[Dict[int, str]] = None,
+def run_extract(items: str, output: str, *, labels: Optional[Dict[int, str]] = None,
                 grid: Optional[Tuple[str, float]] = None, aoi=None,
-                years: Optional[Sequence[int]] = None, runner: str = 'local',
-                workers: Optional[int] = None, dataflow: Optional[Dict[str, object]] = None,
-                image: Optional[str] = None, beam_args: Sequence[str] = (),
-                chunk_cells: int = chunks_lib.DEFAULT_CHUNK_CELLS,
-                block_cells: int = chunks_lib.DEFAULT_BLOCK_CELLS,
-                shard_rows: Optional[int] = None, stream=None,
-                quiet: bool = False) -> Dict[str, object]:
+                years: Optional[Sequence[int]] = None,
+                runner: Optional[runners.Runner] = None, chunk_cells: int, block_cells: int,
+                shard_rows: int, stream=None, quiet: bool = False,
+                verbose: bool = False) -> Dict[str, object]:
   """`croptfx extract` (see the module doc). Returns the summary as written.
 
   Args:
-    items, labels, grid, aoi, years, chunk_cells, block_cells: see `make_plan`.
+    items, labels, grid, aoi, years, chunk_cells, block_cells: see `make_plan`
+      (the CLI passes pipeline/configs.py's EXTRACT_CONFIG).
     output: the data directory to write (local or a URI).
-    runner, workers: see `pipeline_options`; dataflow: keyword arguments of
-      `jobs.dataflow.dataflow_beam_args`; image: the portable runner's
-      worker image name; beam_args: more Beam arguments.
-    shard_rows: rows per shard (default `pipeline.DEFAULT_SHARD_ROWS`).
-    stream: where progress goes (default stdout); quiet: none.
+    runner: where the job runs (`jobs.runners.check`); default local.
+    shard_rows: rows per Parquet shard.
+    stream: where progress goes (default stdout); quiet: none; verbose: logs
+      on the console too.
   """
-  stream = stream or sys.stdout
-  if runner not in RUNNERS:
-    raise errors.CroptfxError(f'unknown runner {runner!r} (one of {", ".join(RUNNERS)})')
+  runner = runner or runners.check('local', supported=RUNNERS)
+  items = items if paths.is_uri(items) else os.path.abspath(items)
+  output = paths.absolute(output)
   check_output(output)
-  layout = layouts.ExtractLayout(output)
-  remote = paths.is_uri(output)
-  if not remote:
+  if not paths.is_uri(output):
     os.makedirs(output, exist_ok=True)
-  log_path = None if remote else layout.log_path
-  progress = _Progress(stream, 3, quiet)
+  layout = layouts.ExtractLayout(output)
+  log_path = _log_path(layout)
+  with frame.Job('extract', output, log_path=log_path, stream=stream, quiet=quiet,
+                 verbose=verbose, steps=3) as job:
+    job.on_failure(lambda: _clear_previous(layout))
+    return _extract(items, labels, grid, aoi, years, runner, chunk_cells, block_cells,
+                    shard_rows, layout, job, log_path)
+
+
+def _extract(items, labels, grid, aoi, years, runner, chunk_cells, block_cells, shard_rows,
+             layout, job, log_path):
+  """`run_extract` inside its job frame."""
+  progress = job.progress
   start = time.monotonic()
-  with _logs_to(log_path):
-    with progress.step('check', 'checking the labels, the area and the items'):
-      plan = make_plan(items, labels, grid, aoi, years, chunk_cells, block_cells)
-      options = pipeline_options(runner, workers)
-    for line in plan.catalog.messages[:5]:
-      progress.write(f'  skipped {line}')
-    if len(plan.catalog.messages) > 5:
-      progress.write(f'  ... and {len(plan.catalog.messages) - 5} more items skipped '
-                     f'(extract_summary.json lists them)')
-    where = {'local': 'one in-memory worker', 'beam': f'{workers or 2} worker processes',
-             'portable': 'a job service and a worker pool', 'dataflow': 'Dataflow'}[runner]
-    with progress.step('job', f'extract job: {len(plan.chunks)} chunks x {len(plan.catalog.scenes)} '
-                       f'scenes = {plan.scene_items} work items, {runner} runner ({where})'):
-      job_seconds = _run_job(plan, layout, aoi, labels is not None, runner, workers, dataflow,
-                             image, beam_args, shard_rows, log_path, progress, quiet, stream)
-    with progress.step('count', 'counting the shards'):
-      counts = _read_json(layout.counts_path)
-      unreadable = _read_json(layout.unreadable_path)
-      shards = count_shards(layout)
-      checked = reconcile(counts, shards)
-  summary = _summary(items, output, labels, grid, aoi, runner, workers, plan, counts, unreadable,
+  with progress.step('check', 'checking the labels, the area and the items'):
+    plan = make_plan(items, labels, grid, aoi, years, chunk_cells=chunk_cells,
+                     block_cells=block_cells)
+  for line in plan.catalog.messages[:5]:
+    progress.write(f'  skipped {line}')
+  if len(plan.catalog.messages) > 5:
+    progress.write(f'  ... and {len(plan.catalog.messages) - 5} more items skipped '
+                   '(extract_summary.json lists them)')
+  with progress.step('job', f'extract job: {len(plan.chunks)} chunks x '
+                     f'{len(plan.catalog.scenes)} scenes = {plan.scene_items} work items, '
+                     f'{runner.describe()}'):
+    job_seconds = _run_job(plan, layout, aoi, labels is not None, runner, shard_rows,
+                           log_path, progress)
+  with progress.step('count', 'counting the shards'):
+    counts = _read_json(layout.counts_path)
+    unreadable = _read_json(layout.unreadable_path)
+    shards = count_shards(layout)
+    checked = reconcile(counts, shards)
+  summary = _summary(items, layout.output, labels, aoi, runner, plan, counts, unreadable,
                      shards, checked, progress, job_seconds, time.monotonic() - start, log_path)
-  _write_text(layout.summary_path, json.dumps(summary, indent=2) + '\n')
-  _remove_work_files(layout)
-  _report(summary, layout, progress)
+  logging.info('extract summary: %s', json.dumps(summary))
   if not checked['reconciled']:
-    bad = [name for name, c in checked['checks'].items() if not c['ok']]
-    raise errors.CroptfxError(f'counts do not reconcile ({"; ".join(bad)}); see '
-                              f'{layout.summary_path}')
+    bad = [f'{name}: {c["left"]} != {c["right"]}' for name, c in checked['checks'].items()
+           if not c['ok']]
+    raise errors.JobFailedError(f'counts do not reconcile ({"; ".join(bad)}); no summary was '
+                                f'written (full log: {log_path})')
   if not summary['rows']:
     raise errors.CroptfxError(
         f'no row extracted: {summary["pixels"]} pixels, none with a sample '
-        f'({_skipped_text(summary)}); see {layout.summary_path}')
+        f'({_skipped_text(summary)}); no summary was written')
+  _remove_work_files(layout)
+  job.write_summary(layout.summary_path, summary)
+  _report(summary, layout, progress)
   return summary
 
 
-def _run_job(plan, layout, aoi, with_labels, runner, workers, dataflow, image, beam_args,
-             shard_rows, log_path, progress, quiet, stream) -> float:
+def _run_job(plan, layout, aoi, with_labels, runner, shard_rows, log_path, progress) -> float:
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
   from croptfx.extract import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   _clear_previous(layout)
-  log_dir = os.path.dirname(log_path) if log_path else tempfile_dir()
   start = time.monotonic()
-  try:
-    with _runner_args(runner, log_dir, image, dataflow) as runner_beam_args:
-      options = pipeline_options(runner, workers, list(runner_beam_args) + list(beam_args))
-      with _work_progress(progress, plan, runner == 'local' and not quiet
-                          and getattr(stream, 'isatty', lambda: False)()):
-        # Beam matches its temporary files' names as patterns: an output
-        # like `data[1]` is reached through a glob-free link.
-        target = paths.glob_free_alias(layout.output)
-        job_layout = layouts.ExtractLayout(target)
-        pipeline_lib.write_plan(job_layout.plan_path, pipeline_lib.Plan(
-            plan.chunks, plan.catalog.scenes, plan.scenes_of_chunk))
-        with beam.Pipeline(options=options) as p:
-          _ = p | 'Extract' >> pipeline_lib.Extract(  # pylint: disable=no-value-for-parameter
-              job_layout.plan_path, len(plan.chunks), target, job_layout.counts_path,
-              job_layout.unreadable_path, aoi, with_labels,
-              shard_rows or pipeline_lib.DEFAULT_SHARD_ROWS)
-  except errors.CroptfxError:
-    raise
-  except Exception as e:  # pylint: disable=broad-except
-    logging.exception('extract job failed')
-    raise errors.CroptfxError(_one_line(e) + (f' (full log: {log_path})' if log_path else '')
-                              ) from None
+  job_name = 'croptfx-extract-' + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S')
+  with _work_progress(progress, plan, runner.name == 'local' and progress.is_terminal
+                      and not progress.quiet):
+    with runners.beam_args(runner, os.path.dirname(log_path), job_name) as beam_args:
+      # Beam matches its temporary files' names as patterns: an output like
+      # `data[1]` is reached through a glob-free link.
+      target = paths.glob_free_alias(layout.output)
+      job_layout = layouts.ExtractLayout(target)
+      pipeline_lib.write_plan(job_layout.plan_path, pipeline_lib.Plan(
+          plan.chunks, plan.catalog.scenes, plan.scenes_of_chunk))
+      options = pipeline_options.PipelineOptions(list(beam_args))
+      with beam.Pipeline(options=options) as p:
+        _ = p | 'Extract' >> pipeline_lib.Extract(  # pylint: disable=no-value-for-parameter
+            job_layout.plan_path, len(plan.chunks), target, job_layout.counts_path,
+            job_layout.unreadable_path, aoi, with_labels, shard_rows)
   return time.monotonic() - start
 
 
-def tempfile_dir() -> str:
-  import tempfile  # pylint: disable=g-import-not-at-top
-  return tempfile.mkdtemp(prefix='croptfx-extract-logs-')
-
-
 @contextlib.contextmanager
-def _work_progress(progress: _Progress, plan: Plan, enabled: bool, interval: float = 1.0):
+def _work_progress(progress: progress_lib.Progress, plan: Plan, enabled: bool,
+                   interval: float = 1.0):
   """Work items done so far, on the job's line, while the in-memory job runs."""
   if not enabled:
     yield
@@ -460,8 +369,7 @@ def _work_progress(progress: _Progress, plan: Plan, enabled: bool, interval: flo
   def report():
     while not stop.wait(interval):
       done = pipeline_lib.WORK_DONE.items
-      progress.write(f'\r  {done:,} of {total:,} work items ({100 * done / max(total, 1):.0f}%)',
-                     end='')
+      progress.update(f'{done:,} of {total:,} work items ({100 * done / max(total, 1):.0f}%)')
 
   thread = threading.Thread(target=report, daemon=True)
   thread.start()
@@ -470,7 +378,6 @@ def _work_progress(progress: _Progress, plan: Plan, enabled: bool, interval: flo
   finally:
     stop.set()
     thread.join()
-    progress.write('\r', end='')
 
 
 def _remove_work_files(layout: layouts.ExtractLayout) -> None:
@@ -489,8 +396,8 @@ def _skipped_text(summary: Dict[str, object]) -> str:
   return ', '.join(parts) or 'none skipped'
 
 
-def _summary(items, output, labels, grid, aoi, runner, workers, plan, counts, unreadable,
-             shards, checked, progress, job_seconds, total_seconds, log_path):
+def _summary(items, output, labels, aoi, runner, plan, counts, unreadable, shards, checked,
+             progress, job_seconds, total_seconds, log_path):
   scenes_by_year = collections.Counter(s.year for s in plan.catalog.scenes)
   skipped_items = dict(plan.catalog.skipped)
   return {
@@ -500,8 +407,7 @@ def _summary(items, output, labels, grid, aoi, runner, workers, plan, counts, un
       'grid': plan.grid.to_dict(),
       'aoi': aoi.to_dict() if aoi is not None else None,
       'years': plan.years,
-      'runner': runner,
-      'workers': (workers or 2) if runner == 'beam' else (1 if runner == 'local' else None),
+      **runner.to_dict(),
       'items_read': plan.catalog.items_read,
       'scenes': len(plan.catalog.scenes),
       'scenes_by_year': {str(y): n for y, n in sorted(scenes_by_year.items())},
@@ -533,7 +439,8 @@ def _summary(items, output, labels, grid, aoi, runner, workers, plan, counts, un
   }
 
 
-def _report(summary: Dict[str, object], layout: layouts.ExtractLayout, progress: _Progress) -> None:
+def _report(summary: Dict[str, object], layout: layouts.ExtractLayout,
+            progress: progress_lib.Progress) -> None:
   for line in summary['unreadable_assets'][:10]:
     progress.write(f'  unreadable: {line}')
   if len(summary['unreadable_assets']) > 10:
@@ -544,6 +451,5 @@ def _report(summary: Dict[str, object], layout: layouts.ExtractLayout, progress:
       f'croptfx extract: {summary["rows"]:,} rows ({years}) from {summary["pixels"]:,} pixels and '
       f'{summary["scenes_sampled"]:,} scenes; {summary["samples"]:,} samples, '
       f'{summary["harmonized_samples"]:,} harmonized; skipped pixels: {_skipped_text(summary)}'
-      + ('' if summary['reconciled'] else '; COUNTS DO NOT RECONCILE')
       + f'\n  data:    {layout.output}/year=YYYY/'
       + f'\n  summary: {layout.summary_path}')

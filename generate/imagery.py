@@ -59,9 +59,6 @@ from croptfx.generate import cdl_raster
 from croptfx.generate import part1
 from croptfx.generate import simulate
 
-DEFAULT_YEARS = (2021, 2022)
-DEFAULT_AREA = (48, 36)  # CDL cells (30 m)
-DEFAULT_REVISIT_DAYS = simulate.REVISIT_DAYS
 AREA_CENTRE = (-90.0, 33.5)  # lon, lat: on the zone 15/16 boundary
 ZONES = (15, 16)
 # Share of the area's columns each tile's window holds (west, east).
@@ -484,10 +481,12 @@ def _scenes(year: int, seed: int, revisit_days: int, windows: Sequence[Window]) 
           for w in windows]
 
 
-def write_imagery(out_dir: str, area: Tuple[int, int] = DEFAULT_AREA,
-                  years: Iterable[int] = DEFAULT_YEARS, seed: int = 0,
-                  revisit_days: int = DEFAULT_REVISIT_DAYS) -> Dict[str, object]:
+def write_imagery(out_dir: str, *, area: Tuple[int, int], years: Iterable[int],
+                  revisit_days: int, seed: int = 0) -> Dict[str, object]:
   """Writes the imagery of an area (see the module doc); returns its summary.
+
+  The defaults of `croptfx generate --imagery` are pipeline/configs.py's
+  IMAGERY_AREA, IMAGERY_YEARS and IMAGERY_REVISIT_DAYS.
 
   Args:
     out_dir: the directory to write into.

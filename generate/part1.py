@@ -35,7 +35,6 @@ from croptfx import codec
 from croptfx import features
 from croptfx.generate import simulate
 
-DEFAULT_YEARS = (2019, 2020, 2021)
 DEFAULT_ROWS_PER_FILE = 5000
 
 # County extent (degrees) and its 2 x 2 Sentinel-2 tiles. West tiles are seen
@@ -329,7 +328,7 @@ def _observe(rng, refl, water, doy, cover):
   return np.clip(np.rint(out), 0, 65535).astype(np.uint16), scl
 
 
-def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
+def generate_table(pixels_per_year: int, years: Iterable[int],
                    seed: int = 0) -> pa.Table:
   """Rows for the same `pixels_per_year` pixels in each year, in year order."""
   if pixels_per_year < 1:
@@ -338,7 +337,7 @@ def generate_table(pixels_per_year: int, years: Iterable[int] = DEFAULT_YEARS,
   return _table(_fields(rng, pixels_per_year), years, seed)
 
 
-def generate_aoi_table(width: int, height: int, years: Iterable[int] = DEFAULT_YEARS,
+def generate_aoi_table(width: int, height: int, years: Iterable[int],
                        seed: int = 0) -> pa.Table:
   """Rows for every pixel of a width x height area (see `aoi_layout`), in year
   order and, within a year, row by row from the north-west corner."""
@@ -458,8 +457,8 @@ def _remove_stale_parts(out_dir: str, written: List[str]) -> None:
         os.remove(path)
 
 
-def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None,
-                  years: Iterable[int] = DEFAULT_YEARS,
+def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
+                  years: Iterable[int],
                   seed: int = 0, layout: str = 'flat',
                   rows_per_file: int = DEFAULT_ROWS_PER_FILE,
                   slides_columns: bool = False,

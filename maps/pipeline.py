@@ -46,7 +46,9 @@ from croptfx.rows import quarantine
 from croptfx.rows import reader
 from croptfx.rows import validation
 
-AS_OF_OUTSIDE_YEAR = validation.AS_OF_OUTSIDE_YEAR
+# The map's own rule: the model reads a season up to a day of that season's
+# year; another year's date has no meaning for it.
+AS_OF_OUTSIDE_YEAR = 'as_of_outside_year'
 # Every reason a row may be skipped for, in the order they are checked: the
 # row checks a prediction applies (no year -> split mapping; duplicates are
 # judged by the ExampleGen over a whole training input, not here), then the
@@ -99,8 +101,15 @@ def skip_reasons(batch: pa.RecordBatch, path_year: Optional[int],
   checks = validation.check_rows(batch, path_year=path_year, for_prediction=True,
                                  cast_faults=cast_faults)
   reasons = checks.reasons.copy()
-  reasons[checks.valid & validation.as_of_outside_year(batch, as_of)] = AS_OF_OUTSIDE_YEAR
+  reasons[checks.valid & as_of_outside_year(batch, as_of)] = AS_OF_OUTSIDE_YEAR
   return reasons
+
+
+def as_of_outside_year(batch: pa.RecordBatch, as_of: datetime.date) -> np.ndarray:
+  """Rows (bool) whose `year` is not the year of the as-of date (nulls are
+  the row checks' `null_value`)."""
+  years = batch.column(features.YEAR).fill_null(0).to_numpy(zero_copy_only=False)
+  return years.astype(np.int64) != as_of.year
 
 
 def prefetch(items: Iterator[object], depth: int) -> Iterator[object]:

@@ -11,6 +11,7 @@ geopandas, DuckDB's spatial extension, QGIS and GDAL open the files as points.
 
 import datetime
 import json
+import os
 import uuid
 from typing import Dict, Sequence
 
@@ -73,7 +74,7 @@ def prediction_table(lon: np.ndarray, lat: np.ndarray, year: np.ndarray,
   return pa.Table.from_arrays([
       pa.array(lon, pa.float64()), pa.array(lat, pa.float64()),
       pa.array(year, pa.int64()),
-      pa.array(np.full(n, (as_of - datetime.date(1970, 1, 1)).days, np.int32), pa.date32()),
+      pa.array(np.full(n, features.days_since_epoch(as_of), np.int32), pa.date32()),
       _CLASS_NAMES.take(pa.array(class_index)),
       pa.array(class_index, pa.int64()),
       pa.ListArray.from_arrays(offsets, values),
@@ -122,8 +123,21 @@ def write_shard(table: pa.Table, prefix: str) -> str:
   return final
 
 
+def write_parquet_atomic(table: pa.Table, path: str) -> str:
+  """Writes a local Parquet file whole or not at all (a hidden temporary name
+  in the same directory, then a rename; removed if writing fails)."""
+  directory, name = os.path.split(os.path.abspath(path))
+  tmp = os.path.join(directory, f'.{name}.{uuid.uuid4().hex}.tmp')
+  try:
+    pq.write_table(table, tmp, compression='snappy')
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+  return path
+
+
 def write_table(table: pa.Table, path: str) -> str:
   """Writes prediction rows as one local GeoParquet file (`croptfx predict`)."""
-  pq.write_table(with_geometry(table.select(PREDICTION_SCHEMA.names)), path,
-                 compression='snappy')
-  return path
+  return write_parquet_atomic(with_geometry(table.select(PREDICTION_SCHEMA.names)), path)

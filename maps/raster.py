@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from croptfx import errors
 from croptfx import features
 from croptfx import layouts
+from croptfx import paths
 from croptfx.maps import grid as grid_lib
 
 CLASSES_TIF = layouts.MAP_CLASSES_TIF
@@ -57,7 +58,7 @@ COLUMNS = (LON, LAT, CLASS_INDEX, CONFIDENCE)
 
 @contextlib.contextmanager
 def _open(path: str):
-  if '://' in path:
+  if paths.is_uri(path):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     with tf.io.gfile.GFile(path, 'rb') as f:
       yield f
@@ -217,7 +218,7 @@ def write_map_rasters(pixel_files: Sequence[str], output_dir: str,
         f'filled by {len(kept)} pixels (at least {100 * MIN_FILL:g}% needed)'))
   rows, cols = rows[kept], cols[kept]
   class_tags = {f'CLASS_{i}': name for i, name in enumerate(features.CLASS_NAMES)}
-  remote = '://' in output_dir
+  remote = paths.is_uri(output_dir)
   target = tempfile.mkdtemp(prefix='croptfx-map-') if remote else output_dir
   os.makedirs(target, exist_ok=True)
   try:

@@ -13,12 +13,10 @@ one Parquet file: there is one way of predicting.
 import collections
 import contextlib
 import datetime
-import json
 import logging
 import os
 import posixpath
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -27,62 +25,31 @@ from typing import Dict, List, Optional, Sequence
 from croptfx import errors
 from croptfx import features
 from croptfx import layouts
+from croptfx import outputs
 from croptfx import paths
 from croptfx import serving_model
+from croptfx.jobs import frame
+from croptfx.jobs import progress as progress_lib
+from croptfx.jobs import runners
 
-RUNNERS = ('local', 'beam', 'dataflow')
-
-
-def pipeline_options(runner: str, workers: Optional[int] = None,
-                     dataflow: Optional[Dict[str, object]] = None,
-                     extra_args: Sequence[str] = ()):
-  """Beam PipelineOptions of the map job.
-
-  Args:
-    runner: 'local' (DirectRunner, one in-memory worker), 'beam' (DirectRunner
-      multi-processing with `workers` processes, default 2) or 'dataflow'.
-    workers: worker processes of the beam runner.
-    dataflow: keyword arguments of `pipeline.dataflow.dataflow_beam_args`
-      (project, region, temp_location, and optionally sdk_container_image,
-      machine_type, max_num_workers, disk_size_gb); the CLI passes the
-      project's image (`pipeline.configs.PIPELINE_IMAGE`) unless told another.
-    extra_args: more Beam arguments, appended last.
-  """
-  from apache_beam.options import pipeline_options as options_lib  # pylint: disable=g-import-not-at-top
-  if runner == 'local':
-    if workers not in (None, 1):
-      raise errors.CroptfxError('--runner local runs one in-memory worker; '
-                                'use --runner beam for --workers')
-    args = ['--runner=DirectRunner', '--direct_num_workers=1',
-            '--direct_running_mode=in_memory']
-  elif runner == 'beam':
-    args = ['--runner=DirectRunner', '--direct_running_mode=multi_processing',
-            f'--direct_num_workers={workers or 2}']
-  elif runner == 'dataflow':
-    from croptfx.jobs import dataflow as dataflow_lib  # pylint: disable=g-import-not-at-top
-    kwargs = dict(dataflow or {})
-    try:
-      args = dataflow_lib.dataflow_beam_args(**kwargs)
-    except (TypeError, ValueError) as e:
-      raise errors.CroptfxError(str(e)) from None
-    args.append('--job_name=croptfx-map-' + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S'))
-  else:
-    raise errors.CroptfxError(f'unknown runner {runner!r} (one of {", ".join(RUNNERS)})')
-  return options_lib.PipelineOptions(list(args) + list(extra_args))
-
-
-def _is_remote(path: str) -> bool:
-  return '://' in path
+# The runners of `croptfx map` (jobs.runners).
+RUNNERS = ('local', 'beam', 'portable', 'dataflow')
 
 
 def _clear_previous(layout: layouts.MapLayout) -> None:
-  """Removes a previous map's files from `output` (shards would mix)."""
+  """Removes a map's files from its output: a previous map's before the job
+  (shards would mix), or a failed job's partial ones."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   files = [layout.summary_path, layout.classes_tif, layout.confidence_tif,
            layout.quicklook_path]
   stale = [p for p in files if FileSystems.exists(p)]
-  # Object stores have no directories: the shards are matched by pattern.
-  stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
+  if paths.is_uri(layout.output):
+    # Object stores have no directories: the shards are matched by pattern.
+    stale += _list(layout.pixels_dir, hidden=True) + _list(layout.skipped_dir, hidden=True)
+  else:
+    # The output is the map's (locked while it runs): its shard directories
+    # go whole, Beam's temporary files of a failed job with them.
+    stale += [d for d in (layout.pixels_dir, layout.skipped_dir) if os.path.isdir(d)]
   if stale:
     FileSystems.delete(stale)
 
@@ -91,7 +58,7 @@ def _list(directory: str, hidden: bool = False) -> List[str]:
   """Parquet shards in `directory`, sorted (hidden temporary names only if
   `hidden`); none when it does not exist."""
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-  if not _is_remote(directory):
+  if not paths.is_uri(directory):
     # Listed, not matched: a directory named `map[1]` is read as written.
     if not os.path.isdir(directory):
       return []
@@ -144,71 +111,8 @@ def count_outputs(layout: layouts.MapLayout) -> Dict[str, object]:
 
 
 @contextlib.contextmanager
-def _logs_to(log_path: Optional[str]):
-  """Beam, TensorFlow and absl logs to the map's log file, not the console."""
-  if log_path is None:
-    yield
-    return
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-  os.makedirs(os.path.dirname(log_path), exist_ok=True)
-  root = logging.getLogger()
-  saved_handlers, saved_level = list(root.handlers), root.level
-  handler = logging.FileHandler(log_path, mode='a', encoding='utf-8')
-  handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
-  for h in saved_handlers:
-    root.removeHandler(h)
-  root.addHandler(handler)
-  root.setLevel(logging.INFO)
-  absl_logging.use_python_logging(quiet=True)
-  try:
-    yield
-  finally:
-    root.removeHandler(handler)
-    handler.close()
-    for h in saved_handlers:
-      root.addHandler(h)
-    root.setLevel(saved_level)
-
-
-class _Progress:
-  """One console line per step, with its duration."""
-
-  def __init__(self, stream, steps: int, quiet: bool = False):
-    self._stream, self._steps, self._quiet = stream, steps, quiet
-    self._step = 0
-    self.seconds: Dict[str, float] = {}
-
-  @contextlib.contextmanager
-  def step(self, name: str, text: str):
-    self._step += 1
-    self._header = f'[{self._step}/{self._steps}] {text} ... '
-    self._updated = 0
-    self.write(self._header, end='')
-    start = time.monotonic()
-    try:
-      yield
-    except BaseException:
-      self.write('failed')
-      raise
-    self.seconds[name] = round(time.monotonic() - start, 2)
-    done = f'done in {self.seconds[name]:.1f}s'
-    if self._updated:  # rewrite the line the progress updates used
-      done = '\r' + self._header + done.ljust(self._updated)
-    self.write(done)
-
-  def update(self, text: str) -> None:
-    """Rewrites the current step's line with `text` after its header."""
-    self._updated = max(self._updated, len(text))
-    self.write('\r' + self._header + text, end='')
-
-  def write(self, text: str, end: str = '\n'):
-    if not self._quiet:
-      self._stream.write(text + end)
-      self._stream.flush()
-
-
-@contextlib.contextmanager
-def _rows_progress(progress: _Progress, total: int, enabled: bool, interval: float = 1.0):
+def _rows_progress(progress: progress_lib.Progress, total: int, enabled: bool,
+                   interval: float = 1.0):
   """Rows read so far, on the step's line, while the in-memory job runs."""
   if not enabled:
     yield
@@ -235,23 +139,23 @@ def check_inputs(model: str, data: str):
   """The model is a pushed model with its signature; every input file is Parquet with
   the columns a prediction needs. Returns the files' layouts."""
   from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
-  from croptfx.rows import validation  # pylint: disable=g-import-not-at-top
   # The SavedModel's proto only: the workers load the model, the driver
   # need not load it a second time to check it.
   serving_model.check(model)
   return reader.check_input_files(reader.list_input_files(data),
-                                  optional=validation.PREDICTION_OPTIONAL_COLUMNS)
+                                  optional=features.PREDICTION_OPTIONAL_COLUMNS)
 
 
-def run_job(model: str, file_layouts, as_of: datetime.date, output: str, options,
-            **job_args) -> None:
+def run_job(model: str, file_layouts, as_of: datetime.date, output: str,
+            beam_args: Sequence[str], **job_args) -> None:
   """Runs the Beam map job into `output` (pixels/ and skipped/)."""
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
   from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   layout = layouts.MapLayout(output)
   _clear_previous(layout)
   try:
-    with beam.Pipeline(options=options) as p:
+    with beam.Pipeline(options=pipeline_options.PipelineOptions(list(beam_args))) as p:
       _ = p | 'MapPixels' >> pipeline_lib.MapPixels(  # pylint: disable=no-value-for-parameter
           file_layouts, model, as_of, layout, **job_args)
   finally:
@@ -273,6 +177,20 @@ def _release_models() -> None:
   gc.collect()
 
 
+def as_of_warnings(model: str, as_of: datetime.date) -> List[str]:
+  """Why a map as of `as_of` may not be what the model learned: the date is
+  outside the as-of days of year it was trained for (its model info)."""
+  info = outputs.read_model_info(model) if not paths.is_uri(model) else None
+  if not info or not info.get('as_of_day_range'):
+    return []
+  first, last = info['as_of_day_range']
+  day = as_of.timetuple().tm_yday
+  if first <= day <= last:
+    return []
+  return [f'as of {as_of} (day {day}) is outside the as-of days the model was trained '
+          f'for ({first} to {last}); its classes there are extrapolation']
+
+
 def _reconcile(rows_read: int, counts: Dict[str, object]) -> None:
   skipped = sum(counts['skipped'].values())
   if rows_read != counts['predicted'] + skipped:
@@ -287,18 +205,9 @@ def _copy_to(local_path: str, target: str) -> None:
     shutil.copyfileobj(src, dst)
 
 
-def _write_text(path: str, text: str) -> None:
-  if _is_remote(path):
-    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-    with FileSystems.create(path) as f:
-      f.write(text.encode())
-  else:
-    paths.write_atomic(path, text)
-
-
 def _write_quicklook(layout: layouts.MapLayout, title: str) -> str:
   from croptfx.maps import quicklook  # pylint: disable=g-import-not-at-top
-  if not _is_remote(layout.output):
+  if not paths.is_uri(layout.output):
     return quicklook.write_quicklook(layout.classes_tif, layout.quicklook_path, title)
   with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
     local_tif = os.path.join(tmp, layouts.MAP_CLASSES_TIF)
@@ -310,11 +219,17 @@ def _write_quicklook(layout: layouts.MapLayout, title: str) -> str:
   return layout.quicklook_path
 
 
+def _log_path(layout: layouts.MapLayout, command: str) -> str:
+  """The map's log: in the output, or a local temporary file for an object
+  store output (the summary names it)."""
+  if not paths.is_uri(layout.output):
+    return layout.log_path
+  return os.path.join(tempfile.mkdtemp(prefix=f'croptfx-{command}-logs-'), 'map.log')
+
+
 def run_map(model: str, data: str, as_of: datetime.date, output: str,
-            runner: str = 'local', workers: Optional[int] = None,
-            dataflow: Optional[Dict[str, object]] = None,
-            beam_args: Sequence[str] = (), stream=None, quiet: bool = False,
-            **job_args) -> Dict[str, object]:
+            runner: Optional[runners.Runner] = None, stream=None, quiet: bool = False,
+            verbose: bool = False, **job_args) -> Dict[str, object]:
   """`croptfx map`: see the module doc. Returns the map summary as written.
 
   Args:
@@ -322,66 +237,69 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
     data: Parquet file, directory, glob, Hive tree or gs:// / s3:// URI.
     as_of: the date the map is made as of.
     output: the map's directory (`layouts.MapLayout`), local or gs://.
-    runner, workers, dataflow, beam_args: see `pipeline_options`.
+    runner: where the job runs (`jobs.runners.check`); default local.
     stream: where progress goes (default stdout).
     quiet: no progress lines.
+    verbose: logs on the console too.
     job_args: batch_rows, min_batch_rows, max_batch_rows, shard_rows of
       `maps.pipeline.MapPixels`.
   """
-  stream = stream or sys.stdout
-  options = pipeline_options(runner, workers, dataflow, beam_args)
+  runner = runner or runners.check('local', supported=RUNNERS)
+  data, output = paths.absolute(data), paths.absolute(output)
   layout = layouts.MapLayout(output)
-  if not _is_remote(output):
-    os.makedirs(output, exist_ok=True)
-  log_path = None if _is_remote(output) else layout.log_path
-  progress = _Progress(stream, 4, quiet)
+  log_path = _log_path(layout, 'map')
+  with frame.Job('map', output, log_path=log_path, results=[layout.summary_path],
+                 stream=stream, quiet=quiet, verbose=verbose, steps=4) as job:
+    job.on_failure(lambda: _clear_previous(layout))
+    return _map(model, data, as_of, layout, runner, job, log_path, **job_args)
+
+
+def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
+  """`run_map` inside its job frame."""
   start = time.monotonic()
-  with _logs_to(log_path):
-    with progress.step('check', 'checking the model and the input files'):
-      file_layouts = check_inputs(model, data)
-    rows_read = sum(l.num_rows for l in file_layouts)
-    where = (f'{workers or 2} worker processes' if runner == 'beam' else
-             'one in-memory worker' if runner == 'local' else 'Dataflow')
-    with progress.step('job', f'map job: {rows_read:,} rows in {len(file_layouts)} files as of '
-                       f'{as_of}, {runner} runner ({where})'):
-      try:
-        # A line updated in place needs a terminal; other runners' workers
-        # count in their own processes.
-        with _rows_progress(progress, rows_read, runner == 'local' and not quiet
-                            and getattr(stream, 'isatty', lambda: False)()):
-          cpu0, children0 = time.process_time(), os.times()
-          # Beam matches its temporary files' names as patterns when it
-          # renames them: an output like `map[1]` is reached through a
-          # glob-free link.
-          run_job(model, file_layouts, as_of, paths.glob_free_alias(output), options,
-                  **job_args)
-          children = os.times()
-          cpu = {'job': round(time.process_time() - cpu0, 2),
-                 'job_worker_processes': round(
-                     children.children_user + children.children_system
-                     - children0.children_user - children0.children_system, 2)}
-      except errors.CroptfxError:
-        raise
-      except Exception as e:  # pylint: disable=broad-except
-        logging.exception('map job failed')
-        raise errors.CroptfxError(_one_line(e) + (f' (full log: {log_path})' if log_path
-                                                  else '')) from None
-      counts = count_outputs(layout)
-      _reconcile(rows_read, counts)
-    with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'):
-      from croptfx.maps import raster  # pylint: disable=g-import-not-at-top
-      rasters = raster.write_map_rasters(counts['pixel_files'], output)
-    if rasters['written']:
-      with progress.step('quicklook', 'quicklook'):
-        quicklook_path = _write_quicklook(layout, f'Crop classes as of {as_of}')
-    else:
-      logging.warning('No raster written: %s', rasters['reason'])
-      progress.write(f'[4/4] no raster written: {rasters["reason"]}')
-      quicklook_path = None
+  progress = job.progress
+  with progress.step('check', 'checking the model and the input files'):
+    file_layouts = check_inputs(model, data)
+  rows_read = sum(l.num_rows for l in file_layouts)
+  warnings = as_of_warnings(model, as_of)
+  for warning in warnings:
+    logging.warning(warning)
+    progress.write(f'warning: {warning}')
+  with progress.step('job', f'map job: {rows_read:,} rows in {len(file_layouts)} files as of '
+                     f'{as_of}, {runner.describe()}'):
+    # A line updated in place needs a terminal; other runners' workers
+    # count in their own processes.
+    with _rows_progress(progress, rows_read, runner.name == 'local' and progress.is_terminal
+                        and not progress.quiet):
+      cpu0, children0 = time.process_time(), os.times()
+      job_name = 'croptfx-map-' + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S')
+      with runners.beam_args(runner, os.path.dirname(log_path), job_name) as beam_args:
+        # Beam matches its temporary files' names as patterns when it
+        # renames them: an output like `map[1]` is reached through a
+        # glob-free link.
+        run_job(model, file_layouts, as_of, paths.glob_free_alias(layout.output), beam_args,
+                **job_args)
+      children = os.times()
+      cpu = {'job': round(time.process_time() - cpu0, 2),
+             'job_worker_processes': round(
+                 children.children_user + children.children_system
+                 - children0.children_user - children0.children_system, 2)}
+    counts = count_outputs(layout)
+    _reconcile(rows_read, counts)
+  with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'):
+    from croptfx.maps import raster  # pylint: disable=g-import-not-at-top
+    rasters = raster.write_map_rasters(counts['pixel_files'], layout.output)
+  if rasters['written']:
+    with progress.step('quicklook', 'quicklook'):
+      quicklook_path = _write_quicklook(layout, f'Crop classes as of {as_of}')
+  else:
+    logging.warning('No raster written: %s', rasters['reason'])
+    progress.write(f'[4/4] no raster written: {rasters["reason"]}')
+    quicklook_path = None
   skipped = {r: n for r, n in counts['skipped'].items()}
   summary = {
-      'model': model, 'data': data, 'as_of': as_of.isoformat(), 'runner': runner,
-      'workers': (workers or 2) if runner == 'beam' else (1 if runner == 'local' else None),
+      'model': model, 'data': data, 'as_of': as_of.isoformat(), **runner.to_dict(),
+      'warnings': warnings,
       'input_files': len(file_layouts), 'rows_read': rows_read,
       'predicted': counts['predicted'], 'skipped': skipped,
       'skipped_total': sum(skipped.values()),
@@ -398,7 +316,7 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
       # work on the local runner) and its finished worker processes (beam).
       'cpu_seconds': cpu,
   }
-  _write_text(layout.summary_path, json.dumps(summary, indent=2) + '\n')
+  job.write_summary(layout.summary_path, summary)
   detail = ', '.join(f'{r}={n}' for r, n in skipped.items() if n)
   progress.write(
       f'croptfx map: {summary["predicted"]} of {rows_read} rows mapped as of {as_of}'
@@ -410,36 +328,46 @@ def run_map(model: str, data: str, as_of: datetime.date, output: str,
   return summary
 
 
-def _one_line(exc: BaseException) -> str:
-  """An unexpected error in one console line; the log has the traceback."""
-  lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-  if 'Traceback (most recent call last)' in str(exc):
-    lines = [l for l in lines if not l.startswith('[while running')][-1:]
-  line = lines[0] if lines else type(exc).__name__
-  return line if line.startswith(type(exc).__name__) else f'{type(exc).__name__}: {line}'
+def skipped_path_of(output: str) -> str:
+  """Where `croptfx predict` writes the rows it skipped."""
+  return os.path.splitext(output)[0] + '.skipped.parquet'
 
 
 def predict(model: str, data: str, as_of: datetime.date, output: str,
-            batch_size: int = 1024) -> Dict[str, object]:
+            batch_size: int = 1024, stream=None, verbose: bool = False) -> Dict[str, object]:
   """`croptfx predict`: the map job on one in-memory worker -> one Parquet file.
 
   The file holds the pixel table (`maps.pixels.SCHEMA`, GeoParquet);
   skipped rows, if any, go to `<output stem>.skipped.parquet` with their
-  source file and reason. Returns rows_read, predicted, skipped (non-zero
-  reasons) and the paths.
+  source file and reason. A previous call's files are moved aside first
+  (`*.previous`), so what is there after a failure is never taken for this
+  call's. Returns rows_read, predicted, skipped (non-zero reasons) and the paths.
   """
+  data, output = paths.absolute(data), paths.absolute(output)
+  directory, name = os.path.split(output)
+  skipped_path = skipped_path_of(output)
+  with tempfile.TemporaryDirectory(prefix='croptfx-predict-logs-') as logs_dir:
+    with frame.Job('predict', output, log_path=os.path.join(logs_dir, 'predict.log'),
+                   lock_path=os.path.join(directory, f'.{name}.croptfx.lock'),
+                   what=f'--output {output}', results=[output, skipped_path],
+                   stream=stream, verbose=verbose, quiet=True) as job:
+      job.on_failure(lambda: [os.remove(p) for p in (output, skipped_path)
+                              if os.path.exists(p)])
+      return _predict(model, data, as_of, output, skipped_path, batch_size)
+
+
+def _predict(model, data, as_of, output, skipped_path, batch_size):
+  """`predict` inside its job frame."""
   import pyarrow as pa  # pylint: disable=g-import-not-at-top
   import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
   from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   from croptfx.maps import pixels as pixels_lib  # pylint: disable=g-import-not-at-top
   file_layouts = check_inputs(model, data)
   rows_read = sum(l.num_rows for l in file_layouts)
-  directory = os.path.dirname(os.path.abspath(output))
-  os.makedirs(directory, exist_ok=True)
-  with tempfile.TemporaryDirectory(dir=directory, prefix='.croptfx-predict-') as tmp:
-    with _logs_to(os.path.join(tmp, 'logs', 'map.log')):
-      run_job(model, file_layouts, as_of, paths.glob_free_alias(tmp), pipeline_options('local'),
-              batch_rows=batch_size)
+  with tempfile.TemporaryDirectory(dir=os.path.dirname(output),
+                                   prefix='.croptfx-predict-') as tmp:
+    run_job(model, file_layouts, as_of, paths.glob_free_alias(tmp),
+            runners.direct_args(1), batch_rows=batch_size)
     layout = layouts.MapLayout(tmp)
     counts = count_outputs(layout)
     _reconcile(rows_read, counts)
@@ -454,10 +382,12 @@ def predict(model: str, data: str, as_of: datetime.date, output: str,
     table = (pa.concat_tables(tables) if tables
              else pixels_lib.PREDICTION_SCHEMA.empty_table())
     pixels_lib.write_table(table, output)
-    skipped_path = None
     if skipped:
-      skipped_path = os.path.splitext(output)[0] + '.skipped.parquet'
-      pq.write_table(pa.concat_tables([pq.read_table(f) for f in _list(layout.skipped_dir)]
-                                      ).cast(pipeline_lib.SKIPPED_SCHEMA), skipped_path)
+      pixels_lib.write_parquet_atomic(
+          pa.concat_tables([pq.read_table(f) for f in _list(layout.skipped_dir)]
+                           ).cast(pipeline_lib.SKIPPED_SCHEMA), skipped_path)
+    else:
+      skipped_path = None
   return {'rows_read': rows_read, 'predicted': counts['predicted'], 'skipped': skipped,
-          'output': output, 'skipped_file': skipped_path}
+          'output': output, 'skipped_file': skipped_path,
+          'warnings': as_of_warnings(model, as_of)}

@@ -1,4 +1,8 @@
-"""Pipeline configuration, in the style of TFX's taxi template.
+"""Pipeline configuration, in the style of TFX's taxi template: the one home
+of every default of `croptfx run`, `compile` and `generate`.
+
+Components take these as required parameters (create_pipeline passes them);
+nothing below this module has a default of its own.
 
 Components name their code by module path (not `module_file`), so the same
 pipeline compiles for Kubeflow Pipelines without packaging or uploading code:
@@ -6,8 +10,7 @@ the project is installed in the container image (see the Dockerfile).
 """
 
 import os
-
-from croptfx import features
+from typing import Optional
 
 PIPELINE_NAME = 'croptfx'
 
@@ -15,15 +18,35 @@ PIPELINE_NAME = 'croptfx'
 PREPROCESSING_FN = 'croptfx.preprocessing.preprocessing.preprocessing_fn'
 RUN_FN = 'croptfx.trainer.model.run_fn'
 
-# Splits by season year (DESIGN.md section 4). Their roles (which split
+# Splits by season year, never by random row. Their roles (which split
 # Transform analyzes and the Trainer fits, which one the Evaluator blesses
-# on) follow from the mapping: `features.split_roles`.
-YEAR_SPLITS = dict(features.DEFAULT_YEAR_SPLITS)
+# on) follow from the mapping: `features.split_roles`. `croptfx generate`
+# writes these years by default.
+YEAR_SPLITS = {2021: 'train', 2020: 'eval', 2019: 'test'}
+
+# `croptfx generate --imagery`: the area (CDL cells of 30 m), the seasons
+# (2022 holds scenes of processing baseline 04.00, with the +1000 offset) and
+# the days between acquisitions (Sentinel-2's 5 with two satellites).
+IMAGERY_AREA = (48, 36)
+IMAGERY_YEARS = (2021, 2022)
+IMAGERY_REVISIT_DAYS = 5
+
+# `croptfx extract`: cells per side of a chunk (the unit of the windowed
+# reads: 256 CDL cells are 7.68 km, a 768 x 768 window of a 10 m band), of a
+# block (the pixel-years grouped and packed together: 4,096) and rows per
+# Parquet shard.
+EXTRACT_CONFIG = {'chunk_cells': 256, 'block_cells': 64, 'shard_rows': 100_000}
 
 # Training: small defaults that keep the demo and CI fast on 2 CPU cores.
 TRAIN_NUM_STEPS = 1500
 EVAL_NUM_STEPS = 20
-TRAINER_CONFIG = {'epochs': 15, 'batch_size': 128}
+TRAINER_CONFIG = {
+    'epochs': 15, 'batch_size': 128, 'seed': 42,
+    # Training steps per call into the TF runtime: a small model's step is
+    # short enough that Keras' per-step Python work was a quarter of it on 2
+    # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
+    'steps_per_execution': 25,
+}
 
 # The in-season architectures (trainer/architectures.py, `croptfx run
 # --model`): the learning rate and the builder's hyperparameters of each. All
@@ -46,11 +69,16 @@ MODEL_CONFIGS = {
 DEFAULT_MODEL = 'transformer'
 
 
-def model_trainer_config(model: str):
-  """The Trainer custom_config entries of one architecture."""
+def trainer_hparams(model: str = DEFAULT_MODEL, epochs: Optional[int] = None):
+  """The Trainer's hyperparameters for architecture `model` (every value
+  from this module; `epochs` overrides TRAINER_CONFIG's)."""
+  from croptfx.trainer import hparams  # pylint: disable=g-import-not-at-top  (light)
   config = MODEL_CONFIGS[model]
-  return {'model': model, 'learning_rate': config['learning_rate'],
-          'model_config': dict(config['layers'])}
+  return hparams.HParams(
+      model=model, model_config=config['layers'], learning_rate=config['learning_rate'],
+      epochs=epochs or TRAINER_CONFIG['epochs'], batch_size=TRAINER_CONFIG['batch_size'],
+      seed=TRAINER_CONFIG['seed'], steps_per_execution=TRAINER_CONFIG['steps_per_execution'],
+      as_of_days=AS_OF_DAYS, headline_day=HEADLINE_AS_OF_DAY)
 
 
 # The tree baseline (components/tree_baseline.py): one HistGradientBoosting
@@ -72,27 +100,21 @@ TRANSFORM_STATISTICS = False
 # records between components"). True writes GZIP `.gz` files as stock TFX.
 COMPRESS_EXAMPLES = False
 
-# Fixed as-of days of year for evaluation; the Evaluator blesses a model when
-# the eval year's accuracy at the headline day reaches the threshold. The
-# Trainer validates, and the SeasonEvaluator keeps per-pixel rows, at the
-# headline day too (create_pipeline passes it to all three).
-AS_OF_DAYS = list(features.EVAL_AS_OF_DAYS)
-HEADLINE_AS_OF_DAY = features.HEADLINE_AS_OF_DAY
+# Fixed as-of days of year (1-based) for evaluation; the Evaluator blesses a
+# model when the eval year's accuracy at the headline day reaches the
+# threshold. The Trainer validates, and the SeasonEvaluator keeps per-pixel
+# rows, at the headline day too (create_pipeline passes it to all three).
+AS_OF_DAYS = (120, 180, 240, 300)
+HEADLINE_AS_OF_DAY = 240
 # The SeasonEvaluator's and the tree baseline's dense curve: every 15 days
-# from day 90 to day 330.
-SEASON_AS_OF_DAYS = list(features.SEASON_AS_OF_DAYS)
+# from day 90 (31 Mar) to day 330 (26 Nov); it holds the fixed days above.
+SEASON_AS_OF_DAYS = tuple(range(90, 331, 15))
+# The as-of days `croptfx compare` tabulates and MODELS.md averages over to
+# choose the default model.
+COMPARE_AS_OF_DAYS = (150, 180, 210, 240)
 EVAL_ACCURACY_THRESHOLD = 0.6
 
 # Container image with the project installed (Kubeflow / Dataflow workers).
 GOOGLE_CLOUD_PROJECT = os.environ.get('GOOGLE_CLOUD_PROJECT', '')
 PIPELINE_IMAGE = os.environ.get(
     'CROPTFX_IMAGE', f'gcr.io/{GOOGLE_CLOUD_PROJECT or "your-project"}/{PIPELINE_NAME}:latest')
-
-# DirectRunner in multi-processing mode for the components' Beam jobs.
-def direct_runner_args(workers: int):
-  if workers <= 1:
-    # The DirectRunner's defaults (one in-process worker). With no Beam
-    # arguments TFX also skips packing the project as an sdist for workers,
-    # 3-5 s per Beam component (BENCHMARKS.md).
-    return []
-  return ['--direct_running_mode=multi_processing', f'--direct_num_workers={workers}']

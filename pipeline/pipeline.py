@@ -7,20 +7,21 @@ trees on the same windows: the reference curve). Runners: `run.py` (LocalDagRunn
 BeamDagRunner, `croptfx run`) and `kubeflow_v2_runner.py` (`croptfx compile`).
 """
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from google.protobuf import wrappers_pb2
-
+from ml_metadata.proto import metadata_store_pb2
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from croptfx.components.parquet_example_gen import component as parquet_example_gen
+from croptfx import fingerprint
+from croptfx.components import pusher as pusher_lib
 from croptfx.components import season_evaluator
 from croptfx.components import transform as transform_lib
 from croptfx.components import tree_baseline
-from croptfx import features
-from croptfx import fingerprint
-from ml_metadata.proto import metadata_store_pb2
+from croptfx.components.parquet_example_gen import component as parquet_example_gen
+from croptfx.pipeline import configs
+from croptfx.pipeline import run_config
 from croptfx.trainer import signatures
 
 
@@ -72,80 +73,44 @@ def make_eval_config(as_of_days: Sequence[int], headline_day: int,
       options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)))
 
 
-def _with_splits(args, splits: List[str]):
-  """A copy of TrainArgs/EvalArgs naming `splits`."""
-  copy = type(args)()
-  copy.CopyFrom(args)
-  del copy.splits[:]
-  copy.splits.extend(splits)
-  return copy
-
-
 def create_pipeline(
-    pipeline_name: str,
+    config: run_config.PipelineConfig,
     pipeline_root: str,
-    data_path: str,
-    preprocessing_fn: str,
-    run_fn: str,
-    train_args: tfx.proto.TrainArgs,
-    eval_args: tfx.proto.EvalArgs,
-    eval_accuracy_threshold: float,
     serving_model_dir: str,
-    year_splits: Mapping[int, str],
-    as_of_days: Sequence[int],
-    headline_day: int,
-    trainer_config: Optional[Dict[str, Any]] = None,
-    label_mapping: Optional[str] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
-    transform_statistics: bool = False,
     enable_cache: bool = True,
-    last_component: Optional[str] = None,
-    model_config: Optional[Dict[str, Any]] = None,
-    season_as_of_days: Optional[Sequence[int]] = None,
-    baseline_config: Optional[Dict[str, Any]] = None,
-    compress_examples: bool = False,
 ) -> tfx.dsl.Pipeline:
   """Implements the in-season crop-type pipeline with TFX.
 
-  The splits' roles come from `year_splits` (`features.split_roles`, the one
-  rule): the train split is what Transform analyzes and the Trainer fits;
-  the eval split is what the Trainer validates on and the Evaluator blesses
-  on; the SeasonEvaluator scores the eval split and every other one. The
-  headline day goes to the Trainer (validation), the Evaluator (blessing
-  threshold) and the SeasonEvaluator (per-pixel rows); the splits set in
-  `train_args` and `eval_args` are replaced by the roles'.
+  Everything the pipeline computes comes from `config`, built and checked
+  once (`run_config.pipeline_config`). The splits' roles come from its year
+  splits (`features.split_roles`, the one rule): the train split is what
+  Transform analyzes and the Trainer fits; the eval split is what the Trainer
+  validates on and the Evaluator blesses on; the SeasonEvaluator and the
+  TreeBaseline score the eval split and every other one at the season's
+  as-of days. The headline day goes to the Trainer (validation), the
+  Evaluator (blessing threshold) and the SeasonEvaluator (per-pixel rows).
 
-  `model_config` (configs.model_trainer_config: the architecture's name,
-  learning rate and hyperparameters) goes to the Trainer. The SeasonEvaluator
-  and the TreeBaseline (run when `baseline_config` is given) score every
-  split but the train one at `season_as_of_days` (default: `as_of_days`).
-
-  `compress_examples` (configs.COMPRESS_EXAMPLES): the ExampleGen and the
-  Transform write GZIP TFRecords (`.gz`) instead of uncompressed ones.
-
-  `last_component` (a component id, e.g. 'Transform') stops the pipeline
-  there: the data part alone, for benchmarks and reliability checks.
+  `config.last_component` (a component id, e.g. 'Transform') stops the
+  pipeline there: the data part alone, for benchmarks and reliability checks.
   """
-  roles = features.split_roles(year_splits)
+  roles = config.roles
   splits = list(roles.names)
-  as_of_days = [int(d) for d in as_of_days]
-  season_as_of_days = [int(d) for d in (season_as_of_days or as_of_days)]
-  if headline_day not in as_of_days:
-    raise ValueError(f'headline day {headline_day} must be one of the as-of days {as_of_days}')
-  train_args = _with_splits(train_args, [roles.train])
-  eval_args = _with_splits(eval_args, [roles.eval])
+  as_of_days = list(config.as_of_days)
+  season_as_of_days = ','.join(str(d) for d in config.season_as_of_days)
 
   # Code named by module path is not in TFX's cache key: fingerprint it, with
   # every project module it imports (CODE_ENTRY_MODULES).
-  code = {component: fingerprint.component_fingerprint(modules, [label_mapping])
+  code = {component: fingerprint.component_fingerprint(modules, [config.label_mapping])
           for component, modules in CODE_ENTRY_MODULES.items()}
 
   # Reads the Parquet (binary columns, Hive layouts, cloud URIs), splits by
   # year and quarantines bad rows with a reason.
   example_gen = parquet_example_gen.ParquetExampleGen(
-      input_base=data_path, year_splits=dict(year_splits), label_mapping=label_mapping,
-      code_fingerprint=code['ParquetExampleGen'], compress_examples=compress_examples)
+      input_base=config.data, year_splits=dict(config.year_splits),
+      label_mapping=config.label_mapping, code_fingerprint=code['ParquetExampleGen'],
+      compress_examples=config.compress_examples)
 
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(
@@ -158,30 +123,31 @@ def create_pipeline(
   transform = transform_lib.Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
-      preprocessing_fn=preprocessing_fn,
+      preprocessing_fn=configs.PREPROCESSING_FN,
       splits_config=tfx.proto.SplitsConfig(analyze=[roles.train], transform=splits),
-      custom_config={'label_mapping': label_mapping, 'code_fingerprint': code['Transform'],
-                     transform_lib.COMPRESS_EXAMPLES_KEY: bool(compress_examples)},
-      disable_statistics=not transform_statistics)
+      custom_config={'label_mapping': config.label_mapping,
+                     'code_fingerprint': code['Transform'],
+                     transform_lib.COMPRESS_EXAMPLES_KEY: bool(config.compress_examples)},
+      disable_statistics=not config.transform_statistics)
 
   trainer = tfx.components.Trainer(
-      run_fn=run_fn,
+      run_fn=configs.RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
-      train_args=train_args,
-      eval_args=eval_args,
-      custom_config={**(trainer_config or {}), **(model_config or {}),
-                     'as_of_days': as_of_days,
-                     'headline_day': headline_day, 'code_fingerprint': code['Trainer']})
+      train_args=tfx.proto.TrainArgs(splits=[roles.train], num_steps=config.train_steps),
+      eval_args=tfx.proto.EvalArgs(splits=[roles.eval], num_steps=config.eval_steps),
+      custom_config={**config.hparams.to_custom_config(),
+                     'code_fingerprint': code['Trainer']})
 
   evaluator = tfx.components.Evaluator(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
       example_splits=[roles.eval],
-      eval_config=make_eval_config(as_of_days, headline_day, eval_accuracy_threshold))
+      eval_config=make_eval_config(as_of_days, config.headline_day,
+                                   config.blessing_threshold))
 
-  pusher = tfx.components.Pusher(
+  pusher = pusher_lib.Pusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
@@ -192,28 +158,28 @@ def create_pipeline(
       examples=transform.outputs['transformed_examples'],
       model=trainer.outputs['model'],
       splits=','.join(roles.evaluated),
-      as_of_days=','.join(str(d) for d in season_as_of_days),
-      headline_day=headline_day,
+      as_of_days=season_as_of_days,
+      headline_day=config.headline_day,
       code_fingerprint=code['SeasonEvaluator'])
 
   components = [example_gen, statistics_gen, schema_gen, example_validator, transform,
                 trainer, evaluator, pusher, season]
-  if baseline_config is not None:
+  if config.baseline is not None:
     # The reference curve: gradient-boosted trees on the same windows.
     components.append(tree_baseline.TreeBaseline(
         examples=transform.outputs['transformed_examples'],
         train_split=roles.train,
         splits=','.join(roles.evaluated),
-        as_of_days=','.join(str(d) for d in season_as_of_days),
+        as_of_days=season_as_of_days,
         code_fingerprint=code['TreeBaseline'],
-        **baseline_config))
-  if last_component:
+        **config.baseline))
+  if config.last_component:
     ids = [c.id for c in components]
-    if last_component not in ids:
-      raise ValueError(f'unknown component {last_component!r}; one of {ids}')
-    components = components[:ids.index(last_component) + 1]
+    if config.last_component not in ids:
+      raise ValueError(f'unknown component {config.last_component!r}; one of {ids}')
+    components = components[:ids.index(config.last_component) + 1]
   return tfx.dsl.Pipeline(
-      pipeline_name=pipeline_name,
+      pipeline_name=configs.PIPELINE_NAME,
       pipeline_root=pipeline_root,
       components=components,
       enable_cache=enable_cache,

@@ -1,8 +1,9 @@
-"""The run summary (`croptfx.artifacts.RunSummary`), read back from ML Metadata.
+"""The run summary (`croptfx.run_summary.RunSummary`), read back from ML Metadata.
 
-The latest execution of every component in the pipeline (a cached one too)
-points at its output artifacts; the summary gathers the numbers a user asks
-for first (counts, band statistics, metrics) and the paths of everything else.
+The executions of this pipeline run (its run id: `croptfx run` names it), a
+cached one too, point at their output artifacts, never another run's; the
+summary gathers the numbers a user asks for first (counts, band statistics,
+metrics) and the paths of everything else.
 """
 
 from typing import Any, Dict, List, Optional
@@ -15,30 +16,38 @@ from croptfx import outputs
 from croptfx import run_summary
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+# Executions whose outputs a run published (run now, or reused from the cache).
+_PUBLISHED = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+# TFX's context of one pipeline run, named by its run id.
+PIPELINE_RUN_CONTEXT = 'pipeline_run'
 
 
-def latest_outputs(connection_config: metadata_store_pb2.ConnectionConfig,
-                   pipeline_name: str) -> Dict[str, Dict[str, Any]]:
-  """{component id: {'execution': Execution, 'outputs': {key: [Artifact]}}}."""
+def run_outputs(connection_config: metadata_store_pb2.ConnectionConfig,
+                pipeline_name: str, run_id: str) -> Dict[str, Dict[str, Any]]:
+  """{component id: {'execution': Execution, 'outputs': {key: [Artifact]}}} of
+  the executions of one pipeline run (cached ones included: TFX records a
+  cached execution in the run that reused it), never of another run."""
   store = metadata_store.MetadataStore(connection_config)
+  run_context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+  if run_context is None:
+    return {}
+  prefix = f'{pipeline_name}.'
   result = {}
-  for context in store.get_contexts_by_type('node'):
-    prefix = f'{pipeline_name}.'
-    if not context.name.startswith(prefix):
+  for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id):
+    if execution.last_known_state not in _PUBLISHED:
       continue
-    component_id = context.name[len(prefix):]
-    executions = store.get_executions_by_context(context.id)
-    if not executions:
+    nodes = [c.name[len(prefix):] for c in store.get_contexts_by_execution(execution.id)
+             if c.name.startswith(prefix) and c.type_id != run_context.type_id]
+    if not nodes:
       continue
-    execution = max(executions, key=lambda e: e.id)
     events = [e for e in store.get_events_by_execution_ids([execution.id])
               if e.type in _OUTPUT_EVENTS]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     outs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
     for event in events:
       key = event.path.steps[0].key if event.path.steps else ''
-      outs.setdefault(key, []).append(artifacts[event.artifact_id])
-    result[component_id] = {'execution': execution, 'outputs': outs}
+      outs.setdefault(key, []).append(by_id[event.artifact_id])
+    result[nodes[0]] = {'execution': execution, 'outputs': outs}
   return result
 
 
@@ -54,14 +63,17 @@ def _property(artifact, name):
   return value.string_value or value.int_value or value.double_value
 
 
-def build_summary(connection_config, pipeline_name: str,
+def build_summary(connection_config, pipeline_name: str, run_id: str,
                   component_seconds: Dict[str, float],
                   cached: List[str],
                   label_mapping: Optional[str] = None) -> run_summary.RunSummary:
-  """The summary of the latest run of `pipeline_name`."""
-  nodes = latest_outputs(connection_config, pipeline_name)
+  """The summary of the pipeline run `run_id` of `pipeline_name`."""
+  nodes = run_outputs(connection_config, pipeline_name, run_id)
   summary = run_summary.RunSummary(label_mapping=label_mapping)
   examples_uri = _uri(nodes, 'ParquetExampleGen', 'examples')
+  example_gen = nodes.get('ParquetExampleGen', {}).get('execution')
+  if example_gen is not None and 'input_fingerprint' in example_gen.custom_properties:
+    summary.data_fingerprint = example_gen.custom_properties['input_fingerprint'].string_value
   if examples_uri:
     counts = outputs.read_counts(examples_uri)
     summary.rows_read = counts['rows_read']

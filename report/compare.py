@@ -8,6 +8,7 @@ readers with a parser) can take them back out.
 """
 
 import datetime
+import json
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -34,8 +35,18 @@ def run_labels(run_dirs: Sequence[str], summaries: Sequence[run_summary.RunSumma
   return [f'{s.model or "model"} ({n})' for s, n in zip(summaries, names)]
 
 
-def load_runs(run_dirs: Sequence[str]) -> List[Tuple[str, run_summary.RunSummary]]:
-  """(label, summary) per run; a directory without a summary is an error."""
+def load_runs(run_dirs: Sequence[str], allow_different_data: bool = False
+              ) -> List[Tuple[str, run_summary.RunSummary]]:
+  """(label, summary) per run.
+
+  Refused: a directory without a summary or metrics, the same run twice, and
+  (unless `allow_different_data`) runs whose data differ (their
+  `data_fingerprint`), or whose summaries cannot tell (older runs).
+  """
+  real = [os.path.realpath(d) for d in run_dirs]
+  twice = next((d for i, d in enumerate(run_dirs) if real[i] in real[:i]), None)
+  if twice is not None:
+    raise errors.CroptfxError(f'{twice} is given twice; compare different runs')
   summaries = []
   for run_dir in run_dirs:
     summary = run_summary.read_summary(run_dir)
@@ -45,6 +56,16 @@ def load_runs(run_dirs: Sequence[str]) -> List[Tuple[str, run_summary.RunSummary
     if not summary.metrics:
       raise errors.CroptfxError(f'{run_dir}: {layouts.SUMMARY_FILE} has no in-season metrics')
     summaries.append(summary)
+  if not allow_different_data:
+    data = {(s.data_fingerprint, json.dumps(s.year_splits, sort_keys=True)): d
+            for d, s in zip(run_dirs, summaries)}
+    if len(data) > 1 or any(s.data_fingerprint is None for s in summaries):
+      which = '; '.join(f'{d}: {s.data or "data not recorded"} '
+                        f'({s.data_fingerprint or "no fingerprint"})'
+                        for d, s in zip(run_dirs, summaries))
+      raise errors.CroptfxError(
+          f'the runs did not read the same data and splits, so their scores are not '
+          f'comparable ({which}); add --allow-different-data to compare them anyway')
   return list(zip(run_labels(run_dirs, summaries), summaries))
 
 
@@ -76,7 +97,6 @@ def _table(runs, split: str, days: Sequence[int]) -> page.Markup:
     headers += [f'day {d} accuracy', f'day {d} macro-F1']
   headers.append(f'mean macro-F1 {days[0]}-{days[-1]}')
   rows = []
-  baseline = None
   for label, s in runs:
     key = page.slug(label)
     by_day = _days((s.metrics or {}).get(split))
@@ -86,14 +106,16 @@ def _table(runs, split: str, days: Sequence[int]) -> page.Markup:
            page.Cell(_fmt(s.train_seconds, 1), id=f'{split}-{key}-train-seconds'),
            page.Cell(_fmt(s.train_examples_per_second, 0), id=f'{split}-{key}-examples-per-s')]
     rows.append(row + _score_cells(split, key, by_day, days))
-    if baseline is None and (s.baseline_metrics or {}).get(split):
-      baseline = (_days(s.baseline_metrics[split]), s.baseline_train_seconds)
-  if baseline:
-    by_day, seconds = baseline
-    key = 'baseline'
-    row = [page.Cell(BASELINE, id=f'{split}-{key}-label'), page.Cell('–'),
-           page.Cell(_fmt(seconds, 1), id=f'{split}-{key}-train-seconds'), page.Cell('–')]
-    rows.append(row + _score_cells(split, key, by_day, days))
+  # Each run's own baseline: trained on that run's data (the same when the
+  # data are; `--allow-different-data` may compare runs whose are not).
+  for label, s in runs:
+    if not (s.baseline_metrics or {}).get(split):
+      continue
+    key = page.slug(f'{label} {BASELINE}')
+    row = [page.Cell(f'{label} {BASELINE}', id=f'{split}-{key}-label'), page.Cell('–'),
+           page.Cell(_fmt(s.baseline_train_seconds, 1), id=f'{split}-{key}-train-seconds'),
+           page.Cell('–')]
+    rows.append(row + _score_cells(split, key, _days(s.baseline_metrics[split]), days))
   return page.table(headers, rows, table_id=f'compare-table-{split}',
                     caption=f'{split} split: scores at the as-of days; training time is the '
                             "Trainer's fit (with per-epoch validation), the baseline's "
@@ -105,11 +127,11 @@ def _section(runs, split: str, days: Sequence[int]) -> page.Section:
                      'Accuracy and macro-F1 against the as-of date, each run a line, the '
                      'tree baseline dashed; then per-class F1 of each run; then the table.')
   curves = {label: _days(s.metrics[split]) for label, s in runs if (s.metrics or {}).get(split)}
-  baseline = next((_days(s.baseline_metrics[split]) for _, s in runs
-                   if (s.baseline_metrics or {}).get(split)), None)
+  baselines = {f'{label} {BASELINE}': _days(s.baseline_metrics[split]) for label, s in runs
+               if (s.baseline_metrics or {}).get(split)}
   body: List[page.Markup] = []
   if curves:
-    body.append(page.svg_figure(figures.compare_curves(curves, baseline)))
+    body.append(page.svg_figure(figures.compare_curves(curves, baselines)))
     f1 = {label: {d: m.get('per_class_f1', {}) for d, m in by_day.items()}
           for label, by_day in curves.items()}
     if any(v for by_day in f1.values() for v in by_day.values()):
@@ -124,9 +146,11 @@ def _section(runs, split: str, days: Sequence[int]) -> page.Section:
   return sec
 
 
-def render_compare(run_dirs: Sequence[str],
-                   days: Sequence[int] = features.COMPARE_AS_OF_DAYS) -> str:
-  runs = load_runs(run_dirs)
+def render_compare(run_dirs: Sequence[str], days: Sequence[int],
+                   allow_different_data: bool = False) -> str:
+  """The page; `days` are the as-of days tabulated (pipeline/configs.py
+  COMPARE_AS_OF_DAYS for `croptfx compare`)."""
+  runs = load_runs(run_dirs, allow_different_data)
   splits = [s for s in features.SPLIT_ORDER
             if any(s in (summary.metrics or {}) for _, summary in runs)]
   splits += sorted({s for _, summary in runs for s in summary.metrics or {}} - set(splits))
@@ -137,8 +161,9 @@ def render_compare(run_dirs: Sequence[str],
                      sections, 'Made by croptfx compare from the runs\' run_summary.json.')
 
 
-def write_compare(run_dirs: Sequence[str], output: str) -> str:
+def write_compare(run_dirs: Sequence[str], output: str, days: Sequence[int],
+                  allow_different_data: bool = False) -> str:
   """Writes the comparison page to `output`; returns its path."""
-  html = render_compare(run_dirs)
+  html = render_compare(run_dirs, days, allow_different_data)
   paths.write_atomic(output, html)
   return output

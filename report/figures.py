@@ -260,9 +260,10 @@ def per_class_f1(by_split: Mapping[str, Mapping[int, Mapping[str, float]]],
 
 @style.styled
 def compare_curves(by_run: Mapping[str, Mapping[int, Mapping[str, float]]],
-                   baseline: Optional[Mapping[int, Mapping[str, float]]] = None) -> str:
+                   baselines: Optional[Mapping[str, Mapping[int, Mapping[str, float]]]] = None
+                   ) -> str:
   """Accuracy and macro-F1 of several runs (one split) against the as-of day,
-  the tree baseline dashed."""
+  each run's tree baseline dashed in its run's colour."""
   fig, axes = style.new_figure(style.FULL_WIDTH, 3.4, ncols=2, sharey=True)
   all_days = sorted({d for by_day in by_run.values() for d in by_day})
   palette = style.SERIES_COLORS
@@ -271,10 +272,10 @@ def compare_curves(by_run: Mapping[str, Mapping[int, Mapping[str, float]]],
       days = sorted(by_day)
       ax.plot(days, [by_day[d][key] for d in days], marker='o', markersize=3.5,
               linewidth=2, color=palette[i % len(palette)], label=run)
-    if baseline:
+    for i, (name, baseline) in enumerate((baselines or {}).items()):
       days = sorted(baseline)
       ax.plot(days, [baseline[d][key] for d in days], linestyle='--', linewidth=1.6,
-              color='#555555', label='tree baseline')
+              color=palette[i % len(palette)], alpha=0.8, label=name)
     _day_ticks(ax, all_days)
     ax.set_ylim(0, 1.05)
     ax.set_title(title, loc='left')

@@ -12,6 +12,8 @@ from typing import Iterable, List, Optional, Sequence, Union
 import jinja2
 import markupsafe
 
+from croptfx import paths
+
 Markup = markupsafe.Markup  # re-exported: the type every helper returns
 escape = markupsafe.escape
 
@@ -114,7 +116,7 @@ def link(href: Optional[str], text: Optional[str] = None) -> Markup:
   """A relative link; cloud URIs (gs://, s3://) are shown as text only."""
   if not href:
     return Markup('<span class="muted">n/a</span>')
-  if '://' in href:
+  if paths.is_uri(href):
     return Markup('<code>{}</code>').format(href)
   return Markup('<a href="{}"><code>{}</code></a>').format(
       urllib.parse.quote(href), text or href)

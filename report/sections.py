@@ -16,6 +16,7 @@ from croptfx.report import figures
 from croptfx.report import load
 from croptfx.report import page
 from croptfx.report import style
+from croptfx import paths
 from croptfx import run_summary
 
 MAX_MAP_POINTS = 40000
@@ -55,15 +56,16 @@ class Inputs:
     """`path` relative to the run directory (cloud URIs unchanged)."""
     if not path:
       return None
-    if '://' in path:
+    if paths.is_uri(path):
       return path
     return os.path.relpath(path, self.run_dir)
 
-  def headline_day(self) -> int:
+  def headline_day(self) -> Optional[int]:
+    """The run's headline as-of day (its summary, else its season metrics)."""
     day = self.summary.headline_as_of_day
     if day is None and self.season:
       day = self.season.get('headline_day')
-    return int(day if day is not None else features.HEADLINE_AS_OF_DAY)
+    return None if day is None else int(day)
 
   def split_years(self) -> Dict[str, List[int]]:
     years = {s: r.year for s, r in self.raw.items() if len(r)}
@@ -382,13 +384,14 @@ def _per_class_table(at_day, day) -> page.Markup:
 
 def maps_section(inputs: Inputs) -> page.Section:
   day = inputs.headline_day()
+  when = f' (day {day}, {figures.day_label(day)})' if day is not None else ''
   sec = page.Section('maps', TITLES['maps'],
-                     f'Every evaluated pixel at its location, at the headline date (day {day}, '
-                     f'{figures.day_label(day)}): the reference label, the model\'s class, and '
-                     'where the two disagree. Errors along field edges are expected; errors '
-                     'covering whole fields are not.')
+                     f'Every evaluated pixel at its location, at the headline date{when}: '
+                     'the reference label, the model\'s class, and where the two disagree. '
+                     'Errors along field edges are expected; errors covering whole fields '
+                     'are not.')
   df = inputs.predictions
-  if df is None or not len(df):
+  if df is None or not len(df) or day is None:
     sec.missing.append(_artifact_missing(inputs, 'season_evaluation',
                                          'per-pixel predictions (predictions.parquet)'))
     return sec

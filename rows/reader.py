@@ -42,7 +42,7 @@ import logging
 import os
 import posixpath
 import re
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -99,7 +99,6 @@ class InputFile:
   """One data file: the listing the executor reads and the driver hashes."""
   path: str
   size: int
-  mtime_ns: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,14 +114,6 @@ class FileLayout:
 
 def _is_local(path: str) -> bool:
   return isinstance(FileSystems.get_filesystem(path), LocalFileSystem)
-
-
-def _mtime_ns(metadata) -> int:
-  # Beam reports float seconds; on local disks os.stat keeps nanoseconds so a
-  # rewrite within the same second still changes the fingerprint.
-  if _is_local(metadata.path):
-    return os.stat(metadata.path).st_mtime_ns
-  return int(round((metadata.last_updated_in_seconds or 0.0) * 1e9))
 
 
 def _is_hidden(path: str, root: str) -> bool:
@@ -195,7 +186,7 @@ def list_input_files(input_base: str) -> List[InputFile]:
       found = _match([pattern], input_base)  # A single file.
       root = posixpath.dirname(base) + '/'
   files = [
-      InputFile(path, m.size_in_bytes, _mtime_ns(m))
+      InputFile(path, m.size_in_bytes)
       for path, m in sorted(found.items())
       if not _is_hidden(path, root)
   ]
@@ -449,6 +440,41 @@ def read_rows(
           batch_size=batch_rows, columns=list(columns.values()),
           use_pandas_metadata=False):
         yield normalize_rows(batch, path, year_from_path, columns)
+  except (pa.ArrowException, OSError) as e:
+    raise InputDataError(path, f'cannot be read: {_first_line(e)}') from e
+
+
+def read_pixel_years(path: str, layout: FileLayout,
+                     batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Tuple[np.ndarray, ...]]:
+  """Yields (lon, lat, year) arrays of one file's rows, reading only those
+  columns, for the rows where all three have a value (a row without one is
+  quarantined by the row checks, never a duplicate): the cheap first pass of
+  the ExampleGen's duplicate rule.
+
+  Raises:
+    InputDataError: as `read_rows`.
+  """
+  names = [features.LON, features.LAT, features.YEAR]
+  wanted = [layout.columns[n] for n in names if n in layout.columns]
+  types = {f.name: f.type for f in NORMALIZED_SCHEMA}
+  try:
+    with _open(path) as f:
+      for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=wanted,
+                                                  use_pandas_metadata=False):
+        arrays, valid = [], np.ones(batch.num_rows, bool)
+        for name in names:
+          if name not in layout.columns:  # `year` from the Hive path
+            arrays.append(np.full(batch.num_rows, layout.path_year or 0, np.int64))
+            valid &= layout.path_year is not None
+            continue
+          column = batch.column(layout.columns[name])
+          try:
+            array = _cast(column, types[name])
+          except pa.ArrowException:  # rare: those rows are quarantined anyway
+            array, _ = _cast_rows(column, types[name])
+          valid &= ~array.is_null().to_numpy(zero_copy_only=False)
+          arrays.append(array.fill_null(0).to_numpy(zero_copy_only=False))
+        yield tuple(a[valid] for a in arrays)
   except (pa.ArrowException, OSError) as e:
     raise InputDataError(path, f'cannot be read: {_first_line(e)}') from e
 

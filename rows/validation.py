@@ -41,7 +41,6 @@ Uncultivated).
 """
 
 import dataclasses
-import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -67,8 +66,6 @@ NOTES = ('unsorted_dates', 'duplicate_dates', 'unknown_cdl')
 NULL_CHECKED_COLUMNS = (features.NUM_SCENES, features.BANDS,
                         features.IMG_DATES, features.SCL_VALS, features.YEAR,
                         features.TILES, features.BBOX)
-# Columns a prediction does not need (the label is what it predicts).
-PREDICTION_OPTIONAL_COLUMNS = (features.CDL, features.TILES, features.BBOX)
 # codes[i] == 0: valid; codes[i] == k > 0: REASONS[k - 1].
 _REASON_OF_CODE = np.array(('',) + REASONS, dtype=object)
 
@@ -170,7 +167,7 @@ def check_rows(batch: Union[pa.RecordBatch, pa.Table],
 
   null = np.zeros(n, bool)
   for name in NULL_CHECKED_COLUMNS:
-    if for_prediction and name in PREDICTION_OPTIONAL_COLUMNS:
+    if for_prediction and name in features.PREDICTION_OPTIONAL_COLUMNS:
       continue
     null |= _nulls(_column(batch, name))
   flag('null_value', null)
@@ -268,15 +265,6 @@ def _unknown_cdl(cdl: pa.Array, valid: np.ndarray,
 
 # A prediction's row fault: the as-of date is not in the row's season year
 # (the model windows the season up to the as-of date of the row's year).
-AS_OF_OUTSIDE_YEAR = 'as_of_outside_year'
-
-
-def as_of_outside_year(batch: Union[pa.RecordBatch, pa.Table],
-                       as_of: datetime.date) -> np.ndarray:
-  """Rows (bool) whose `year` is not the year of the as-of date."""
-  return _ints(_column(batch, features.YEAR)) != as_of.year
-
-
 def duplicate_reasons(copies: Sequence[Tuple[Any, bytes]]) -> List[str]:
   """The duplicate rule for the valid rows of one pixel-year.
 
@@ -295,10 +283,3 @@ def duplicate_reasons(copies: Sequence[Tuple[Any, bytes]]) -> List[str]:
     return [CONFLICTING_DUPLICATE] * len(copies)
   first = min(range(len(copies)), key=lambda i: copies[i][0])
   return ['' if i == first else DUPLICATE for i in range(len(copies))]
-
-
-def row_reasons(batch: Union[pa.RecordBatch, pa.Table],
-                year_splits: Optional[Mapping[int, str]] = None,
-                path_year: Optional[int] = None) -> np.ndarray:
-  """Reason of every row ('' when valid), as an object array of str."""
-  return check_rows(batch, year_splits, path_year).reasons

@@ -34,6 +34,7 @@ from croptfx.components.parquet_example_gen import transforms
 from croptfx import features
 from croptfx.generate import part1
 from croptfx import outputs
+from croptfx.pipeline import configs
 from croptfx.preprocessing import preprocessing
 from croptfx import records
 from croptfx.rows import encoding
@@ -41,6 +42,7 @@ from croptfx.rows import reader
 from croptfx.rows import validation
 from croptfx.trainer import model
 from croptfx.trainer import window
+from tests.conftest import YEARS
 
 CORN = features.CLASS_NAMES.index('Corn')
 P = 18800  # prediction date, days since 1970-01-01
@@ -123,7 +125,7 @@ def _tft_outputs(data_dir, tmp_dir, example_gen=False):
   Returns the outputs (NumPy arrays by feature, by split) and the directory
   of the transform graph.
   """
-  splits = dict(features.DEFAULT_YEAR_SPLITS)
+  splits = dict(configs.YEAR_SPLITS)
   examples = {name: [] for name in splits.values()}
   encoder = encoding.ExampleEncoder()
   for f in reader.list_input_files(data_dir) if not example_gen else []:
@@ -174,8 +176,8 @@ def tiny(tmp_path_factory):
   """40 generated pixels x 3 years, the NumPy pass and tf.Transform on it."""
   tmp = tmp_path_factory.mktemp('bench')
   data_dir = str(tmp / 'data')
-  part1.write_dataset(data_dir, 40, seed=3, rows_per_file=50)
-  result = numpy_pass.run(data_dir, features.DEFAULT_YEAR_SPLITS,
+  part1.write_dataset(data_dir, 40, years=YEARS, seed=3, rows_per_file=50)
+  result = numpy_pass.run(data_dir, configs.YEAR_SPLITS,
                           batch_rows=32)
   transformed, graph_dir = _tft_outputs(data_dir, str(tmp))
   return result, transformed, graph_dir, tmp
@@ -197,7 +199,7 @@ def test_numpy_pass_drops_rows_as_the_example_gen_does(tmp_path):
   (both dropped) and a blank label: the NumPy pass keeps and
   counts exactly what the ExampleGen's Beam transform does, and its grids
   equal tf.Transform's on that ExampleGen's examples."""
-  splits = dict(features.DEFAULT_YEAR_SPLITS)
+  splits = dict(configs.YEAR_SPLITS)
   train_year = [y for y, s in splits.items() if s == features.TRAIN_SPLIT][0]
   table = part1.generate_table(12, sorted(splits), 3)
   keys = list(zip(table.column(features.LON).to_pylist(),

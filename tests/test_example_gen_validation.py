@@ -7,6 +7,7 @@ import pytest
 from croptfx import codec
 from croptfx.errors import InputDataError
 from croptfx import features
+from croptfx.pipeline import configs
 from croptfx.rows import reader
 from croptfx.rows import validation
 from tests.test_example_gen_rows import make_table
@@ -14,13 +15,13 @@ from tests.test_example_gen_rows import pixel_row
 from tests.test_example_gen_rows import reference_notes
 from tests.test_example_gen_rows import reference_reason
 
-SPLITS = features.DEFAULT_YEAR_SPLITS
+SPLITS = configs.YEAR_SPLITS
 JAN1_2021 = codec.jan1_days(2021)
 
 
 def _reasons(rows, year_splits=SPLITS, path_year=None, **table_args):
   batch = reader.normalize(make_table(rows, **table_args))
-  return list(validation.row_reasons(batch, year_splits, path_year))
+  return list(validation.check_rows(batch, year_splits, path_year).reasons)
 
 
 def _with_bands(row, bands):
@@ -214,11 +215,11 @@ def test_sliced_batches_and_tables():
   rows[4] = dict(rows[4], scl_vals=b'\x04\x0c')
   batch = reader.normalize(make_table(rows))
   sliced = batch.slice(3, 3)  # non-zero array offsets
-  assert list(validation.row_reasons(sliced, SPLITS)) == ['', 'invalid_scl', '']
+  assert list(validation.check_rows(sliced, SPLITS).reasons) == ['', 'invalid_scl', '']
   chunked = pa.Table.from_batches([batch.slice(0, 2), batch.slice(2, 4)])
-  assert list(validation.row_reasons(chunked, SPLITS))[4] == 'invalid_scl'
+  assert list(validation.check_rows(chunked, SPLITS).reasons)[4] == 'invalid_scl'
   empty = batch.slice(0, 0)
-  assert validation.row_reasons(empty, SPLITS).size == 0
+  assert validation.check_rows(empty, SPLITS).reasons.size == 0
 
 
 def test_normalize_aliases_types_and_hive_year():
@@ -325,12 +326,3 @@ def test_duplicate_rule():
   assert rule([(('a', 0), b'x'), (('a', 1), b'y'), (('b', 0), b'x')]) == [
       'conflicting_duplicate'] * 3
 
-
-def test_as_of_outside_year():
-  import datetime  # pylint: disable=g-import-not-at-top
-  batch = reader.normalize(make_table(
-      [pixel_row(2019), pixel_row(2021), pixel_row(2020), pixel_row(2021)]))
-  assert validation.as_of_outside_year(
-      batch, datetime.date(2021, 6, 1)).tolist() == [True, False, True, False]
-  assert validation.as_of_outside_year(
-      batch, datetime.date(2018, 6, 1)).tolist() == [True] * 4

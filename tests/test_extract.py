@@ -36,6 +36,8 @@ from croptfx.extract import aoi as aoi_lib
 from croptfx.extract import chunks as chunks_lib
 from croptfx.extract import run as run_lib
 from croptfx.generate import imagery as imagery_lib
+from croptfx.jobs import runners
+from croptfx.pipeline import configs
 
 AREA = (24, 18)
 YEARS = (2021, 2022)
@@ -57,10 +59,13 @@ def _labels(imagery):
   return {int(y): p for y, p in imagery['summary']['labels'].items()}
 
 
-def _extract(imagery, output, publisher='earth-search', items=None, **kwargs):
+def _extract(imagery, output, publisher='earth-search', items=None, runner='local',
+             workers=None, **kwargs):
   kwargs.setdefault('labels', _labels(imagery))
+  for key, value in configs.EXTRACT_CONFIG.items():
+    kwargs.setdefault(key, value)
   return run_lib.run_extract(items or imagery['summary']['catalogs'][publisher], str(output),
-                             quiet=True, **kwargs)
+                             runner=runners.check(runner, workers), quiet=True, **kwargs)
 
 
 @pytest.fixture(scope='module')
@@ -445,7 +450,8 @@ def test_a_second_run_replaces_the_first_and_foreign_files_are_refused(imagery, 
   first = _extract(imagery, out, years=[2021])
   second = _extract(imagery, out, years=[2021])
   assert first['rows'] == second['rows'] == len(_rows(out))
-  assert sorted(os.listdir(out)) == ['_logs', 'extract_summary.json', 'year=2021']
+  assert sorted(os.listdir(out)) == ['.croptfx.lock', '_logs', 'extract_summary.json',
+                                     'year=2021']
   (out / 'notes.txt').write_text('mine')
   with pytest.raises(errors.CroptfxError, match='holds notes.txt, which is not an extraction'):
     _extract(imagery, out, years=[2021])

@@ -15,11 +15,12 @@ import pytest
 from croptfx import codec
 from croptfx import features
 from croptfx.generate import part1
+from tests.conftest import YEARS
 
 
 @pytest.fixture(scope='module')
 def table():
-  return part1.generate_table(600, seed=3)
+  return part1.generate_table(600, YEARS, seed=3)
 
 
 def _digest(root):
@@ -32,9 +33,9 @@ def _digest(root):
 
 
 def test_byte_for_byte_deterministic(tmp_path):
-  a = part1.write_dataset(str(tmp_path / 'a'), 40, seed=11, rows_per_file=50)
-  b = part1.write_dataset(str(tmp_path / 'b'), 40, seed=11, rows_per_file=50)
-  c = part1.write_dataset(str(tmp_path / 'c'), 40, seed=12, rows_per_file=50)
+  a = part1.write_dataset(str(tmp_path / 'a'), 40, years=YEARS, seed=11, rows_per_file=50)
+  b = part1.write_dataset(str(tmp_path / 'b'), 40, years=YEARS, seed=11, rows_per_file=50)
+  c = part1.write_dataset(str(tmp_path / 'c'), 40, years=YEARS, seed=12, rows_per_file=50)
   assert len(a['files']) == 3  # 120 rows / 50 per file
   assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
   assert _digest(tmp_path / 'a') != _digest(tmp_path / 'c')
@@ -127,7 +128,7 @@ def test_crop_phenology_is_distinct(table):
 
 
 def test_hive_layout_and_slides_columns(tmp_path):
-  summary = part1.write_dataset(str(tmp_path), 20, layout='hive', slides_columns=True)
+  summary = part1.write_dataset(str(tmp_path), 20, years=YEARS, layout='hive', slides_columns=True)
   assert sorted(os.listdir(tmp_path)) == ['year=2019', 'year=2020', 'year=2021']
   part = pq.read_table(tmp_path / 'year=2020' / 'part-00000.parquet')
   assert part.num_rows == 20
@@ -148,13 +149,13 @@ def test_cli_generate(tmp_path):
 
 
 def test_regenerating_leaves_identical_files_alone_and_removes_stale_parts(tmp_path):
-  part1.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)  # 3 files
+  part1.write_dataset(str(tmp_path), 30, years=YEARS, seed=1, rows_per_file=40)  # 3 files
   first = {p: os.stat(tmp_path / p).st_mtime_ns for p in sorted(os.listdir(tmp_path))}
   assert len(first) == 3
   os.utime(tmp_path / 'part-00000.parquet', ns=(1, 1))  # mark: rewritten or not?
-  part1.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=40)
+  part1.write_dataset(str(tmp_path), 30, years=YEARS, seed=1, rows_per_file=40)
   assert os.stat(tmp_path / 'part-00000.parquet').st_mtime_ns == 1  # same bytes: untouched
-  part1.write_dataset(str(tmp_path), 30, seed=1, rows_per_file=90)  # now 1 file
+  part1.write_dataset(str(tmp_path), 30, years=YEARS, seed=1, rows_per_file=90)  # now 1 file
   assert sorted(os.listdir(tmp_path)) == ['part-00000.parquet']
   assert pq.read_metadata(tmp_path / 'part-00000.parquet').num_rows == 90
 

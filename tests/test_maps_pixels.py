@@ -15,7 +15,6 @@ from croptfx.generate import part1
 from croptfx import layouts
 from croptfx.maps import pipeline as pipeline_lib
 from croptfx.maps import pixels
-from croptfx.maps import run as map_run
 
 
 def test_wkb_points_are_little_endian_points_x_lon_y_lat():
@@ -80,38 +79,12 @@ def test_skip_reasons_put_as_of_outside_year_after_the_row_checks(tmp_path):
   assert pipeline_lib.SKIP_REASONS[-1] == 'as_of_outside_year'
 
 
-def test_dataflow_options():
-  from apache_beam.options import pipeline_options as po  # pylint: disable=g-import-not-at-top
-  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
-  options = map_run.pipeline_options('dataflow', dataflow={
-      'project': 'my-project', 'region': 'europe-west4',
-      'temp_location': 'gs://bucket/maps/tmp', 'max_num_workers': 25,
-      'sdk_container_image': configs.PIPELINE_IMAGE})
-  gcp = options.view_as(po.GoogleCloudOptions)
-  assert options.view_as(po.StandardOptions).runner == 'DataflowRunner'
-  assert (gcp.project, gcp.region, gcp.temp_location) == (
-      'my-project', 'europe-west4', 'gs://bucket/maps/tmp')
-  assert gcp.job_name.startswith('croptfx-map-')
-  worker = options.view_as(po.WorkerOptions)
-  assert (worker.max_num_workers, worker.machine_type, worker.disk_size_gb) == (
-      25, 'e2-standard-4', 50)
-  assert worker.sdk_container_image == configs.PIPELINE_IMAGE
-  assert 'use_runner_v2' in options.view_as(po.DebugOptions).experiments
-  image = map_run.pipeline_options('dataflow', dataflow={
-      'project': 'p', 'region': 'r', 'temp_location': 'gs://b/t',
-      'sdk_container_image': 'gcr.io/p/croptfx:1'}).view_as(po.WorkerOptions)
-  assert image.sdk_container_image == 'gcr.io/p/croptfx:1'
-  with pytest.raises(Exception, match='gs:// temp_location'):
-    map_run.pipeline_options('dataflow', dataflow={
-        'project': 'p', 'region': 'r', 'temp_location': '/tmp/x'})
-
-
-def test_direct_runner_options():
-  from apache_beam.options import pipeline_options as po  # pylint: disable=g-import-not-at-top
-  local = map_run.pipeline_options('local').view_as(po.DirectOptions)
-  assert (local.direct_running_mode, local.direct_num_workers) == ('in_memory', 1)
-  beam = map_run.pipeline_options('beam', 3).view_as(po.DirectOptions)
-  assert (beam.direct_running_mode, beam.direct_num_workers) == ('multi_processing', 3)
+def test_as_of_outside_year():
+  batch = pa.RecordBatch.from_pydict({'year': [2019, 2021, None, 2021]})
+  assert pipeline_lib.as_of_outside_year(batch, datetime.date(2021, 6, 1)).tolist() == [
+      True, False, True, False]
+  assert pipeline_lib.as_of_outside_year(batch, datetime.date(2018, 6, 1)).tolist() == [
+      True] * 4
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -19,6 +19,7 @@ from croptfx import features
 from croptfx import layouts
 from croptfx import metrics
 from croptfx.pipeline import configs
+from croptfx.pipeline import run_config
 from croptfx import run_summary
 
 
@@ -57,7 +58,7 @@ def _window_batch(n=5, seed=0):
 @pytest.mark.parametrize('name', tuple(configs.MODEL_CONFIGS))
 def test_architecture_maps_window_inputs_to_7_probabilities(name):
   from croptfx.trainer import model as model_lib  # pylint: disable=g-import-not-at-top
-  hparams = model_lib.HParams.from_custom_config(configs.model_trainer_config(name))
+  hparams = configs.trainer_hparams(name)
   assert hparams.model == name
   model = model_lib.build_keras_model(hparams)
   assert sorted(model.input_names) == sorted(
@@ -122,18 +123,19 @@ def test_per_class_and_macro_f1_equal_sklearn_on_hand_made_labels():
 def test_season_as_of_days_every_15_days_from_90_to_330():
   expected = [90, 105, 120, 135, 150, 165, 180, 195, 210, 225, 240, 255, 270, 285, 300, 315,
               330]
-  assert list(features.SEASON_AS_OF_DAYS) == expected
-  assert configs.SEASON_AS_OF_DAYS == expected
-  assert set(features.COMPARE_AS_OF_DAYS) <= set(expected)
-  assert set(features.EVAL_AS_OF_DAYS) <= set(expected)
-  assert features.HEADLINE_AS_OF_DAY in expected
+  assert list(configs.SEASON_AS_OF_DAYS) == expected
+  assert configs.SEASON_AS_OF_DAYS == tuple(expected)
+  assert set(configs.COMPARE_AS_OF_DAYS) <= set(expected)
+  assert set(configs.AS_OF_DAYS) <= set(expected)
+  assert configs.HEADLINE_AS_OF_DAY in expected
 
 
 def test_pipeline_runs_the_baseline_and_passes_the_model(tmp_path):
   from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
-  dsl = run_lib.create_local_pipeline(
-      str(tmp_path), layouts.RunLayout(str(tmp_path / 'out')), dict(configs.YEAR_SPLITS),
-      model='gru')
+  (tmp_path / 'data').mkdir()
+  dsl = run_lib.local_pipeline(
+      run_config.run_config(str(tmp_path / 'data'), str(tmp_path / 'out'), model='gru'),
+      str(tmp_path / 'out'))
   by_id = {c.id: c for c in dsl.components}
   assert 'TreeBaseline' in by_id
   trainer_config = json.loads(by_id['Trainer'].exec_properties['custom_config'])
@@ -148,19 +150,21 @@ def test_pipeline_runs_the_baseline_and_passes_the_model(tmp_path):
 
 # --- croptfx compare ------------------------------------------------------------
 
-def _fake_summary(model, params, seconds, rate, seed, baseline=False):
+def _fake_summary(model, params, seconds, rate, seed, baseline=False,
+                  data_fingerprint='files:3,total_bytes:10,sha256:ab'):
   rng = np.random.default_rng(seed)
   def by_day():
     return {str(d): {'accuracy': float(rng.uniform(0.5, 1)), 'macro_f1': float(rng.uniform(0.3, 1)),
                      'examples': 100,
                      'per_class_f1': {n: float(rng.uniform(0, 1)) for n in features.CLASS_NAMES}}
-            for d in features.SEASON_AS_OF_DAYS}
+            for d in configs.SEASON_AS_OF_DAYS}
   return run_summary.RunSummary(
       model=model, model_params=params, train_seconds=seconds,
       train_examples_per_second=rate, headline_as_of_day=240,
       metrics={'eval': by_day(), 'test': by_day()},
       baseline_metrics={'eval': by_day(), 'test': by_day()} if baseline else None,
-      baseline_train_seconds=12.5 if baseline else None)
+      baseline_train_seconds=(12.5 + seed) if baseline else None, data='/d',
+      data_fingerprint=data_fingerprint, year_splits={'2021': 'train', '2020': 'eval'})
 
 
 def _ids(html):
@@ -169,7 +173,7 @@ def _ids(html):
 
 def test_compare_html_holds_the_numbers_of_the_summaries(tmp_path):
   runs = {'run-a': _fake_summary('cnn', 198407, 41.3, 4650.0, 1, baseline=True),
-          'run-b': _fake_summary('gru', 44999, 77.9, 2465.0, 2)}
+          'run-b': _fake_summary('gru', 44999, 77.9, 2465.0, 2, baseline=True)}
   for name, summary in runs.items():
     os.makedirs(tmp_path / name)
     run_summary.write_summary(str(tmp_path / name / layouts.SUMMARY_FILE), summary)
@@ -188,15 +192,48 @@ def test_compare_html_holds_the_numbers_of_the_summaries(tmp_path):
       assert ids[f'{key}-params'] == f'{summary.model_params:,}'
       assert float(ids[f'{key}-train-seconds']) == summary.train_seconds
       assert float(ids[f'{key}-examples-per-s']) == summary.train_examples_per_second
-      for day in features.COMPARE_AS_OF_DAYS:
+      for day in configs.COMPARE_AS_OF_DAYS:
         m = summary.metrics[split][str(day)]
         assert float(ids[f'{key}-{day}-accuracy']) == round(m['accuracy'], 3)
         assert float(ids[f'{key}-{day}-macro-f1']) == round(m['macro_f1'], 3)
       mean = np.mean([summary.metrics[split][str(d)]['macro_f1'] for d in (150, 180, 210, 240)])
       assert float(ids[f'{key}-mean-macro-f1']) == round(mean, 3)
-    base = runs['run-a'].baseline_metrics[split]
-    assert float(ids[f'{split}-baseline-180-accuracy']) == round(base['180']['accuracy'], 3)
-    assert float(ids[f'{split}-baseline-train-seconds']) == 12.5
+    # Every run's own tree baseline, not the first run's for all.
+    for name, summary in runs.items():
+      key = f'{split}-{summary.model}-{name}-tree-baseline'
+      base = summary.baseline_metrics[split]
+      assert ids[f'{key}-label'] == f'{summary.model} ({name}) tree baseline'
+      assert float(ids[f'{key}-180-accuracy']) == round(base['180']['accuracy'], 3)
+      assert float(ids[f'{key}-train-seconds']) == summary.baseline_train_seconds
+
+
+def _write_runs(tmp_path, runs):
+  for name, summary in runs.items():
+    os.makedirs(tmp_path / name)
+    run_summary.write_summary(str(tmp_path / name / layouts.SUMMARY_FILE), summary)
+
+
+def test_compare_refuses_runs_over_different_data_unless_asked(tmp_path):
+  _write_runs(tmp_path, {'a': _fake_summary('cnn', 1, 1.0, 1.0, 1),
+                         'b': _fake_summary('gru', 1, 1.0, 1.0, 2, data_fingerprint='other')})
+  out = tmp_path / 'c.html'
+  done = _cli('compare', str(tmp_path / 'a'), str(tmp_path / 'b'), '--output', str(out))
+  assert done.returncode == 2 and not out.exists()
+  assert done.stderr.startswith('croptfx compare: error: the runs did not read the same data '
+                                'and splits, so their scores are not comparable (')
+  assert done.stderr.endswith('; add --allow-different-data to compare them anyway\n')
+  assert 'other' in done.stderr and done.stderr.count('\n') == 1
+  done = _cli('compare', str(tmp_path / 'a'), str(tmp_path / 'b'), '--output', str(out),
+              '--allow-different-data')
+  assert done.returncode == 0 and out.exists()
+
+
+def test_compare_refuses_the_same_run_twice(tmp_path):
+  _write_runs(tmp_path, {'a': _fake_summary('cnn', 1, 1.0, 1.0, 1)})
+  done = _cli('compare', str(tmp_path / 'a'), str(tmp_path / 'a') + '/', '--output',
+              str(tmp_path / 'c.html'))
+  assert (done.returncode, done.stderr) == (
+      2, f'croptfx compare: error: {tmp_path / "a"}/ is given twice; compare different runs\n')
 
 
 def test_compare_refuses_a_directory_without_summary(tmp_path):

@@ -34,7 +34,7 @@ def test_architecture_trains_exports_and_serves(small_run, name, tmp_path):
   uris = small_run['summary']['artifacts']
   tf_transform_output = tft.TFTransformOutput(uris['transform_graph'])
   spec = tf_transform_output.transformed_feature_spec()
-  hparams = model_lib.HParams.from_custom_config(configs.model_trainer_config(name))
+  hparams = configs.trainer_hparams(name)
   model = model_lib.build_keras_model(hparams)
 
   def to_inputs(serialized):
@@ -48,7 +48,7 @@ def test_architecture_trains_exports_and_serves(small_run, name, tmp_path):
   assert np.isfinite(history.history['loss'][0])
   export = str(tmp_path / name)
   model.save(export, save_format='tf', signatures=signatures.make_signatures(
-      model, tf_transform_output, [features.HEADLINE_AS_OF_DAY]))
+      model, tf_transform_output, [configs.HEADLINE_AS_OF_DAY]))
   loaded = tf.saved_model.load(export)
 
   raw = _records(uris['examples'], 'test')[:16]
@@ -80,7 +80,7 @@ def test_summary_has_model_facts_and_the_dense_curve(small_run):
   for metrics in (summary['metrics'], summary['baseline_metrics']):
     assert sorted(metrics) == ['eval', 'test']
     for by_day in metrics.values():
-      assert [int(d) for d in by_day] == list(features.SEASON_AS_OF_DAYS)
+      assert [int(d) for d in by_day] == list(configs.SEASON_AS_OF_DAYS)
 
 
 def test_baseline_metrics_equal_a_recomputation(small_run):

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from croptfx import features
+from croptfx.pipeline import configs
 from tests.conftest import SMALL_PIXELS_PER_YEAR, run_small_pipeline
 
 COMPONENTS = ['ParquetExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
@@ -50,7 +51,7 @@ def test_metrics_per_split_and_as_of_day(small_run):
   metrics = small_run['summary']['metrics']
   assert sorted(metrics) == ['eval', 'test']
   for split in metrics.values():
-    assert sorted(int(d) for d in split) == list(features.SEASON_AS_OF_DAYS)
+    assert sorted(int(d) for d in split) == list(configs.SEASON_AS_OF_DAYS)
     for day in split.values():
       assert 0.0 <= day['macro_f1'] <= day['accuracy'] + 1.0
       assert 0.0 <= day['accuracy'] <= 1.0
@@ -95,6 +96,6 @@ def test_report_on_the_real_run(small_run):
   assert 'incomplete run' not in page.lower()
   assert page.count('<svg') + page.count('src="data:image/png;base64,') >= 8
   summary = small_run['summary']
-  headline = summary['metrics']['test'][str(features.HEADLINE_AS_OF_DAY)]['accuracy']
+  headline = summary['metrics']['test'][str(configs.HEADLINE_AS_OF_DAY)]['accuracy']
   assert f'{headline:.3f}' in page
   assert 'http://' not in page and 'https://' not in page

@@ -18,6 +18,8 @@ from croptfx import features
 from croptfx.generate import part1
 from croptfx import layouts
 from croptfx import records
+from croptfx.pipeline import configs
+from tests.conftest import YEARS
 
 GZIP_MAGIC = b'\x1f\x8b'
 
@@ -66,7 +68,7 @@ def runs(tmp_path_factory):
   from croptfx.bench import beam_part  # pylint: disable=g-import-not-at-top
   tmp = tmp_path_factory.mktemp('records')
   data_dir = str(tmp / 'data')
-  part1.write_dataset(data_dir, 30, seed=5, rows_per_file=40)
+  part1.write_dataset(data_dir, 30, years=YEARS, seed=5, rows_per_file=40)
   return {compress: beam_part.run(data_dir, str(tmp / f'out-{compress}'),
                                   statistics=False, compress=compress)
           for compress in (False, True)}
@@ -76,7 +78,7 @@ def runs(tmp_path_factory):
 def test_example_gen_writes_uncompressed_by_default_and_gzip_when_asked(runs):
   plain, plain_names = _records(runs[False].examples_uri)
   zipped, zipped_names = _records(runs[True].examples_uri)
-  splits = list(features.DEFAULT_YEAR_SPLITS.values())
+  splits = list(configs.YEAR_SPLITS.values())
   assert sorted(plain) == sorted(zipped) == sorted(splits)
   for split in splits:
     assert plain_names[split] == ['data_tfrecord-00000-of-00001']
@@ -106,7 +108,7 @@ def test_transform_writes_the_same_records_uncompressed(runs):
   own GZIP path (`components.transform.Executor` delegates to it)."""
   plain, plain_names = _records(runs[False].transformed_examples_uri, canonical=True)
   zipped, zipped_names = _records(runs[True].transformed_examples_uri, canonical=True)
-  assert sorted(plain) == sorted(zipped) == sorted(features.DEFAULT_YEAR_SPLITS.values())
+  assert sorted(plain) == sorted(zipped) == sorted(configs.YEAR_SPLITS.values())
   for split in plain:
     assert plain_names[split] == ['transformed_examples-00000-of-00001']
     assert zipped_names[split] == ['transformed_examples-00000-of-00001.gz']

@@ -90,9 +90,9 @@ def test_bad_arguments_are_refused_at_parse_time_in_one_line(tmp_path, argv, mes
 @pytest.mark.parametrize('argv,error', [
     (RUN + ['--train-steps', '1', '--epochs', '2', '--workers', '3',
             '--blessing-threshold', '0', '--year-splits', '2021=fit,2020=valid,2019=holdout'],
-     'croptfx run: error: data: no such file or directory; no run summary was written'),
+     'croptfx run: error: data: no such file or directory'),
     (RUN + ['--years', '2020,2019', '--blessing-threshold', '1'],
-     'croptfx run: error: data: no such file or directory; no run summary was written'),
+     'croptfx run: error: data: no such file or directory'),
     (PREDICT + ['--batch-size', '1'], 'croptfx predict: error: m: no such model directory'),
 ])
 def test_good_values_pass_parsing(tmp_path, argv, error):
@@ -125,7 +125,7 @@ def test_run_output_that_is_a_file_is_refused(tmp_path):
   status, lines, _ = _cli(['run', '--data', str(data), '--output', str(output)])
   assert status == 2
   assert lines == [f'croptfx run: error: --output {output} is an existing file; it must be '
-                   'a directory (new or a previous run)']
+                   'a directory (new, or a previous output)']
   assert output.read_text() == 'keep me'
 
 
@@ -139,7 +139,7 @@ def test_run_output_inside_the_data_is_refused(tmp_path, where):
   assert status == 2
   assert len(lines) == 1
   assert lines[0] == (f'croptfx run: error: --output {output} is inside --data {data_arg}: '
-                      'the run would read its own files as input; choose an output directory '
+                      'the command would read its own files as input; choose an output directory '
                       'outside the data')
   assert not (data / 'runs').exists()
   assert sorted(os.listdir(data)) == ['year=2021']
@@ -150,7 +150,7 @@ def test_predict_output_that_is_a_directory_is_refused(tmp_path):
                                     '--as-of', '2021-06-01', '--output', str(tmp_path)])
   assert status == 2
   assert lines == [f'croptfx predict: error: --output {tmp_path} is a directory; give the '
-                   'Parquet file to write']
+                   'file to write']
 
 
 def _saved_model(path, with_serving: bool, inputs=('examples', 'as_of_date')):

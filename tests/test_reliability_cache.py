@@ -29,7 +29,7 @@ from croptfx.generate import part1
 from croptfx import layouts
 from croptfx.pipeline import pipeline as pipeline_lib
 from tests import test_reliability_helpers as helpers
-from tests.conftest import run_small_pipeline
+from tests.conftest import YEARS, run_small_pipeline
 
 PIXELS_PER_YEAR = 30
 TRAIN_STEPS = 20
@@ -71,7 +71,7 @@ def _edited_fingerprint(original):
 @pytest.fixture(scope='module')
 def cache_runs(tmp_path_factory):
   data = str(tmp_path_factory.mktemp('cache_data'))
-  part1.write_dataset(data, PIXELS_PER_YEAR, seed=9, rows_per_file=40)
+  part1.write_dataset(data, PIXELS_PER_YEAR, years=YEARS, seed=9, rows_per_file=40)
   output = str(tmp_path_factory.mktemp('cache_run'))
 
   def run(**kwargs):
@@ -244,9 +244,11 @@ def test_the_pipeline_fingerprints_every_module_a_component_imports():
 def test_transform_exec_property_carries_the_preprocessing_fingerprint(
     tmp_path):
   from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
-  dsl_pipeline = run_lib.create_local_pipeline(
-      str(tmp_path / 'data'), layouts.RunLayout(str(tmp_path / 'out')),
-      dict(features.DEFAULT_YEAR_SPLITS), last_component='Transform')
+  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'data').mkdir()
+  dsl_pipeline = run_lib.local_pipeline(
+      run_config.run_config(str(tmp_path / 'data'), str(tmp_path / 'out'),
+                            last_component='Transform'), str(tmp_path / 'out'))
   transform, = [c for c in dsl_pipeline.components if c.id == 'Transform']
   real = fingerprint.component_fingerprint(pipeline_lib.CODE_ENTRY_MODULES['Transform'])
   assert f'"code_fingerprint": "{real}"' in transform.exec_properties[

@@ -265,14 +265,14 @@ def failed_runs(tmp_path_factory) -> Dict[str, Outcome]:
 _RERUN = """
 import io, json, sys
 from croptfx import errors
-from croptfx.pipeline import run
+from croptfx.pipeline import run, run_config
 from tests import test_reliability_files as module
 
 def run_once(data, output, runner):
   try:
-    summary = run.run_pipeline(data, output, runner=runner,
-                               stream=io.StringIO(), report=False,
-                               last_component='ParquetExampleGen')
+    summary = run.run_pipeline(
+        run_config.run_config(data, output, runner=runner, report=False,
+                              last_component='ParquetExampleGen'), stream=io.StringIO())
   except errors.CroptfxError as e:
     return {'error': str(e)}
   return {k: summary[k] for k in ('rows_read', 'examples', 'quarantined',

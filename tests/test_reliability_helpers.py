@@ -42,12 +42,12 @@ def child_env() -> Dict[str, str]:
 
 
 def run_pipeline_code(data: str, output: str, **kwargs) -> str:
-  """`python -c` source running `pipeline.run.run_pipeline` quietly."""
+  """`python -c` source running `croptfx.pipeline.run.run_pipeline` quietly."""
   args = ', '.join(f'{k}={v!r}' for k, v in sorted(kwargs.items()))
   return ('import io\n'
-          'from pipeline import run\n'
-          f'run.run_pipeline({data!r}, {output!r}, stream=io.StringIO(), '
-          f'report=False, {args})\n')
+          'from croptfx.pipeline import run, run_config\n'
+          f'run.run_pipeline(run_config.run_config({data!r}, {output!r}, report=False, '
+          f'{args}), stream=io.StringIO())\n')
 
 
 def run_python(code: str, timeout: float = 900) -> subprocess.CompletedProcess:

@@ -27,10 +27,11 @@ import pytest
 from croptfx import codec
 from croptfx import features
 from croptfx.generate import part1
+from croptfx.pipeline import configs
 from croptfx.rows import validation
 from tests import test_preprocessing_reference as ref
 from tests import test_reliability_helpers as helpers
-from tests.conftest import run_small_pipeline
+from tests.conftest import YEARS, run_small_pipeline
 from tests.test_example_gen_rows import make_table
 from tests.test_example_gen_rows import pixel_row
 from tests.test_example_gen_rows import reference_duplicates
@@ -39,7 +40,7 @@ from tests.test_example_gen_rows import reference_reason
 
 pytestmark = pytest.mark.pipeline
 
-YEAR_SPLITS = dict(features.DEFAULT_YEAR_SPLITS)
+YEAR_SPLITS = dict(configs.YEAR_SPLITS)
 TRAIN_YEAR, EVAL_YEAR, TEST_YEAR = 2021, 2020, 2019
 HIVE_DIR = 'year=2021'
 
@@ -223,7 +224,7 @@ def write_corpus(root: str) -> Corpus:
 
   # Generated pixels (realistic series with their own unsorted and
   # duplicate dates) in two plain files.
-  generated = part1.generate_table(8, seed=21).to_pylist()
+  generated = part1.generate_table(8, YEARS, seed=21).to_pylist()
   files['gen-0.parquet'] = generated[::2]
   files['gen-1.parquet'] = generated[1::2]
 

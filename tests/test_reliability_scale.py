@@ -26,11 +26,13 @@ MEMORY_BOUND_BYTES = 8 * 2**30
 _RUN = """
 import io, json, sys
 from croptfx.generate import part1
-from croptfx.pipeline import run
+from croptfx.pipeline import configs, run, run_config
 data, output = sys.argv[1:3]
-part1.write_dataset(data, pixels_per_year=int(sys.argv[3]), seed=3)
-summary = run.run_pipeline(data, output, stream=io.StringIO(), report=False,
-                           last_component='Transform')
+part1.write_dataset(data, pixels_per_year=int(sys.argv[3]), years=sorted(configs.YEAR_SPLITS),
+                    seed=3)
+summary = run.run_pipeline(run_config.run_config(data, output, report=False,
+                                                 last_component='Transform'),
+                           stream=io.StringIO())
 print('SUMMARY ' + json.dumps(summary))
 """
 

@@ -29,7 +29,7 @@ from croptfx import layouts
 from croptfx import run_summary
 from croptfx import serving_model
 from tests import test_reliability_helpers as helpers
-from tests.conftest import run_small_pipeline
+from tests.conftest import YEARS, run_small_pipeline
 
 PIXELS = 60
 YEAR_SPLITS = {2021: 'fit', 2020: 'valid', 2019: 'holdout'}
@@ -62,7 +62,11 @@ def test_split_roles_need_a_train_and_an_eval_split():
 
 def test_pipeline_takes_every_split_from_the_roles():
   from croptfx.pipeline import run  # pylint: disable=g-import-not-at-top
-  dsl = run.create_local_pipeline('data', layouts.RunLayout('out'), YEAR_SPLITS)
+  from croptfx.pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
+  dsl = pipeline_lib.create_pipeline(
+      run_config.pipeline_config('data', year_splits=YEAR_SPLITS), 'out/pipeline',
+      'out/serving_model')
   props = {c.id: c.exec_properties for c in dsl.components}
   assert json.loads(props['ParquetExampleGen']['year_splits']) == {
       '2021': 'fit', '2020': 'valid', '2019': 'holdout'}
@@ -91,9 +95,9 @@ def test_summary_roles_and_the_reports_headline_split():
 def hostile_run(tmp_path_factory):
   root = tmp_path_factory.mktemp('hostile')
   data = str(root / 'data[1]')
-  part1.write_dataset(data, PIXELS, seed=4, rows_per_file=100)
+  part1.write_dataset(data, PIXELS, years=YEARS, seed=4, rows_per_file=100)
   # What the pattern data[1] would read instead: another data set.
-  part1.write_dataset(str(root / 'data1'), 7, seed=9)
+  part1.write_dataset(str(root / 'data1'), 7, years=YEARS, seed=9)
   output = root / 'run[1]'
   output.mkdir()
   (output / 'run_summary.json').write_text('{"rows_read": 1, "model_dir": "/old"}')

@@ -71,35 +71,10 @@ def test_records_compression_travels_with_the_spec(spec):
   assert params['compress_examples']['runtimeValue']['constantValue'] == {'intValue': '0'}
 
 
-def test_dataflow_args_exact():
-  assert dataflow.dataflow_beam_args(
-      'my-project', 'us-central1', 'gs://bucket/tmp',
-      sdk_container_image='gcr.io/my-project/croptfx:1') == [
-          '--runner=DataflowRunner', '--project=my-project', '--region=us-central1',
-          '--temp_location=gs://bucket/tmp', '--machine_type=e2-standard-4',
-          '--max_num_workers=10', '--disk_size_gb=50', '--experiments=use_runner_v2',
-          '--sdk_container_image=gcr.io/my-project/croptfx:1']
-  setup = dataflow.dataflow_beam_args('p', 'r', 'gs://b/t', setup_file='./setup.py',
-                                      machine_type='n2-standard-8', max_num_workers=3)
-  assert '--setup_file=./setup.py' in setup and '--machine_type=n2-standard-8' in setup
-  assert '--max_num_workers=3' in setup
-
-
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(project='', region='r', temp_location='gs://b/t'), 'needs --project and --region'),
-    (dict(project='p', region='r', temp_location='/tmp/x'), 'gs:// temp_location'),
-    (dict(project='p', region='r', temp_location='gs://b/t', sdk_container_image='i',
-          setup_file='s'), 'not both'),
-])
-def test_dataflow_args_refuse_bad_settings(kwargs, message):
-  with pytest.raises(ValueError, match=message):
-    dataflow.dataflow_beam_args(**kwargs)
-
-
 def test_compile_with_dataflow_puts_args_in_the_spec(tmp_path):
   from croptfx.pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
-  args = dataflow.dataflow_beam_args('p', 'us-central1', 'gs://bucket/croptfx/tmp',
-                                     sdk_container_image='gcr.io/p/croptfx:1')
+  args = dataflow.Settings.check('p', 'us-central1', 'gs://bucket/croptfx').beam_args(
+      'gcr.io/p/croptfx:1')
   path = kubeflow_v2_runner.compile_pipeline(
       str(tmp_path / 'spec.json'), 'gs://bucket/croptfx', 'gs://bucket/data/',
       image='gcr.io/p/croptfx:1', beam_pipeline_args=args)

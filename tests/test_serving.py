@@ -15,11 +15,12 @@ import tensorflow as tf
 from croptfx import codec
 from croptfx import features
 from croptfx import records
+from croptfx.pipeline import configs
 from croptfx.trainer import signatures
 
 pytestmark = pytest.mark.pipeline
 
-DAY = features.HEADLINE_AS_OF_DAY
+DAY = configs.HEADLINE_AS_OF_DAY
 
 
 def _records(artifact_uri, split):
@@ -69,7 +70,7 @@ def test_serving_without_label_and_with_dates_per_example(small_run, model):
   stripped = []
   for record in raw:
     example = tf.train.Example.FromString(record)
-    for key in signatures.OPTIONAL_RAW_FEATURES:
+    for key in features.PREDICTION_OPTIONAL_COLUMNS:
       del example.features.feature[key]  # a request has no CDL label
     stripped.append(example.SerializeToString())
   dates = [_as_of_date(2020, day) for day in (120, 120, 240, 240, 300, 300)]

@@ -1,5 +1,7 @@
 """The Trainer's training settings from issue 20 (steps per call, learning-rate decay)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,7 +11,7 @@ from croptfx.trainer import model
 
 
 def test_steps_per_execution_and_cosine_decay_to_zero():
-  hparams = model.HParams(**dict(configs.model_trainer_config('cnn'), learning_rate=2e-3))
+  hparams = dataclasses.replace(configs.trainer_hparams('cnn'), learning_rate=2e-3)
   keras_model = model.build_keras_model(hparams, train_steps=1000)
   assert int(keras_model._steps_per_execution.numpy()) == 25  # pylint: disable=protected-access
   schedule = keras_model.optimizer._learning_rate  # pylint: disable=protected-access

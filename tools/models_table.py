@@ -6,12 +6,13 @@
 import sys
 
 from croptfx import features
+from croptfx.pipeline import configs
 from croptfx.report import compare
 
 
 def main(run_dirs):
   runs = compare.load_runs(run_dirs)
-  days = features.COMPARE_AS_OF_DAYS
+  days = configs.COMPARE_AS_OF_DAYS
   for split in ('eval', 'test'):
     print(f'\n{split} split (accuracy / macro-F1):\n')
     print('| model | parameters | train s | examples/s | '

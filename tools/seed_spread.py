@@ -10,6 +10,7 @@ table against the run's tree baseline at days 150-240.
 """
 
 import argparse
+import dataclasses
 import os
 import tempfile
 
@@ -34,8 +35,8 @@ def train_and_score(summary, model_name: str, seed: int, train_steps: int, work_
   fn_args = loaders.trainer_fn_args(examples_uri, summary.artifact('transform_graph'))
   fn_args.train_steps = train_steps
   fn_args.eval_steps = configs.EVAL_NUM_STEPS
-  fn_args.custom_config = dict(configs.TRAINER_CONFIG, **configs.model_trainer_config(model_name),
-                               seed=seed)
+  fn_args.custom_config = dataclasses.replace(
+      configs.trainer_hparams(model_name), seed=seed).to_custom_config()
   fn_args.serving_model_dir = os.path.join(work_dir, f'seed{seed}', 'serving')
   fn_args.model_run_dir = os.path.join(work_dir, f'seed{seed}', 'run')
   trainer_model.run_fn(fn_args)
@@ -44,7 +45,7 @@ def train_and_score(summary, model_name: str, seed: int, train_steps: int, work_
   for split in SPLITS:
     out = season_evaluator.evaluate_split(
         loaded, records.split_files(examples_uri, split),
-        features.SEASON_AS_OF_DAYS, features.HEADLINE_AS_OF_DAY)
+        configs.SEASON_AS_OF_DAYS, configs.HEADLINE_AS_OF_DAY)
     result[split] = {day: metrics.summarize(cm) for day, cm in out['confusion'].items()}
   return result
 
@@ -65,15 +66,15 @@ def main(argv=None):
     parser.error(f'{args.run_dir} holds no run_summary.json of a run that reached the Transform')
   model_name = args.model or summary.model
   baseline = summary.baseline_metrics or {}
-  days = [d for d in features.SEASON_AS_OF_DAYS
-          if features.COMPARE_AS_OF_DAYS[0] <= d <= features.COMPARE_AS_OF_DAYS[-1]]
+  days = [d for d in configs.SEASON_AS_OF_DAYS
+          if configs.COMPARE_AS_OF_DAYS[0] <= d <= configs.COMPARE_AS_OF_DAYS[-1]]
   with tempfile.TemporaryDirectory() as work_dir:
     runs = {seed: train_and_score(summary, model_name, seed, args.train_steps, work_dir) for seed in args.seeds}
   for split in SPLITS:
     print(f'\n{split} split, {model_name} (accuracy / macro-F1; * below the tree baseline):\n')
     print('| seed | ' + ' | '.join(f'day {d}' for d in days)
-          + f' | mean macro-F1 {features.COMPARE_AS_OF_DAYS[0]}-'
-          f'{features.COMPARE_AS_OF_DAYS[-1]} |')
+          + f' | mean macro-F1 {configs.COMPARE_AS_OF_DAYS[0]}-'
+          f'{configs.COMPARE_AS_OF_DAYS[-1]} |')
     print('|---' * (len(days) + 2) + '|')
     for seed, scores in runs.items():
       cells = []
@@ -82,11 +83,11 @@ def main(argv=None):
         below = tree and (scores[split][day]['accuracy'] < tree['accuracy']
                           or scores[split][day]['macro_f1'] < tree['macro_f1'])
         cells.append(_cell(scores[split][day]) + (' *' if below else ''))
-      mean = np.mean([scores[split][d]['macro_f1'] for d in features.COMPARE_AS_OF_DAYS])
+      mean = np.mean([scores[split][d]['macro_f1'] for d in configs.COMPARE_AS_OF_DAYS])
       print(f'| {seed} | ' + ' | '.join(cells) + f' | {mean:.3f} |')
     if baseline.get(split):
       print('| tree baseline | ' + ' | '.join(_cell(baseline[split][str(d)]) for d in days)
-            + f" | {np.mean([baseline[split][str(d)]['macro_f1'] for d in features.COMPARE_AS_OF_DAYS]):.3f} |")
+            + f" | {np.mean([baseline[split][str(d)]['macro_f1'] for d in configs.COMPARE_AS_OF_DAYS]):.3f} |")
 
 
 if __name__ == '__main__':

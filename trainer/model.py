@@ -8,12 +8,12 @@ named in its custom_config (`trainer.architectures`: the 1D-CNN of Part 3 of
 the training, TempCNN, a GRU or a Transformer encoder). The exported model serves raw examples (`trainer.signatures`).
 """
 
-import dataclasses
 import json
 import time
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras  # TFT's transform layer is a Keras 2 (tf_keras) layer.
@@ -25,7 +25,9 @@ from tensorflow.python.autograph.core import config as autograph_config
 
 from croptfx import features
 from croptfx import outputs
+from croptfx import records
 from croptfx.trainer import architectures
+from croptfx.trainer import hparams as hparams_lib
 from croptfx.trainer import signatures
 from croptfx.trainer import window
 
@@ -36,38 +38,6 @@ if not any(getattr(rule, '_prefix', None) == 'tf_keras'
            for rule in autograph_config.CONVERSION_RULES):
   autograph_config.CONVERSION_RULES = (
       (autograph_config.DoNotConvert('tf_keras'),) + autograph_config.CONVERSION_RULES)
-
-
-@dataclasses.dataclass
-class HParams:
-  """Training knobs; the pipeline passes them as Trainer `custom_config`."""
-  epochs: int = 10
-  batch_size: int = 128
-  learning_rate: float = 2e-3
-  # The architecture (trainer.architectures) and its hyperparameters; the
-  # pipeline passes pipeline/configs.py MODEL_CONFIGS[model].
-  model: str = 'cnn'
-  model_config: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  as_of_days: List[int] = dataclasses.field(
-      default_factory=lambda: list(features.EVAL_AS_OF_DAYS))
-  # The as-of day the eval split is scored at during training (Keras
-  # validation), the one the Evaluator blesses at.
-  headline_day: int = features.HEADLINE_AS_OF_DAY
-  seed: int = 42
-  # Training steps per call into the TF runtime: a small model's step is
-  # short enough that Keras' per-step Python work was a quarter of it on 2
-  # cores (BENCHMARKS.md, case T). XLA (`jit_compile`) was slower: not used.
-  steps_per_execution: int = 25
-
-  @classmethod
-  def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> 'HParams':
-    known = {f.name for f in dataclasses.fields(cls)}
-    config = dict(custom_config or {})
-    config.pop('code_fingerprint', None)  # a cache key, not a knob
-    unknown = set(config) - known
-    if unknown:
-      logging.warning('Ignoring unknown Trainer custom_config keys: %s', sorted(unknown))
-    return cls(**{k: v for k, v in config.items() if k in known})
 
 
 def _drop_excluded(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -136,7 +106,7 @@ def input_fn(file_pattern: List[str],
   return dataset.with_options(options)
 
 
-def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> keras.Model:
+def build_keras_model(hparams: hparams_lib.HParams, train_steps: Optional[int] = None) -> keras.Model:
   """The architecture `hparams.model` (trainer.architectures), compiled.
 
   With `train_steps` the learning rate decays to zero over them (cosine):
@@ -157,8 +127,8 @@ def build_keras_model(hparams: HParams, train_steps: Optional[int] = None) -> ke
 # TFX Trainer will call this function.
 def run_fn(fn_args: tfx.components.FnArgs):
   """Trains the model and exports it with its serving signatures."""
-  hparams = HParams.from_custom_config(fn_args.custom_config)
-  logging.info('Trainer hyperparameters: %s', json.dumps(dataclasses.asdict(hparams)))
+  hparams = hparams_lib.HParams.from_custom_config(fn_args.custom_config)
+  logging.info('Trainer hyperparameters: %s', json.dumps(hparams.to_custom_config()))
   keras.utils.set_random_seed(hparams.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
@@ -207,3 +177,31 @@ def run_fn(fn_args: tfx.components.FnArgs):
   model.save(fn_args.serving_model_dir, save_format='tf', save_traces=False,
              signatures=signatures.make_signatures(model, tf_transform_output,
                                                    hparams.as_of_days))
+  # What a map needs to know of the model beyond its signatures: the as-of
+  # days it was trained for (a map outside them is warned about).
+  first_day, last_day = trained_as_of_days(fn_args.train_files)
+  outputs.write_model_info(fn_args.serving_model_dir, {
+      'model': hparams.model, 'as_of_day_range': [first_day, last_day]})
+
+
+def trained_as_of_days(file_pattern) -> Tuple[int, int]:
+  """The first and last as-of day of year training drew windows at: from 30
+  days after the earliest first image (`window.draw_as_of_bins`) to the
+  latest last image of the kept train examples."""
+  patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
+  files = [f for pattern in patterns for f in tf.io.gfile.glob(pattern)]
+  spec = {k: tf.io.FixedLenFeature([], tf.int64)
+          for k in (features.FIRST_BIN, features.LAST_BIN, features.EXCLUDED)}
+  low, high = None, None
+  for batch in records.tfrecord_dataset(files).batch(4096):
+    parsed = tf.io.parse_example(batch, spec)
+    keep = (parsed[features.EXCLUDED] == 0).numpy()
+    first, last = parsed[features.FIRST_BIN].numpy()[keep], parsed[features.LAST_BIN].numpy()[keep]
+    if not len(first):
+      continue
+    earliest = int(np.minimum(first + features.MIN_BINS_AFTER_FIRST_IMAGE, last).min())
+    low = earliest if low is None else min(low, earliest)
+    high = int(last.max()) if high is None else max(high, int(last.max()))
+  if low is None:
+    raise ValueError(f'no kept train examples in {patterns}')
+  return features.day_for_as_of_bin(low), features.day_for_as_of_bin(high)

@@ -35,8 +35,6 @@ PROBABILITIES = 'probabilities'
 CLASS_INDEX = 'class_index'
 CLASS_NAME = 'class_name'
 WEIGHT = 'weight'
-# Raw features a request may leave out: they do not change the prediction.
-OPTIONAL_RAW_FEATURES = (features.CDL, features.TILES, features.BBOX)
 
 
 def output_name(as_of_day: int) -> str:
@@ -50,7 +48,7 @@ def label_name(as_of_day: int) -> str:
 def serving_raw_feature_spec(tf_transform_output: tft.TFTransformOutput) -> Dict[str, object]:
   """The raw feature spec with defaults for the features a request may omit."""
   spec = dict(tf_transform_output.raw_feature_spec())
-  for key in OPTIONAL_RAW_FEATURES:
+  for key in features.PREDICTION_OPTIONAL_COLUMNS:
     feature = spec.get(key)
     if isinstance(feature, tf.io.FixedLenFeature):
       empty = b'' if feature.dtype == tf.string else 0

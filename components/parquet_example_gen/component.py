@@ -67,11 +67,11 @@ class ParquetExampleGen(component.FileBasedExampleGen):
 
   def __init__(self,
                input_base: str,
-               year_splits: Optional[Union[Mapping[int, str], str]] = None,
+               year_splits: Union[Mapping[int, str], str],
+               compress_examples: bool,
                label_mapping: Optional[str] = None,
                batch_rows: Optional[int] = None,
-               code_fingerprint: Optional[str] = None,
-               compress_examples: bool = False):
+               code_fingerprint: Optional[str] = None):
     """Constructs a ParquetExampleGen.
 
     Args:
@@ -79,8 +79,8 @@ class ParquetExampleGen(component.FileBasedExampleGen):
         a glob (`*`, or `**` across directories) or a file; local, `gs://`
         or `s3://`.
       year_splits: season year -> split name (or its JSON); rows of other
-        years are quarantined as `year_not_in_splits`. Default
-        `features.DEFAULT_YEAR_SPLITS` (2021 train, 2020 eval, 2019 test).
+        years are quarantined as `year_not_in_splits` (`croptfx run`
+        passes pipeline/configs.py YEAR_SPLITS unless told otherwise).
       label_mapping: CDL mapping file (see `croptfx.features`) used to count
         unknown CDL names; default the bundled mapping.
       batch_rows: rows per record batch read (bounds worker memory); default

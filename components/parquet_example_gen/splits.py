@@ -4,20 +4,19 @@ The roles of the splits (train, eval, others) are `features.split_roles`.
 """
 
 import json
-import re
 from typing import Any, Dict, List, Mapping, Union
 
 from croptfx import features
 
-def parse_year_splits(
-    value: Union[None, str, Mapping[Any, str]]) -> Dict[int, str]:
-  """Year -> split name from a mapping or its JSON; None gives the default.
+def parse_year_splits(value: Union[str, Mapping[Any, str]]) -> Dict[int, str]:
+  """Year -> split name from a mapping or its JSON.
 
   Raises:
-    ValueError: a key is not a year or a name is not a valid split name.
+    ValueError: no mapping, a key is not a year or a name is not a valid
+      split name (`features.check_split_name`).
   """
   if value is None or value == '':
-    return dict(features.DEFAULT_YEAR_SPLITS)
+    raise ValueError('year_splits is required (pipeline/configs.py YEAR_SPLITS)')
   if isinstance(value, str):
     value = json.loads(value)
   result = {}
@@ -26,11 +25,10 @@ def parse_year_splits(
       year = int(year)
     except (TypeError, ValueError):
       raise ValueError(f'year_splits: {year!r} is not a year') from None
-    # Split names become directory names (Split-<name>).
-    if not isinstance(name, str) or not re.fullmatch(r'[\w.-]+', name):
-      raise ValueError(f'year_splits: split name {name!r} for {year} must be '
-                       'letters, digits, "_", "-" or "."')
-    result[year] = name
+    try:
+      result[year] = features.check_split_name(name)
+    except ValueError as e:
+      raise ValueError(f'year_splits: {e} (year {year})') from None
   if not result:
     raise ValueError('year_splits is empty')
   features.split_roles(result)  # at least a train and an eval split

@@ -6,15 +6,21 @@ Parquet (about 6 s per worker here). The executor wires it into TFX; the
 benchmarks can run it alone.
 
 `ParquetToExamples` reads each checked input file in record batches, checks
-the rows (`validation`), groups the valid rows by pixel-year to apply the
-duplicate rule, emits the kept rows as serialized tf.Examples tagged by the
-split of their year, and, given the output URI, writes the quarantined rows
-and the counts (see `counts`) and each split as TFRecords (uncompressed, or
-GZIP when asked).
+the rows (`validation`), applies the duplicate rule, emits the kept rows as
+serialized tf.Examples tagged by the split of their year, and, given the
+output URI, writes the quarantined rows and the counts (see `counts`) and
+each split as TFRecords (uncompressed, or GZIP when asked).
+
+The duplicate rule needs every copy of a pixel-year in one place, but copies
+are rare (none, or a few hundred in 100,000 rows): a first pass reads only
+lon, lat and year of every file and counts the pixel-year keys (a combiner:
+24-byte keys, not rows); the main pass groups only the rows whose key was
+seen more than once, and the others go straight to their split. Memory is
+proportional to the duplicates, not to the input (BENCHMARKS.md, case E).
 """
 
 import posixpath
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -51,13 +57,22 @@ def pixel_year_key(lon: np.ndarray, lat: np.ndarray, year: np.ndarray) -> List[b
   return [row.tobytes() for row in packed]
 
 
-class _ReadValidateEncode(beam.DoFn):
-  """One input file -> valid rows keyed by pixel-year, quarantine, counts.
+def _file_pixel_years(layout: reader.FileLayout, batch_rows: int) -> Iterator[bytes]:
+  """The pixel-year key of every row of one file with lon, lat and year."""
+  for lon, lat, year in reader.read_pixel_years(layout.path, layout, batch_rows):
+    yield from pixel_year_key(lon, lat, year)
 
-  A valid row goes out as (pixel-year key, (order, split, example)), where
+
+class _ReadValidateEncode(beam.DoFn):
+  """One input file -> valid rows (to their split, or keyed by pixel-year when
+  the key has copies), quarantine, counts.
+
+  A valid row whose key is among `repeated` (keys seen more than once, the
+  side input) goes out as (pixel-year key, (order, split, example)), where
   order = (file path, row number) decides which of identical copies is kept
-  (`validation.duplicate_reasons`, applied after grouping). Holds only plain
-  values so it pickles for multi-process runners.
+  (`validation.duplicate_reasons`, applied after grouping); any other valid
+  row goes to its split's output directly. Holds only plain values so it
+  pickles for multi-process runners.
   """
 
   def __init__(self, year_splits: Dict[int, str], label_mapping: Optional[str],
@@ -72,8 +87,9 @@ class _ReadValidateEncode(beam.DoFn):
     self._encoder = encoding.ExampleEncoder()
     self._label_mapping = features.load_label_mapping(self._label_mapping_path)
 
-  def process(self, layout: reader.FileLayout) -> Iterator[Any]:
-    counts = {'files': 1, 'rows_read': 0, 'rows_by_year': {}}
+  def process(self, layout: reader.FileLayout, repeated: Iterable[bytes]) -> Iterator[Any]:
+    repeated = repeated if isinstance(repeated, (set, frozenset)) else set(repeated)
+    counts = {'files': 1, 'rows_read': 0, 'rows_by_year': {}, 'examples': {}}
     first_row = 0
     for batch, cast_faults, _ in reader.read_rows(layout.path, self._batch_rows, layout):
       checks = validation.check_rows(batch, self._year_splits,
@@ -98,8 +114,12 @@ class _ReadValidateEncode(beam.DoFn):
             good.column(features.LAT).to_numpy(zero_copy_only=False),
             year[rows])
         for i, row in enumerate(rows):
-          yield (keys[i], ((layout.path, first_row + int(row)),
-                           self._year_splits[int(year[row])], examples[i]))
+          split = self._year_splits[int(year[row])]
+          if keys[i] in repeated:
+            yield (keys[i], ((layout.path, first_row + int(row)), split, examples[i]))
+          else:
+            counts['examples'][split] = counts['examples'].get(split, 0) + 1
+            yield beam.pvalue.TaggedOutput(_split_tag(split), examples[i])
       bad = np.flatnonzero(~checks.valid)
       if bad.size:
         yield beam.pvalue.TaggedOutput(_QUARANTINE_TAG, quarantine.quarantine_table(
@@ -168,18 +188,25 @@ def ParquetToExamples(  # pylint: disable=invalid-name
     Split name -> PCollection of serialized tf.Examples.
   """
   names = splits_lib.split_names(year_splits)
-  read = (
+  files = (
       pipeline
       | 'InputFiles' >> beam.Create(file_layouts)
       # Spreads files over workers (Create alone may keep one bundle).
-      | 'SpreadFiles' >> beam.Reshuffle()
-      | 'ReadValidateEncode' >> beam.ParDo(_ReadValidateEncode(
-          year_splits, label_mapping, batch_rows)).with_outputs(
-              _QUARANTINE_TAG, _COUNTS_TAG, main='valid'))
-  # Duplicates are judged over the whole input: every copy of a pixel-year
-  # meets in one group, whichever file and worker read it.
+      | 'SpreadFiles' >> beam.Reshuffle())
+  # Pixel-years seen more than once, over the whole input: whichever file and
+  # worker read them, their copies meet in one group below.
+  repeated = (
+      files
+      | 'ReadPixelYears' >> beam.FlatMap(_file_pixel_years, batch_rows)
+      | 'CountPixelYears' >> beam.combiners.Count.PerElement()
+      | 'SeenTwice' >> beam.Filter(lambda key_count: key_count[1] > 1)
+      | 'RepeatedKeys' >> beam.Keys())
+  read = files | 'ReadValidateEncode' >> beam.ParDo(
+      _ReadValidateEncode(year_splits, label_mapping, batch_rows),
+      repeated=beam.pvalue.AsList(repeated)).with_outputs(
+          *[_split_tag(n) for n in names], _QUARANTINE_TAG, _COUNTS_TAG, main='repeated')
   resolved = (
-      read.valid
+      read.repeated
       | 'GroupByPixelYear' >> beam.GroupByKey()
       | 'ResolveDuplicates' >> beam.ParDo(_ResolveDuplicates()).with_outputs(
           *[_split_tag(n) for n in names], _QUARANTINE_TAG, _COUNTS_TAG))
@@ -193,7 +220,9 @@ def ParquetToExamples(  # pylint: disable=invalid-name
          | 'AllCounts' >> beam.Flatten()
          | 'SumCounts' >> beam.CombineGlobally(counts_lib.merge_counts)
          | 'WriteCounts' >> beam.Map(_write_counts, names, examples_uri))
-  return {name: resolved[_split_tag(name)] for name in names}
+  return {name: ((read[_split_tag(name)], resolved[_split_tag(name)])
+                 | f'AllExamples{name}' >> beam.Flatten())
+          for name in names}
 
 
 @beam.ptransform_fn
@@ -205,7 +234,7 @@ def WriteExamples(  # pylint: disable=invalid-name
 
   TFX's WriteSplit would import TensorFlow in every worker for a
   serialization step these bytes do not need. No Reshuffle: the examples
-  come out of the pixel-year grouping, already spread over workers.
+  come from the files, already spread over workers.
   Uncompressed is the default: Beam compresses in Python, about half the
   per-row cost of the data part (BENCHMARKS.md, case D).
   """
