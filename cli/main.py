@@ -430,9 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
                   'Sentinel-2 pixel time series, as a TFX pipeline.')
   sub = parser.add_subparsers(dest='command', required=True)
 
-  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data')
+  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data, or the '
+                                      'imagery it comes from (--imagery)')
   p.add_argument('out', help='output directory')
-  size = p.add_mutually_exclusive_group(required=True)
+  size = p.add_mutually_exclusive_group()
   size.add_argument('--pixels-per-year', type=_positive_int,
                     help='pixels in fields scattered over a county')
   size.add_argument('--aoi', type=_aoi, metavar='WxH',

@@ -274,7 +274,7 @@ def test_label_raster_chunks_cover_every_cell_once(tmp_path):
   assert (grid.x0, grid.y0, grid.res) == (15.0, 15.0, 30.0)
   # Raster cell (0, 0) spans x from -2356095 + 30030 = 15 + 30 * col.
   assert label.col_off == (transform.c - 15) / 30 and label.row_off == (15 - transform.f) / 30
-  chunks = chunks_lib.plan_chunks(2021, grid, label, None, chunk_cells=4)
+  chunks = chunks_lib.plan_chunks(2021, grid, label, None, chunk_cells=4, block_cells=2)
   cells = [(c.row0 + r, c.col0 + k) for c in chunks for r in range(c.height) for k in range(c.width)]
   assert len(cells) == 70 and len(set(cells)) == 70
   assert {(r - label.row_off, k - label.col_off) for r, k in cells} == {
