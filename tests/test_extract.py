@@ -425,9 +425,12 @@ def test_a_polygon_area_keeps_the_cells_whose_centre_is_inside(imagery, extracti
   assert all(rows[k] == labelled[k] for k in want)
 
 
-def test_multiprocessing_runner_gives_the_same_rows(imagery, extractions, tmp_path):
-  summary = _extract(imagery, tmp_path / 'out', runner='beam', workers=2)
-  assert summary['reconciled'] and summary['workers'] == 2
+@pytest.mark.parametrize('runner, workers', [('beam', 2), ('portable', None)])
+def test_other_runners_give_the_same_rows(imagery, extractions, tmp_path, runner, workers):
+  """DirectRunner processes; a job service with an EXTERNAL worker pool (the
+  path Dataflow Runner v2 takes): the workers read the plan file, the COGs."""
+  summary = _extract(imagery, tmp_path / 'out', runner=runner, workers=workers)
+  assert summary['reconciled'] and (summary['runner'], summary['workers']) == (runner, workers)
   assert _rows(tmp_path / 'out') == _rows(extractions['earth-search']['output'])
 
 
