@@ -399,6 +399,11 @@ def _map_runners(text: str) -> List[str]:
 
 
 def _cmd_bench(args) -> int:
+  if args.extract:
+    if args.map or args.scaling or args.pixels_per_year is not None:
+      raise errors.CroptfxError('--extract takes only --quick and --output')
+    from croptfx.bench import extract_case  # pylint: disable=g-import-not-at-top
+    return extract_case.main(args.quick, args.output)
   if args.map:
     if args.scaling or args.pixels_per_year is not None:
       raise errors.CroptfxError('--map takes only --quick, --output and --map-runners')
@@ -612,6 +617,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--map', action='store_true',
                  help='instead: `croptfx map` pixels/s against the serving signature alone, '
                       'and its peak RSS at 1x and 10x the pixels (the BENCHMARKS.md map section)')
+  p.add_argument('--extract', action='store_true',
+                 help='instead: `croptfx extract` scene-samples/s against bare windowed reads of '
+                      'the same assets, and its peak RSS with N and 2N scenes (the BENCHMARKS.md '
+                      'extraction section)')
   p.add_argument('--map-runners', type=_map_runners,
                  default=['local', 'beam'],
                  help='runners of --map, comma-separated: local,beam (default both)')
