@@ -37,7 +37,6 @@ import datetime
 import json
 import logging
 import os
-import posixpath
 import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib import parse as urlparse

@@ -46,7 +46,7 @@ import datetime
 import json
 import math
 import os
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import affine
 import numpy as np

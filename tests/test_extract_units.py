@@ -11,7 +11,6 @@ import os
 
 import affine
 import numpy as np
-import pyarrow as pa
 import pytest
 import rasterio
 
