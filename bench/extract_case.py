@@ -59,7 +59,8 @@ def _plan(summary: Dict[str, object]):
   config = configs.EXTRACT_CONFIG
   return run_lib.make_plan(summary['catalogs']['earth-search'],
                            {YEAR: summary['labels'][str(YEAR)]}, None, None, [YEAR],
-                           chunk_cells=config['chunk_cells'], block_cells=config['block_cells'])
+                           chunk_cells=config['chunk_cells'], block_cells=config['block_cells'],
+                           block_samples=config['block_samples'])
 
 
 def _work(plan) -> List[Tuple[object, object]]:

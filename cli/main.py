@@ -357,7 +357,8 @@ def _cmd_extract(args) -> int:
   extract_run.run_extract(
       args.items, args.output, labels=args.labels, grid=args.grid, aoi=aoi, years=args.years,
       runner=runner, chunk_cells=args.chunk_cells or config['chunk_cells'],
-      block_cells=config['block_cells'], shard_rows=config['shard_rows'], verbose=args.verbose)
+      block_cells=config['block_cells'], block_samples=config['block_samples'],
+      shard_bytes=config['shard_bytes'], verbose=args.verbose)
   return 0
 
 

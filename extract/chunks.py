@@ -8,8 +8,9 @@ with (x0, y0) the cell corner nearest the CRS origin (in [0, res)). A chunk
 is a `chunk_cells` square of that numbering, so the same ground is the same
 chunk whatever the area, the year or the raster's extent; its id,
 `chunk_id(row, col)`, is the rows' `bbox`. Within a chunk, samples travel
-in blocks of `block_cells` squares (a few thousand pixel-years each: the
-unit that is grouped and packed). Both sizes: pipeline/configs.py
+in blocks (the unit that is grouped and packed): squares of `block_cells`
+at most, smaller when many scenes meet the chunk (`block_side`: a block-year
+holds about `block_samples` samples at most). The sizes: pipeline/configs.py
 EXTRACT_CONFIG.
 
 A work item is one chunk of one year and one scene of that year whose
@@ -201,6 +202,19 @@ def plan_chunks(year: int, grid: Grid, label: Optional[Label], aoi,
 
 def _meets(a: Sequence[float], b: Sequence[float]) -> bool:
   return not (a[0] > b[2] or a[2] < b[0] or a[1] > b[3] or a[3] < b[1])
+
+
+MIN_BLOCK_CELLS = 8
+MAX_BLOCK_CELLS = 128  # cells of a block are numbered in int16
+
+
+def block_side(scenes: int, block_cells: int, block_samples: int) -> int:
+  """The side of a chunk's blocks: `block_cells` at most, smaller as the
+  scenes meeting the chunk grow, so a block-year holds about `block_samples`
+  samples at most (packing it costs a few times that in memory, whatever the
+  number of scenes); never below `MIN_BLOCK_CELLS`."""
+  side = int((block_samples / max(scenes, 1)) ** 0.5)
+  return min(max(min(block_cells, side), min(MIN_BLOCK_CELLS, block_cells)), MAX_BLOCK_CELLS)
 
 
 def scenes_per_chunk(chunks: Sequence[Chunk], scenes: Sequence[object]) -> List[List[int]]:

@@ -79,27 +79,26 @@ def pack_block(year: int, chunk_id: int, label: sample_lib.LabelBlock,
   counts['cells_in_area'] = int(in_area.sum())
   counts['pixels'] = int(pixel.sum())
 
+  # Scenes by date, then tile: a stable sort of the samples by cell then
+  # keeps each pixel's samples in that order (no wider sort keys, no copies).
+  scenes = sorted(scenes, key=lambda s: (s.day, s.tile, s.item_id))
   tiles = sorted({s.tile for s in scenes})
-  tile_index = {t: i for i, t in enumerate(tiles)}
-  cell = np.concatenate([s.cells for s in scenes] + [np.zeros(0, np.int32)]).astype(np.int64)
-  day = np.concatenate([np.full(len(s.cells), s.day, np.int64) for s in scenes]
-                       + [np.zeros(0, np.int64)])
-  tile = np.concatenate([np.full(len(s.cells), tile_index[s.tile], np.int64) for s in scenes]
-                        + [np.zeros(0, np.int64)])
-  harmonized = np.concatenate([np.full(len(s.cells), s.harmonized) for s in scenes]
-                              + [np.zeros(0, bool)])
+  tile_of_scene = np.array([tiles.index(s.tile) for s in scenes], np.int32)
+  day_of_scene = np.array([s.day for s in scenes], np.int64)
+  harmonized_scene = np.array([s.harmonized for s in scenes], bool)
+  sizes = np.array([len(s.cells) for s in scenes], np.int64)
+  scene_of = np.repeat(np.arange(len(scenes), dtype=np.int32), sizes)
+  cell = np.concatenate([s.cells for s in scenes] + [np.zeros(0, np.int16)]).astype(np.int64)
+  kept = np.flatnonzero(pixel[cell]) if cell.size else np.zeros(0, np.int64)
+  order = kept[np.argsort(cell[kept], kind='stable')]
+  cell, scene_of = cell[order], scene_of[order]
+  day, tile = day_of_scene[scene_of], tile_of_scene[scene_of]
   bands = np.concatenate([s.bands for s in scenes]
-                         + [np.zeros((0, features.NUM_BANDS), np.uint16)])
-  scl = np.concatenate([s.scl for s in scenes] + [np.zeros(0, np.uint8)])
-  item_of = np.concatenate([np.full(len(s.cells), i, np.int64) for i, s in enumerate(scenes)]
-                           + [np.zeros(0, np.int64)])
-  keep = pixel[cell] if cell.size else np.zeros(0, bool)
-  order = np.lexsort((tile[keep], day[keep], cell[keep]))
-  cell, day, tile = cell[keep][order], day[keep][order], tile[keep][order]
-  bands, scl = bands[keep][order], scl[keep][order]
+                         + [np.zeros((0, features.NUM_BANDS), np.uint16)])[order]
+  scl = np.concatenate([s.scl for s in scenes] + [np.zeros(0, np.uint8)])[order]
   counts['samples'] = int(cell.size)
-  counts['harmonized_samples'] = int(harmonized[keep].sum())
-  counts['scenes_sampled'] = {scenes[i].item_id for i in np.unique(item_of[keep])}
+  counts['harmonized_samples'] = int(harmonized_scene[scene_of].sum())
+  counts['scenes_sampled'] = {scenes[i].item_id for i in np.unique(scene_of)}
 
   nodata_seen = np.zeros(n, bool)
   lost_seen = np.zeros(n, bool)

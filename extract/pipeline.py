@@ -23,7 +23,7 @@ work items are pairs of indices, so a state's thousands of chunks x scenes
 stay small to launch. Elements are arrays of a block (up to
 `block_cells`^2 cells), never single samples, so Beam's cost is per
 block; a worker holds one chunk's windows while sampling, one
-block-year's samples while packing and at most `shard_rows` rows per year
+block-year's samples while packing and at most `shard_bytes` of rows per year
 while writing: memory is bounded by the chunk, not by the number of scenes
 or pixels. (The DirectRunner keeps a GroupByKey's input in memory; Dataflow
 shuffles it outside the workers.)
@@ -189,20 +189,22 @@ def write_shard(table: pa.Table, output: str, year: int) -> str:
 
 
 class _WriteShards(beam.DoFn):
-  """Rows of each year -> shards of about `shard_rows` rows."""
+  """Rows of each year -> shards of about `shard_bytes` (Arrow bytes; a row
+  holds all its samples, so a shard's rows are counted in bytes, not rows:
+  the writer's memory does not grow with the number of scenes)."""
 
-  def __init__(self, output: str, shard_rows: int):
+  def __init__(self, output: str, shard_bytes: int):
     self._output = output
-    self._shard_rows = shard_rows
+    self._shard_bytes = shard_bytes
     self._tables: Dict[int, List[pa.Table]] = {}
-    self._rows: Dict[int, int] = {}
+    self._bytes: Dict[int, int] = {}
 
   def start_bundle(self):
-    self._tables, self._rows = {}, {}
+    self._tables, self._bytes = {}, {}
 
   def _flush(self, year: int) -> Optional[str]:
     tables = self._tables.pop(year, [])
-    self._rows.pop(year, None)
+    self._bytes.pop(year, None)
     if not tables:
       return None
     return write_shard(pa.concat_tables(tables), self._output, year)
@@ -210,8 +212,8 @@ class _WriteShards(beam.DoFn):
   def process(self, element):
     year, table = element
     self._tables.setdefault(year, []).append(table)
-    self._rows[year] = self._rows.get(year, 0) + table.num_rows
-    if self._rows[year] >= self._shard_rows:
+    self._bytes[year] = self._bytes.get(year, 0) + table.nbytes
+    if self._bytes[year] >= self._shard_bytes:
       yield self._flush(year)
 
   def finish_bundle(self):
@@ -255,7 +257,7 @@ def Extract(  # pylint: disable=invalid-name
     unreadable_path: str,
     aoi,
     with_labels: bool,
-    shard_rows: int) -> beam.pvalue.PCollection:
+    shard_bytes: int) -> beam.pvalue.PCollection:
   """The plan's work -> shards under `output`, the counts and unreadable
   assets as JSON files. Returns the PCollection of shard paths."""
   sampled = (
@@ -280,4 +282,4 @@ def Extract(  # pylint: disable=invalid-name
        | 'AllAssets' >> beam.combiners.ToList()
        | 'WriteUnreadable' >> beam.Map(
            lambda lines: _write_json(unreadable_path, sorted(lines))))
-  return packed['rows'] | 'WriteShards' >> beam.ParDo(_WriteShards(output, shard_rows))
+  return packed['rows'] | 'WriteShards' >> beam.ParDo(_WriteShards(output, shard_bytes))

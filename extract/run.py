@@ -103,7 +103,7 @@ def check_output(output: str) -> None:
 def make_plan(items: str, labels: Optional[Dict[int, str]] = None,
               grid: Optional[Tuple[str, float]] = None, aoi=None,
               years: Optional[Sequence[int]] = None,
-              *, chunk_cells: int, block_cells: int) -> Plan:
+              *, chunk_cells: int, block_cells: int, block_samples: int) -> Plan:
   """Checks the inputs and plans the work (nothing is sampled).
 
   Args:
@@ -157,10 +157,12 @@ def make_plan(items: str, labels: Optional[Dict[int, str]] = None,
     where = f'--aoi {aoi.source}' if aoi is not None else 'the area'
     raise errors.CroptfxError(f'{where} holds no cell of the label rasters\' grid'
                               if labels is not None else f'{where} holds no cell of the grid')
-  grid_used = grids[wanted[0]]
-  return Plan(years=list(wanted), grid=grid_used, labels=label_of, catalog=catalog,
-              chunks=all_chunks,
-              scenes_of_chunk=chunks_lib.scenes_per_chunk(all_chunks, catalog.scenes))
+  scenes_of_chunk = chunks_lib.scenes_per_chunk(all_chunks, catalog.scenes)
+  all_chunks = [dataclasses.replace(chunk, block_cells=chunks_lib.block_side(
+      len(scenes), block_cells, block_samples)) for chunk, scenes in zip(all_chunks,
+                                                                          scenes_of_chunk)]
+  return Plan(years=list(wanted), grid=grids[wanted[0]], labels=label_of, catalog=catalog,
+              chunks=all_chunks, scenes_of_chunk=scenes_of_chunk)
 
 
 def _clear_previous(layout: layouts.ExtractLayout) -> None:
@@ -261,16 +263,17 @@ def run_extract(items: str, output: str, *, labels: Optional[Dict[int, str]] = N
                 grid: Optional[Tuple[str, float]] = None, aoi=None,
                 years: Optional[Sequence[int]] = None,
                 runner: Optional[runners.Runner] = None, chunk_cells: int, block_cells: int,
-                shard_rows: int, stream=None, quiet: bool = False,
+                block_samples: int, shard_bytes: int, stream=None, quiet: bool = False,
                 verbose: bool = False) -> Dict[str, object]:
   """`croptfx extract` (see the module doc). Returns the summary as written.
 
   Args:
-    items, labels, grid, aoi, years, chunk_cells, block_cells: see `make_plan`
+    items, labels, grid, aoi, years, chunk_cells, block_cells, block_samples:
+      see `make_plan`
       (the CLI passes pipeline/configs.py's EXTRACT_CONFIG).
     output: the data directory to write (local or a URI).
     runner: where the job runs (`jobs.runners.check`); default local.
-    shard_rows: rows per Parquet shard.
+    shard_bytes: the rows a Parquet shard holds, in (Arrow) bytes.
     stream: where progress goes (default stdout); quiet: none; verbose: logs
       on the console too.
   """
@@ -285,18 +288,17 @@ def run_extract(items: str, output: str, *, labels: Optional[Dict[int, str]] = N
   with frame.Job('extract', output, log_path=log_path, stream=stream, quiet=quiet,
                  verbose=verbose, steps=3) as job:
     job.on_failure(lambda: _clear_previous(layout))
-    return _extract(items, labels, grid, aoi, years, runner, chunk_cells, block_cells,
-                    shard_rows, layout, job, log_path)
+    return _extract(items, labels, grid, aoi, years, runner,
+                    dict(chunk_cells=chunk_cells, block_cells=block_cells,
+                         block_samples=block_samples), shard_bytes, layout, job, log_path)
 
 
-def _extract(items, labels, grid, aoi, years, runner, chunk_cells, block_cells, shard_rows,
-             layout, job, log_path):
+def _extract(items, labels, grid, aoi, years, runner, sizes, shard_bytes, layout, job, log_path):
   """`run_extract` inside its job frame."""
   progress = job.progress
   start = time.monotonic()
   with progress.step('check', 'checking the labels, the area and the items'):
-    plan = make_plan(items, labels, grid, aoi, years, chunk_cells=chunk_cells,
-                     block_cells=block_cells)
+    plan = make_plan(items, labels, grid, aoi, years, **sizes)
   for line in plan.catalog.messages[:5]:
     progress.write(f'  skipped {line}')
   if len(plan.catalog.messages) > 5:
@@ -305,7 +307,7 @@ def _extract(items, labels, grid, aoi, years, runner, chunk_cells, block_cells, 
   with progress.step('job', f'extract job: {len(plan.chunks)} chunks x '
                      f'{len(plan.catalog.scenes)} scenes = {plan.scene_items} work items, '
                      f'{runner.describe()}'):
-    job_seconds = _run_job(plan, layout, aoi, labels is not None, runner, shard_rows,
+    job_seconds = _run_job(plan, layout, aoi, labels is not None, runner, shard_bytes,
                            log_path, progress)
   with progress.step('count', 'counting the shards'):
     counts = _read_json(layout.counts_path)
@@ -330,7 +332,7 @@ def _extract(items, labels, grid, aoi, years, runner, chunk_cells, block_cells, 
   return summary
 
 
-def _run_job(plan, layout, aoi, with_labels, runner, shard_rows, log_path, progress) -> float:
+def _run_job(plan, layout, aoi, with_labels, runner, shard_bytes, log_path, progress) -> float:
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
   from croptfx.extract import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
@@ -350,7 +352,7 @@ def _run_job(plan, layout, aoi, with_labels, runner, shard_rows, log_path, progr
       with beam.Pipeline(options=options) as p:
         _ = p | 'Extract' >> pipeline_lib.Extract(  # pylint: disable=no-value-for-parameter
             job_layout.plan_path, len(plan.chunks), target, job_layout.counts_path,
-            job_layout.unreadable_path, aoi, with_labels, shard_rows)
+            job_layout.unreadable_path, aoi, with_labels, shard_bytes)
   return time.monotonic() - start
 
 

@@ -63,11 +63,11 @@ class SceneBlock:
   tile: str
   day: int
   harmonized: bool
-  cells: np.ndarray  # int32, cells with a sample
+  cells: np.ndarray  # int16 (a block has at most 64 x 64 cells), cells with a sample
   bands: np.ndarray  # uint16 [len(cells), 12]
   scl: np.ndarray  # uint8 [len(cells)]
-  nodata_cells: np.ndarray  # int32, covered cells without an observation
-  lost_cells: np.ndarray  # int32, cells of an unreadable work item
+  nodata_cells: np.ndarray  # int16, covered cells without an observation
+  lost_cells: np.ndarray  # int16, cells of an unreadable work item
 
 
 @dataclasses.dataclass
@@ -83,7 +83,7 @@ class Unreadable:
     return f'item {self.item_id} asset {self.asset} ({self.href}): {self.error}'
 
 
-_EMPTY = np.zeros(0, np.int32)
+_EMPTY = np.zeros(0, np.int16)
 
 
 class _PointCache:
@@ -215,7 +215,7 @@ def scene_blocks(chunk: chunks_lib.Chunk, scene: items_lib.Scene, opener=None
   if failed is not None:
     lost = _footprint_cells(chunk, scene)
     for index, cells in _block_split(chunk):
-      in_block = np.flatnonzero(lost[cells]).astype(np.int32)
+      in_block = np.flatnonzero(lost[cells]).astype(np.int16)
       if in_block.size:
         blocks.append((index, SceneBlock(scene.item_id, scene.tile, scene.day, scene.harmonized,
                                          _EMPTY, np.zeros((0, features.NUM_BANDS), np.uint16),
@@ -224,8 +224,8 @@ def scene_blocks(chunk: chunks_lib.Chunk, scene: items_lib.Scene, opener=None
   valid = covered & ~nodata
   missing = covered & nodata
   for index, cells in _block_split(chunk):
-    good = np.flatnonzero(valid[cells]).astype(np.int32)
-    empty = np.flatnonzero(missing[cells]).astype(np.int32)
+    good = np.flatnonzero(valid[cells]).astype(np.int16)
+    empty = np.flatnonzero(missing[cells]).astype(np.int16)
     if good.size or empty.size:
       blocks.append((index, SceneBlock(scene.item_id, scene.tile, scene.day, scene.harmonized,
                                        good, bands[cells[good]], scl[cells[good]], empty,

@@ -33,9 +33,14 @@ IMAGERY_REVISIT_DAYS = 5
 
 # `croptfx extract`: cells per side of a chunk (the unit of the windowed
 # reads: 256 CDL cells are 7.68 km, a 768 x 768 window of a 10 m band), of a
-# block (the pixel-years grouped and packed together: 4,096) and rows per
-# Parquet shard.
-EXTRACT_CONFIG = {'chunk_cells': 256, 'block_cells': 64, 'shard_rows': 100_000}
+# block (the pixel-years grouped and packed together: 64 x 64 at most,
+# smaller when many scenes meet the chunk, so that a block holds about
+# `block_samples` samples, some 3 MB: packing it takes a few times that,
+# whatever the number of scenes; BENCHMARKS.md, case Y) and the rows of a
+# Parquet shard in bytes (a row holds all its samples: 16 MiB is some 7,000
+# rows of a season seen every 5 days).
+EXTRACT_CONFIG = {'chunk_cells': 256, 'block_cells': 64, 'block_samples': 100_000,
+                  'shard_bytes': 16 << 20}
 
 # Training: small defaults that keep the demo and CI fast on 2 CPU cores.
 TRAIN_NUM_STEPS = 1500
