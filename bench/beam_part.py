@@ -1,7 +1,7 @@
 """The pipeline's Beam part: ParquetExampleGen + Transform, as `croptfx run`.
 
 Runs the two real TFX executors on the DirectRunner with the Beam arguments
-`croptfx run` gives them (`pipeline.configs.direct_runner_args`), the
+`croptfx run` gives them (`jobs.runners.direct_args`), the
 preprocessing_fn by module path and Transform statistics on or off
 (`croptfx run`: `pipeline.configs.TRANSFORM_STATISTICS`), the records
 uncompressed or GZIP (`croptfx run`: `pipeline.configs.COMPRESS_EXAMPLES`),
@@ -22,8 +22,27 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from tensorflow_transform.tf_metadata import schema_utils
+from tfx.components.example_gen import utils as eg_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
+from tfx.proto import transform_pb2
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs as specs
+from tfx.utils import io_utils
+from tfx.utils import proto_utils
+# Imported before the RSS baseline is taken (`main`), so the baseline holds
+# the libraries and the steps' peaks are the data's.
+import apache_beam  # pylint: disable=unused-import
+import tensorflow as tf
+import tensorflow_transform  # pylint: disable=unused-import
+
+from croptfx.components.parquet_example_gen import executor as eg_executor
+from croptfx.components.parquet_example_gen import splits as splits_lib
+from croptfx.components import transform as tx_executor
 from croptfx import features
 from croptfx import outputs
+from croptfx.jobs import runners
 from croptfx.pipeline import configs
 
 
@@ -43,10 +62,6 @@ class BeamPartResult:
   max_rss_self: int = 0  # bytes, ru_maxrss of this process
   max_rss_children: int = 0  # bytes, ru_maxrss of its largest child
 
-  @property
-  def total_seconds(self) -> float:
-    return self.example_gen_seconds + self.transform_seconds
-
 
 def _artifact(cls, uri: str):
   artifact = cls()
@@ -56,9 +71,6 @@ def _artifact(cls, uri: str):
 
 def write_raw_schema(schema_dir: str) -> None:
   """The raw schema as SchemaGen infers it (infer_feature_shape=True)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tensorflow_transform.tf_metadata import schema_utils  # pylint: disable=g-import-not-at-top
-  from tfx.utils import io_utils  # pylint: disable=g-import-not-at-top
   spec = {key: tf.io.FixedLenFeature([1], value.dtype)
           for key, value in features.raw_feature_spec().items()}
   io_utils.write_pbtxt_file(os.path.join(schema_dir, 'schema.pbtxt'),
@@ -71,20 +83,9 @@ def run(data_dir: str, output_dir: str, workers: int = 1,
         compress: bool = configs.COMPRESS_EXAMPLES) -> BeamPartResult:
   """ExampleGen then Transform on `data_dir`; artifacts under `output_dir`."""
   # Beam before TFX: some TFX modules import a partly initialized Beam.
-  import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
-  from croptfx.components.parquet_example_gen import executor as eg_executor  # pylint: disable=g-import-not-at-top
-  from croptfx.components.parquet_example_gen import splits as splits_lib  # pylint: disable=g-import-not-at-top
-  from croptfx.components import transform as tx_executor  # pylint: disable=g-import-not-at-top
-  from tfx.components.example_gen import utils as eg_utils  # pylint: disable=g-import-not-at-top
-  from tfx.dsl.components.base import base_beam_executor  # pylint: disable=g-import-not-at-top
-  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
-  from tfx.proto import transform_pb2  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_component_specs as specs  # pylint: disable=g-import-not-at-top
-  from tfx.utils import proto_utils  # pylint: disable=g-import-not-at-top
 
   beam_args = list(beam_args if beam_args is not None else
-                   configs.direct_runner_args(workers))
+                   runners.direct_args(workers))
   year_splits = dict(configs.YEAR_SPLITS)
   split_names = splits_lib.split_names(year_splits)
 
@@ -167,10 +168,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help='GZIP TFRecords (default: configs.COMPRESS_EXAMPLES)')
   args = parser.parse_args(argv)
   # Import what the run needs first, so the baseline holds the libraries.
-  import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
-  import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
-  import tensorflow_transform  # pylint: disable=g-import-not-at-top,unused-import
-  from tfx.components.transform import executor  # pylint: disable=g-import-not-at-top,unused-import
   baseline = _self_rss()
   result = run(args.data, args.output, workers=args.workers,
                statistics=not args.no_statistics,

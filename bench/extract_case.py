@@ -29,10 +29,16 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
+import rasterio
+from rasterio import warp
+from rasterio import windows
+
 from croptfx import layouts
 from croptfx.bench import benchmarks_file
 from croptfx.bench import memory
 from croptfx.bench import table
+from croptfx.extract import run as run_lib
+from croptfx.extract import sample
 from croptfx.generate import imagery
 from croptfx.pipeline import configs
 
@@ -55,7 +61,6 @@ QUICK = Sizes(area=(60, 45), revisit_days=(20, 10), rounds=2)
 
 def _plan(summary: Dict[str, object]):
   """The extraction's plan of the imagery (labels of YEAR)."""
-  from croptfx.extract import run as run_lib  # pylint: disable=g-import-not-at-top
   config = configs.EXTRACT_CONFIG
   return run_lib.make_plan(summary['catalogs']['earth-search'],
                            {YEAR: summary['labels'][str(YEAR)]}, None, None, [YEAR],
@@ -70,7 +75,6 @@ def _work(plan) -> List[Tuple[object, object]]:
 
 def sampling_pass(work) -> Dict[str, float]:
   """The extraction's sampling path over every work item."""
-  from croptfx.extract import sample  # pylint: disable=g-import-not-at-top
   sample.POINTS = sample._PointCache()  # pylint: disable=protected-access  (cold, as a worker starts)
   samples = 0
   start = time.perf_counter()
@@ -85,10 +89,6 @@ def sampling_pass(work) -> Dict[str, float]:
 def bare_reads(work) -> Dict[str, float]:
   """The limit: rasterio opens each asset and reads the window covering the
   chunk, nothing else."""
-  import rasterio  # pylint: disable=g-import-not-at-top
-  from rasterio import warp  # pylint: disable=g-import-not-at-top
-  from rasterio import windows  # pylint: disable=g-import-not-at-top
-  from croptfx.extract import sample  # pylint: disable=g-import-not-at-top
   bounds_cache = {}
   pixels = 0
   start = time.perf_counter()

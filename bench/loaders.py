@@ -22,21 +22,24 @@ from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 
+from tfx.components.trainer import fn_args_utils
+from tfx.components.util import examples_utils
+from tfx.proto import example_gen_pb2
+from tfx.proto import trainer_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs as specs
+from tfx.utils import proto_utils
+import tensorflow_transform as tft
+
 from croptfx import features
 from croptfx import layouts
 from croptfx import records
+from croptfx.trainer import model
 
 
 def trainer_fn_args(transformed_examples_uri: str, transform_graph_uri: str):
   """FnArgs as the Trainer executor builds them (train and eval splits)."""
-  from tfx.components.trainer import fn_args_utils  # pylint: disable=g-import-not-at-top
-  from tfx.components.util import examples_utils  # pylint: disable=g-import-not-at-top
-  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
-  from tfx.proto import trainer_pb2  # pylint: disable=g-import-not-at-top
-  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
-  from tfx.types import standard_component_specs as specs  # pylint: disable=g-import-not-at-top
-  from tfx.utils import proto_utils  # pylint: disable=g-import-not-at-top
   examples = standard_artifacts.Examples()
   examples.uri = transformed_examples_uri
   examples.split_names = artifact_utils.encode_split_names(
@@ -64,8 +67,6 @@ def trainer_dataset(fn_args, batch_size: int, seed: Optional[int] = None,
   `files` replaces the train split's files (e.g. a copy in the other
   compression).
   """
-  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from croptfx.trainer import model  # pylint: disable=g-import-not-at-top
   return model.input_fn(list(files) if files else fn_args.train_files,
                         fn_args.data_accessor,
                         tft.TFTransformOutput(fn_args.transform_graph_path),

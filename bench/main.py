@@ -24,11 +24,13 @@ import tempfile
 import time
 from typing import Optional, Tuple
 
+from absl import logging as absl_logging
+import tensorflow as tf
+
 from croptfx.bench import benchmarks_file
 from croptfx.bench import measure
 from croptfx.bench import results
 from croptfx.generate import part1
-from croptfx.jobs import runners
 from croptfx.pipeline import configs
 
 DEFAULT_PIXELS_PER_YEAR = 2000
@@ -113,35 +115,11 @@ class _Step:
                     f'{time.perf_counter() - self._start:.1f} s')
 
 
-def warm_up(tmp: str) -> None:
-  """Reads once what the first Beam run would otherwise read cold.
-
-  The libraries' files (imported by the child and, when the executors get
-  Beam arguments, copied by TFX into its sdist) come from disk the first
-  time; without this the first run is seconds slower than the same run later.
-  """
-  import apache_beam  # pylint: disable=g-import-not-at-top,unused-import
-  import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
-  import tensorflow_transform  # pylint: disable=g-import-not-at-top,unused-import
-  from tfx.components.transform import executor  # pylint: disable=g-import-not-at-top,unused-import
-  from tfx.utils import dependency_utils  # pylint: disable=g-import-not-at-top
-  if not runners.direct_args(1):
-    return  # No Beam arguments: TFX packs nothing.
-  old = tempfile.tempdir
-  tempfile.tempdir = tmp
-  try:
-    dependency_utils.build_ephemeral_package()
-  finally:
-    tempfile.tempdir = old
-
-
 def collect(settings: Settings, tmp: str, log: Log) -> results.Measurements:
   """Runs every case; data and artifacts go to `tmp`."""
   rows, parquet_mib, beam, numpy_seconds = {}, {}, {}, {}
   comparison = None
   as_run = settings.statistics_variants[0]  # as `croptfx run`
-  with log.step('warming up (imports, file cache)'):
-    warm_up(tmp)
   for scale in (1, settings.scale):
     data_dir = os.path.join(tmp, f'data-{scale}x')
     pixels = settings.pixels_per_year * scale
@@ -181,8 +159,6 @@ def collect(settings: Settings, tmp: str, log: Log) -> results.Measurements:
 
 def _quiet_libraries() -> None:
   """TF deprecation notes and TFX info lines would bury the table."""
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   absl_logging.set_verbosity(absl_logging.ERROR)
   tf.get_logger().setLevel('ERROR')
 

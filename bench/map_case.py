@@ -32,7 +32,12 @@ from croptfx.bench import memory
 from croptfx.bench import table
 from croptfx.generate import part1
 from croptfx import layouts
+from croptfx.maps import model_handler
 from croptfx.pipeline import configs
+from croptfx.pipeline import run as run_lib
+from croptfx.pipeline import run_config
+from croptfx.rows import encoding
+from croptfx.rows import reader
 
 BEGIN = '<!-- croptfx bench --map: generated results begin -->'
 END = '<!-- croptfx bench --map: generated results end -->'
@@ -53,10 +58,8 @@ QUICK = Sizes(one=(100, 75), ten=(316, 237), train_pixels=200, train_steps=60)
 
 
 def _train(tmp: str, sizes: Sizes, log) -> str:
-  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   data = os.path.join(tmp, 'train-data')
   part1.write_dataset(data, sizes.train_pixels, years=sorted(configs.YEAR_SPLITS), seed=0)
-  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
   summary = run_lib.run_pipeline(
       run_config.run_config(data, os.path.join(tmp, 'run'), report=False,
                             train_steps=sizes.train_steps, epochs=2, blessing_threshold=0.0),
@@ -71,9 +74,6 @@ class Limit:
   """`serving_default` alone on pre-encoded batches: the map job's limit."""
 
   def __init__(self, model_dir: str, data: str, batch_rows: int):
-    from croptfx.maps import model_handler  # pylint: disable=g-import-not-at-top
-    from croptfx.rows import encoding  # pylint: disable=g-import-not-at-top
-    from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
     self._model = model_handler.LoadedModel(model_dir)
     encoder = encoding.ExampleEncoder()
     examples: List[bytes] = []
@@ -124,7 +124,7 @@ def render(results: Dict[str, object], command: str, machine: Dict[str, str]) ->
         f"job step {s['seconds']['job']:.1f} s, {job['job_cpu_us']:.0f} us CPU per pixel; "
         f"whole command {job['seconds']:.1f} s"))
     figures.append(table.Figure(
-        'F', f'limit around it', job['limit']['rate'], '/s',
+        'F', 'limit around it', job['limit']['rate'], '/s',
         f"mean of the passes just before and after, {job['limit']['cpu_us']:.0f} us CPU per row"))
   for (scale, runner), job in jobs.items():
     figures.append(table.Figure('G', f'peak RSS of croptfx map, {runner}, {scale}x',
@@ -164,7 +164,6 @@ def main(quick: bool, output: Optional[str], runners: Tuple[str, ...] = ('local'
   def log(text):
     print(text, flush=True)
 
-  from croptfx.maps import model_handler  # pylint: disable=g-import-not-at-top
   batch_rows = model_handler.DEFAULT_MIN_BATCH_ROWS
   tmp = tempfile.mkdtemp(prefix='croptfx-bench-map-')
   try:

@@ -8,13 +8,20 @@ import sys
 import time
 from typing import Any, Dict, List
 
+import numpy as np
+
+from croptfx.bench import loaders
 from croptfx.bench import memory
+from croptfx.bench import numpy_pass
+from croptfx.bench import seed_loader
 from croptfx.bench import table
+from croptfx.bench import trainer_speed
 from croptfx import features
 from croptfx import layouts
 from croptfx import outputs
 from croptfx.pipeline import configs
 from croptfx import records
+from croptfx.rows import reader
 
 
 @dataclasses.dataclass
@@ -53,7 +60,6 @@ def time_beam_part(data_dir: str, output_dir: str, statistics: bool,
 
 def time_numpy_pass(data_dir: str, repeats: int):
   """(median seconds, last result) of the NumPy pass over `data_dir`."""
-  from croptfx.bench import numpy_pass  # pylint: disable=g-import-not-at-top
   seconds, result = [], None
   for _ in range(repeats):
     start = time.perf_counter()
@@ -65,7 +71,6 @@ def time_numpy_pass(data_dir: str, repeats: int):
 def compare_with_transform(result, beam: BeamRun):
   """NumPy pass vs the Transform output over every split (summed counts),
   with the rows each dropped (the ExampleGen's counts.json)."""
-  from croptfx.bench import numpy_pass  # pylint: disable=g-import-not-at-top
   transformed_uri = beam.result['transformed_examples_uri']
   total = numpy_pass.Comparison(0, 0, 0, result.rows_read, result.dropped,
                                 beam.result['counts']['quarantined'])
@@ -102,10 +107,6 @@ class LoaderRates:
 def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
             seconds: float, log, tmp_dir: str) -> LoaderRates:
   """The loader cases on the train year, in rounds of rotating order."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from croptfx.bench import loaders  # pylint: disable=g-import-not-at-top
-  from croptfx.bench import seed_loader  # pylint: disable=g-import-not-at-top
-  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
 
   train_year = [year for year, split in configs.YEAR_SPLITS.items()
                 if split == features.TRAIN_SPLIT][0]
@@ -148,8 +149,6 @@ def loader_rates(data_dir: str, beam: BeamRun, batch_size: int, rounds: int,
 
 def trainer_rates(beam: BeamRun, rounds: int, steps: int, log):
   """T and T0 on the 1x train split, with `croptfx run`'s Trainer settings."""
-  from croptfx.bench import loaders  # pylint: disable=g-import-not-at-top
-  from croptfx.bench import trainer_speed  # pylint: disable=g-import-not-at-top
   fn_args = loaders.trainer_fn_args(beam.result['transformed_examples_uri'],
                                     beam.result['transform_graph_uri'])
   # As `croptfx run` configures the Trainer: its settings and the default

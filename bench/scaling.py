@@ -25,11 +25,15 @@ import resource
 import tempfile
 import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
+
 
 from croptfx.bench import memory
 from croptfx.generate import part1
+from croptfx.maps import run as map_run
 from croptfx.pipeline import configs
+from croptfx.pipeline import run as run_lib
+from croptfx.pipeline import run_config
 from croptfx import records
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
@@ -114,7 +118,6 @@ class CpuPerComponent(logging.Handler):
 
 def _record_bytes(uri: str) -> Dict[str, float]:
   """Serialized and on-disk bytes of an examples artifact."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   files = sorted(glob.glob(os.path.join(uri, 'Split-*', '*')))
   serialized = serialized = 0
   for record in records.tfrecord_dataset(files):
@@ -127,8 +130,6 @@ def _record_bytes(uri: str) -> Dict[str, float]:
 def measure_size(work: str, pixels_per_year: int, train_steps: int,
                  runner: str = 'local', last_component: Optional[str] = None
                  ) -> Dict[str, object]:
-  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
-  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   data = os.path.join(work, f'data_{pixels_per_year}')
   rows = part1.write_dataset(data, pixels_per_year, years=sorted(configs.YEAR_SPLITS), seed=11)['rows']
   output = os.path.join(work, f'run_{pixels_per_year}')
@@ -142,7 +143,6 @@ def measure_size(work: str, pixels_per_year: int, train_steps: int,
       handler.emit(record)
       super().emit(record)
 
-  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
   saved = run_lib.ComponentProgress
   run_lib.ComponentProgress = _Recording
   try:

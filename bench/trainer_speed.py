@@ -13,6 +13,10 @@ epoch of every fit (tracing, filling buffers) is not timed.
 import dataclasses
 import time
 from typing import Dict, List
+import tensorflow_transform as tft
+import tf_keras as keras
+from croptfx.bench import table
+from croptfx.trainer import model
 
 # Batches held in memory for T0: enough that batch sizes vary as they do in
 # training (double crops dropped), few enough to read in a second.
@@ -31,7 +35,6 @@ class TrainerRates:
 
 def _epoch_seconds(model, dataset, steps: int, epochs: int) -> List[float]:
   """Seconds of each epoch of one `fit`, the first (warm-up) left out."""
-  import tf_keras as keras  # pylint: disable=g-import-not-at-top
   seconds = []
 
   class _Timer(keras.callbacks.Callback):
@@ -50,9 +53,6 @@ def _epoch_seconds(model, dataset, steps: int, epochs: int) -> List[float]:
 def trainer_rate(fn_args, hparams, in_memory: bool, steps: int,
                  timed_epochs: int = 2) -> float:
   """Examples/s of one fresh model trained as `run_fn` trains it (T or T0)."""
-  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from croptfx.bench import table  # pylint: disable=g-import-not-at-top
-  from croptfx.trainer import model  # pylint: disable=g-import-not-at-top
   dataset = model.input_fn(fn_args.train_files, fn_args.data_accessor,
                            tft.TFTransformOutput(fn_args.transform_graph_path),
                            hparams.batch_size, seed=hparams.seed)

@@ -19,6 +19,12 @@ from croptfx import errors
 from croptfx import features
 from croptfx import paths
 from croptfx import serving_model
+from croptfx.jobs import dataflow
+from croptfx.jobs import failures
+from croptfx.jobs import runners
+# Light (no TensorFlow): the defaults and the run's checks, for the parser.
+from croptfx.pipeline import configs
+from croptfx.pipeline import run_config
 
 
 def _years(text: str) -> List[int]:
@@ -127,16 +133,18 @@ def _cmd_generate(args) -> int:
                               '(or --imagery)')
   from croptfx.generate import part1  # pylint: disable=g-import-not-at-top
   summary = part1.write_dataset(
-      args.out, args.pixels_per_year, years=args.years or sorted(_configs().YEAR_SPLITS),
+      args.out, args.pixels_per_year, years=args.years or sorted(configs.YEAR_SPLITS),
       seed=args.seed, layout=args.layout, rows_per_file=args.rows_per_file,
-      slides_columns=args.slides_columns, aoi=args.aoi)
+      slides_columns=args.slides_columns, aoi=args.aoi, bad=args.bad)
   if args.aoi:
     what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area at "
             f"{part1.AOI_PIXEL_M:g} m x {len(summary['years'])} years")
   else:
     what = f"{args.pixels_per_year} pixels x {len(summary['years'])} years"
-  print(f"croptfx generate: wrote {summary['rows']} rows ({what}) "
-        f"in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
+  bad = sum(summary['bad_rows'].values())
+  print(f"croptfx generate: wrote {summary['rows']} rows ({what}"
+        + (f', {bad} of them bad on purpose' if bad else '')
+        + f") in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)")
   return 0
 
 
@@ -146,10 +154,9 @@ def _generate_imagery(args) -> int:
     raise errors.CroptfxError('--imagery makes an area: give its size with --aoi WxH (CDL '
                               'cells), not --pixels-per-year')
   for flag, given in (('--layout', args.layout != 'flat'), ('--slides-columns', args.slides_columns),
-                      ('--rows-per-file', args.rows_per_file != 5000)):
+                      ('--rows-per-file', args.rows_per_file != 5000), ('--bad', args.bad)):
     if given:
       raise errors.CroptfxError(f'{flag} applies to Part-1 rows, not --imagery')
-  configs = _configs()
   area = args.aoi or configs.IMAGERY_AREA
   if min(area) < 2:
     raise errors.CroptfxError(f'--aoi of --imagery must be at least 2x2 cells, got {area[0]}x{area[1]}')
@@ -179,7 +186,6 @@ def _resolve_year_splits(year_splits, years):
 
 def _cmd_run(args) -> int:
   from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
-  from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
   config = run_config.run_config(
       args.data, args.output, runner=args.runner, workers=args.workers,
       report=not args.no_report, verbose=args.verbose,
@@ -191,7 +197,6 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_compile(args) -> int:
-  from croptfx.jobs import dataflow  # pylint: disable=g-import-not-at-top
   from croptfx.pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
   output = paths.check_output_file(args.output)
   beam_args = None
@@ -199,7 +204,7 @@ def _cmd_compile(args) -> int:
     settings = dataflow.Settings.check(
         args.project, args.region, args.pipeline_root,
         cloud_paths={'--pipeline-root': args.pipeline_root})
-    beam_args = settings.beam_args(args.image or _configs().PIPELINE_IMAGE)
+    beam_args = settings.beam_args(args.image or configs.PIPELINE_IMAGE)
   elif args.project or args.region:
     raise errors.CroptfxError('--project and --region apply to --beam-runner dataflow only')
   path = kubeflow_v2_runner.compile_pipeline(
@@ -209,7 +214,6 @@ def _cmd_compile(args) -> int:
 
 
 def _configs():
-  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
   return configs
 
 
@@ -242,8 +246,6 @@ def _cmd_predict(args) -> int:
 
 def _map_runner(args):
   """The map's runner, its flags checked (`jobs.runners`, `jobs.dataflow`)."""
-  from croptfx.jobs import dataflow  # pylint: disable=g-import-not-at-top
-  from croptfx.jobs import runners  # pylint: disable=g-import-not-at-top
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   settings = None
   if args.runner == 'dataflow':
@@ -260,7 +262,7 @@ def _map_runner(args):
     if given:
       raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
   return runners.check(args.runner, args.workers, settings,
-                       args.image or _configs().PIPELINE_IMAGE, supported=map_run.RUNNERS)
+                       args.image or configs.PIPELINE_IMAGE, supported=map_run.RUNNERS)
 
 
 def _cmd_map(args) -> int:
@@ -310,8 +312,6 @@ def _extract_runner(args):
   Dataflow workers read the label rasters and write the output; the items
   are read here, their assets by the workers (any URI GDAL reads).
   """
-  from croptfx.jobs import dataflow  # pylint: disable=g-import-not-at-top
-  from croptfx.jobs import runners  # pylint: disable=g-import-not-at-top
   from croptfx.extract import run as extract_run  # pylint: disable=g-import-not-at-top
   settings = None
   if args.runner == 'dataflow':
@@ -332,7 +332,7 @@ def _extract_runner(args):
     if args.image and args.runner != 'portable':
       raise errors.CroptfxError('--image applies to --runner dataflow or portable only')
   return runners.check(args.runner, args.workers, settings,
-                       args.image or _configs().PIPELINE_IMAGE, supported=extract_run.RUNNERS)
+                       args.image or configs.PIPELINE_IMAGE, supported=extract_run.RUNNERS)
 
 
 def _cmd_extract(args) -> int:
@@ -353,7 +353,7 @@ def _cmd_extract(args) -> int:
     raise errors.CroptfxError('--grid needs --aoi WEST,SOUTH,EAST,NORTH or --aoi FILE.geojson: '
                               'the area to map')
   extract_run.check_output(args.output)
-  config = _configs().EXTRACT_CONFIG
+  config = configs.EXTRACT_CONFIG
   extract_run.run_extract(
       args.items, args.output, labels=args.labels, grid=args.grid, aoi=aoi, years=args.years,
       runner=runner, chunk_cells=args.chunk_cells or config['chunk_cells'],
@@ -375,7 +375,7 @@ def _cmd_compare(args) -> int:
       raise errors.CroptfxError(f'{run_dir}: no such run directory')
   output = paths.check_output_file(args.output)
   from croptfx.report import compare  # pylint: disable=g-import-not-at-top
-  path = compare.write_compare(args.runs, output, _configs().COMPARE_AS_OF_DAYS,
+  path = compare.write_compare(args.runs, output, configs.COMPARE_AS_OF_DAYS,
                                allow_different_data=args.allow_different_data)
   print(f'croptfx compare: {len(args.runs)} runs -> {path}')
   return 0
@@ -401,10 +401,13 @@ def _map_runners(text: str) -> List[str]:
 
 def _cmd_bench(args) -> int:
   if args.extract:
-    if args.map or args.scaling or args.pixels_per_year is not None:
+    if args.map or args.scaling or args.fingerprint or args.pixels_per_year is not None:
       raise errors.CroptfxError('--extract takes only --quick and --output')
     from croptfx.bench import extract_case  # pylint: disable=g-import-not-at-top
     return extract_case.main(args.quick, args.output)
+  if args.fingerprint:
+    from croptfx.bench import fingerprint_case  # pylint: disable=g-import-not-at-top
+    return fingerprint_case.main()
   if args.map:
     if args.scaling or args.pixels_per_year is not None:
       raise errors.CroptfxError('--map takes only --quick, --output and --map-runners')
@@ -421,6 +424,16 @@ def _cmd_bench(args) -> int:
   return 0
 
 
+def _add_runner_arguments(p, supported, note: str = '') -> None:
+  """--runner and --workers of a command whose Beam jobs run on `supported`."""
+  p.add_argument('--runner', choices=supported, default='local',
+                 help='where the Beam jobs run: ' + '; '.join(
+                     f'{name}: {runners.DESCRIPTIONS[name]}' for name in supported) + note)
+  p.add_argument('--workers', type=_positive_int, default=None,
+                 help=f'worker processes of --runner beam (default '
+                      f'{runners.DEFAULT_BEAM_WORKERS})')
+
+
 class _Parser(argparse.ArgumentParser):
   """argparse with its errors in one line (the usage is one --help away)."""
 
@@ -429,7 +442,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top  (light: no TF)
   parser = _Parser(
       prog='croptfx',
       description='In-season crop-type training data and models from irregular '
@@ -463,18 +475,16 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--rows-per-file', type=_positive_int, default=5000)
   p.add_argument('--slides-columns', action='store_true',
                  help="use the slides' column spellings '# scenes' and 'img dates'")
+  p.add_argument('--bad', action='store_true',
+                 help='also write, per year, one row the ExampleGen must quarantine for each '
+                      'reason a file can hold (to see the quarantine at work)')
   p.set_defaults(func=_cmd_generate)
 
   p = sub.add_parser('run', help='run the whole TFX pipeline')
   p.add_argument('--data', required=True, help='directory, glob, Hive tree or gs:// / s3:// URI')
   p.add_argument('--output', required=True, help='output directory (pipeline root, metadata, summary)')
-  p.add_argument('--runner', choices=('local', 'beam', 'portable'), default='local',
-                 help='local: LocalDagRunner, Beam jobs in memory; beam: BeamDagRunner, '
-                      'DirectRunner multi-processing; portable: Beam jobs on the '
-                      'PortableRunner with a local job service and an EXTERNAL worker '
-                      'pool, the path Dataflow Runner v2 takes')
-  p.add_argument('--workers', type=_positive_int, default=None,
-                 help='DirectRunner worker processes of --runner beam (default 2)')
+  _add_runner_arguments(p, run_config.RUNNERS, ' (the orchestrator: LocalDagRunner, '
+                        'BeamDagRunner for beam)')
   splits = p.add_mutually_exclusive_group()
   splits.add_argument('--year-splits', type=_year_splits, default=None,
                       help='YEAR=SPLIT pairs, any split names (default '
@@ -526,14 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
                  help='Parquet file, directory, glob, Hive tree or gs:// / s3:// URI')
   p.add_argument('--as-of', required=True, type=_date, help='map date YYYY-MM-DD')
   p.add_argument('--output', required=True, help='output directory (local or gs://)')
-  p.add_argument('--runner', choices=('local', 'beam', 'portable', 'dataflow'),
-                 default='local',
-                 help='local: DirectRunner, one in-memory worker; beam: DirectRunner '
-                      'multi-processing (--workers); portable: a local Beam job service '
-                      'and worker pool; dataflow: Google Cloud Dataflow with the project '
-                      'image as the worker container')
-  p.add_argument('--workers', type=_positive_int, default=None,
-                 help='worker processes of --runner beam (default 2)')
+  _add_runner_arguments(p, runners.RUNNERS)
   p.add_argument('--project', default=None, help='GCP project (Dataflow)')
   p.add_argument('--region', default=None, help='GCP region (Dataflow)')
   p.add_argument('--temp-location', default=None,
@@ -566,12 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
                       'the items)')
   p.add_argument('--output', required=True,
                  help='the data directory to write: year=YYYY/*.parquet and extract_summary.json')
-  p.add_argument('--runner', choices=('local', 'beam', 'portable', 'dataflow'), default='local',
-                 help='local: DirectRunner, one in-memory worker; beam: DirectRunner '
-                      'multi-processing (--workers); portable: a local Beam job service '
-                      'and worker pool; dataflow: Google Cloud Dataflow with the project image')
-  p.add_argument('--workers', type=_positive_int, default=None,
-                 help='worker processes of --runner beam (default 2)')
+  _add_runner_arguments(p, runners.RUNNERS)
   p.add_argument('--chunk-cells', type=_positive_int, default=None,
                  help='cells per side of a chunk, the unit of the windowed reads (default '
                       f"pipeline/configs.py EXTRACT_CONFIG, {configs.EXTRACT_CONFIG['chunk_cells']})")
@@ -615,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--scaling-runner', choices=('local', 'portable'), default='local',
                  help='portable: CPU seconds include the job service, the worker '
                       'pool and its SDK workers (polled)')
+  p.add_argument('--fingerprint', action='store_true',
+                 help='instead: the ExampleGen input fingerprint (every byte hashed) at 1x '
+                      'and 10x the demo data against listing the files alone')
   p.add_argument('--map', action='store_true',
                  help='instead: `croptfx map` pixels/s against the serving signature alone, '
                       'and its peak RSS at 1x and 10x the pixels (the BENCHMARKS.md map section)')
@@ -670,7 +671,6 @@ def main(argv: Optional[List[str]] = None) -> int:
       raise
     # Errors inside a job arrive translated (jobs.frame); the rest (argument
     # checks, compile, report) get the same translation here.
-    from croptfx.jobs import failures  # pylint: disable=g-import-not-at-top
     error = failures.translate(e)
     if getattr(args, 'verbose', False) and error is not e:
       traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)

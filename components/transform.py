@@ -7,9 +7,18 @@ one thread inflates when it is read: most of the cost of writing, and the
 cap on the Trainer's reader (BENCHMARKS.md, cases C and D). This executor
 writes the same records uncompressed (no suffix) unless the component's
 `custom_config` holds `compress_examples: true`; every reader takes the
-compression from the file names (Beam's AUTO, tfx_bsl, `croptfx.artifacts.
-record_compression`). Everything else is TFX's: analysis, the graph,
+compression from the file names (Beam's AUTO, tfx_bsl,
+`croptfx.records.record_compression`). Everything else is TFX's: analysis, the graph,
 statistics, the Parquet output.
+
+What this relies on in TFX 1.16, pinned by tests/test_components_transform.py
+(a TFX upgrade that changes any of it fails there first, not in a run):
+`Executor.Do` builds `TransformProcessor` by its module-level name (so a
+copy of `Do` with another `TransformProcessor` in its globals builds ours),
+`TransformProcessor._EncodeAndWrite(schema, file_format, output_path)` is
+the one place TFRecords are written, and the private
+`TransformProcessor._RecordBatchToExamplesFn(schema)` encodes the records.
+If TFX renames them, drop this executor and accept GZIP records, or port it.
 
 The component keeps TFX's class name, so its id stays `Transform`:
 

@@ -23,6 +23,9 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from sklearn import ensemble
+import threadpoolctl
+
 from croptfx.components import season_evaluator
 from croptfx import features
 from croptfx import layouts
@@ -88,8 +91,6 @@ def rows_at_day(batches, day: int) -> Tuple[np.ndarray, np.ndarray]:
 
 def train(batches, draws: int, max_iter: int, learning_rate: float, seed: int):
   """The fitted classifier and its training facts."""
-  from sklearn import ensemble  # pylint: disable=g-import-not-at-top
-  import threadpoolctl  # pylint: disable=g-import-not-at-top
   start = time.monotonic()
   x, y = training_rows(batches, draws, seed)
   classifier = ensemble.HistGradientBoostingClassifier(
@@ -109,7 +110,6 @@ def predict_classes(classifier, x: np.ndarray) -> np.ndarray:
   """Class indices (the classifier's classes are the labels it saw)."""
   if not len(x):
     return np.zeros(0, np.int64)
-  import threadpoolctl  # pylint: disable=g-import-not-at-top
   with threadpoolctl.threadpool_limits(1, user_api='openmp'):
     return classifier.classes_[classifier.predict_proba(x).argmax(axis=1)].astype(np.int64)
 

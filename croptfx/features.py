@@ -14,6 +14,8 @@ import os
 import re
 from typing import Dict, Mapping, Optional, Tuple
 
+import pyarrow as pa
+
 from croptfx import paths
 
 # Sentinel-2 L2A bands in the order they are packed in the `bands` column.
@@ -42,7 +44,7 @@ SCL_MAX = 11
 # medium/high probability, thin cirrus, snow.
 SCL_NOT_CLEAR = (0, 1, 3, 8, 9, 10, 11)
 
-# Training classes, in index order (DESIGN.md section 3).
+# Training classes, in index order (docs/data-contract.md, "Labels").
 CLASS_NAMES = ('No Crops Growing', 'Uncultivated', 'Cultivated', 'Corn',
                'Soybeans', 'Cotton', 'Rice')
 NUM_CLASSES = len(CLASS_NAMES)
@@ -147,7 +149,7 @@ def years_of_split(year_splits: Mapping[int, str], split: str) -> Tuple[int, ...
 
 EPOCH = datetime.date(1970, 1, 1)
 
-# Raw columns / tf.Example feature keys (DESIGN.md section 2).
+# Raw columns / tf.Example feature keys (docs/data-contract.md, "Part-1 rows").
 LON = 'lon'
 LAT = 'lat'
 NUM_SCENES = 'num_scenes'
@@ -212,7 +214,6 @@ COLUMN_ALIASES = {alias: c.name for c in INPUT_COLUMNS for alias in c.aliases}
 
 
 def _arrow_schema(type_of):
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
   return pa.schema([(c.name, getattr(pa, type_of(c))()) for c in INPUT_COLUMNS])
 
 

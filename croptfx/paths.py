@@ -9,8 +9,11 @@
 """
 
 import contextlib
+import hashlib
 import os
 import posixpath
+import re
+import tempfile
 from typing import Iterable, List
 
 from croptfx import errors
@@ -51,7 +54,6 @@ def glob_base(pattern: str) -> str:
   the path itself when it exists."""
   if os.path.exists(pattern) or not has_glob_chars(pattern):
     return pattern
-  import re  # pylint: disable=g-import-not-at-top
   return os.path.dirname(re.split(f'[{re.escape(GLOB_CHARS)}]', pattern, 1)[0])
 
 
@@ -88,8 +90,6 @@ def glob_free_alias(directory: str) -> str:
   link every run, so the cache still hits); a path without glob characters
   is returned as it is.
   """
-  import hashlib  # pylint: disable=g-import-not-at-top
-  import tempfile  # pylint: disable=g-import-not-at-top
   if is_uri(directory):  # an object store path: no local link can help
     return directory
   target = os.path.abspath(directory)
@@ -168,7 +168,6 @@ def check_output_file(path: str, flag: str = '--output') -> str:
   directory = os.path.dirname(path)
   try:
     os.makedirs(directory, exist_ok=True)
-    import tempfile  # pylint: disable=g-import-not-at-top
     with tempfile.NamedTemporaryFile(dir=directory, prefix='.croptfx-probe-'):
       pass
   except OSError as e:

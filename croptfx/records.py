@@ -8,6 +8,8 @@ own readers decide it.
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
+import numpy as np
+
 from croptfx import features
 from croptfx import layouts
 from croptfx import paths
@@ -85,7 +87,6 @@ def read_examples(split_directory: str, spec: Mapping[str, Any],
     {key: array [n, ...]}; with no examples, arrays of length 0 (limit None)
     or an empty dict (a limit).
   """
-  import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   files = paths.list_dir_files(split_directory)
   if limit is None:

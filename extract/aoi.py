@@ -12,6 +12,8 @@ import os
 from typing import Optional, Tuple
 
 import numpy as np
+import shapely
+import shapely.geometry
 
 from croptfx import errors
 
@@ -30,7 +32,6 @@ class Aoi:
     inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     if self.wkb is None or not inside.any():
       return inside
-    import shapely  # pylint: disable=g-import-not-at-top
     geometry = shapely.from_wkb(self.wkb)
     shapely.prepare(geometry)
     rows = np.flatnonzero(inside)
@@ -45,7 +46,6 @@ class Aoi:
       return False
     if self.wkb is None:
       return True
-    import shapely  # pylint: disable=g-import-not-at-top
     return bool(shapely.from_wkb(self.wkb).intersects(shapely.box(west, south, east, north)))
 
   def to_dict(self):
@@ -83,8 +83,6 @@ def parse(text: str) -> Aoi:
 
 
 def read_geojson(path: str) -> Aoi:
-  import shapely  # pylint: disable=g-import-not-at-top
-  import shapely.geometry  # pylint: disable=g-import-not-at-top
   try:
     with open(path, encoding='utf-8') as f:
       doc = json.load(f)

@@ -23,6 +23,9 @@ import math
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+import pyproj
+import rasterio
+from rasterio import warp
 
 from croptfx import cdl
 from croptfx import errors
@@ -80,8 +83,7 @@ class Grid:
 def grid_for(crs: str, res: float) -> Grid:
   """`--grid EPSG:N,RES`: the CDL's national grid alignment in EPSG:5070,
   else cell corners on multiples of RES."""
-  from pyproj import CRS  # pylint: disable=g-import-not-at-top
-  if CRS.from_user_input(crs) == CRS.from_user_input(cdl.GRID_CRS):
+  if pyproj.CRS.from_user_input(crs) == pyproj.CRS.from_user_input(cdl.GRID_CRS):
     return Grid.anchored(crs, res, *cdl.GRID_ORIGIN)
   return Grid(crs, float(res), 0.0, 0.0)
 
@@ -104,7 +106,6 @@ def inspect_label(year: int, href: str) -> Tuple[Grid, Label]:
   Raises:
     CroptfxError: unreadable, rotated, non-square cells or without a CRS.
   """
-  import rasterio  # pylint: disable=g-import-not-at-top
   try:
     with rasterio.open(href) as ds:
       transform, crs, shape, nodata = ds.transform, ds.crs, ds.shape, ds.nodata
@@ -153,7 +154,6 @@ class Chunk:
 
 def _lonlat_bounds(grid: Grid, row0: int, col0: int, row1: int, col1: int
                    ) -> Tuple[float, float, float, float]:
-  from rasterio import warp  # pylint: disable=g-import-not-at-top
   xmin, xmax = grid.x0 + col0 * grid.res, grid.x0 + col1 * grid.res
   ymax, ymin = grid.y0 - row0 * grid.res, grid.y0 - row1 * grid.res
   return tuple(warp.transform_bounds(grid.crs, 'EPSG:4326', xmin, ymin, xmax, ymax,
@@ -168,7 +168,6 @@ def plan_chunks(year: int, grid: Grid, label: Optional[Label], aoi,
   Args:
     aoi: an `aoi.Aoi` or None (the label raster's extent).
   """
-  from rasterio import warp  # pylint: disable=g-import-not-at-top
   if label is not None:
     window = (label.row_off, label.col_off, label.row_off + label.height,
               label.col_off + label.width)

@@ -41,6 +41,11 @@ import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib import parse as urlparse
 
+from apache_beam.io.filesystems import FileSystems
+from dateutil import parser as date_parser
+import pystac
+import shapely.geometry
+
 from croptfx import errors
 from croptfx import features
 from croptfx import paths
@@ -129,13 +134,11 @@ def _is_remote(href: str) -> bool:
 
 def _stac_io():
   """pystac's StacIO, with `gs://` and `s3://` read through Beam's file systems."""
-  import pystac  # pylint: disable=g-import-not-at-top
 
   class _BeamStacIO(pystac.stac_io.DefaultStacIO):
 
     def read_text_from_href(self, href: str) -> str:
       if paths.is_uri(href) and not href.startswith(('http://', 'https://', 'file://')):
-        from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
         with FileSystems.open(href) as f:
           return f.read().decode('utf-8')
       return super().read_text_from_href(href)
@@ -149,7 +152,6 @@ def _read_json(href: str) -> Dict[str, object]:
 
 def _json_files(directory: str) -> List[str]:
   if _is_remote(directory):
-    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
     found = FileSystems.match([directory.rstrip('/') + '/**.json'])[0].metadata_list
     return sorted(m.path for m in found)
   files = []
@@ -191,7 +193,6 @@ def read_item_dicts(source: str) -> List[Tuple[Dict[str, object], str]]:
 
 
 def _items_of_file(path: str) -> List[Tuple[Dict[str, object], str]]:
-  import pystac  # pylint: disable=g-import-not-at-top
   try:
     doc = _read_json(path)
   except (OSError, ValueError) as e:
@@ -341,7 +342,6 @@ def _acquisition(item: Dict[str, object]) -> Optional[datetime.datetime]:
   text = props.get('datetime') or props.get('start_datetime')
   if not text:
     return None
-  from dateutil import parser as date_parser  # pylint: disable=g-import-not-at-top
   moment = date_parser.isoparse(str(text))
   if moment.tzinfo is None:
     return moment.replace(tzinfo=datetime.timezone.utc)
@@ -352,7 +352,6 @@ def _footprint(item: Dict[str, object]) -> Optional[bytes]:
   geometry = item.get('geometry')
   if not geometry:
     return None
-  import shapely.geometry  # pylint: disable=g-import-not-at-top
   return shapely.geometry.shape(geometry).wkb
 
 

@@ -36,12 +36,18 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options import pipeline_options
+import pyarrow.parquet as pq
+
 from croptfx import errors
 from croptfx import features
 from croptfx import layouts
 from croptfx import paths
 from croptfx.extract import chunks as chunks_lib
 from croptfx.extract import items as items_lib
+from croptfx.extract import pipeline as pipeline_lib
 from croptfx.jobs import frame
 from croptfx.jobs import progress as progress_lib
 from croptfx.jobs import runners
@@ -169,7 +175,6 @@ def _clear_previous(layout: layouts.ExtractLayout) -> None:
   """Removes an extraction's shards, summary and work files from its output:
   a previous extraction's before the job (shards would mix), or a failed
   job's partial ones."""
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   stale = []
   if paths.is_uri(layout.output):
     for result in FileSystems.match([layout.output.rstrip('/') + '/year=*/*part-*',
@@ -195,7 +200,6 @@ def _clear_previous(layout: layouts.ExtractLayout) -> None:
 
 
 def _shards(layout: layouts.ExtractLayout) -> List[str]:
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   if paths.is_uri(layout.output):
     found = FileSystems.match([layout.output.rstrip('/') + '/year=*/part-*.parquet'])
     return sorted(m.path for m in found[0].metadata_list)
@@ -210,8 +214,6 @@ def _shards(layout: layouts.ExtractLayout) -> List[str]:
 
 def count_shards(layout: layouts.ExtractLayout) -> Dict[str, object]:
   """Rows and samples per year, read back from the written shards."""
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   rows, samples = collections.Counter(), collections.Counter()
   files = _shards(layout)
   for path in files:
@@ -228,7 +230,6 @@ def count_shards(layout: layouts.ExtractLayout) -> Dict[str, object]:
 
 
 def _read_json(path: str):
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   with FileSystems.open(path) as f:
     return json.loads(f.read().decode('utf-8'))
 
@@ -333,9 +334,6 @@ def _extract(items, labels, grid, aoi, years, runner, sizes, shard_bytes, layout
 
 
 def _run_job(plan, layout, aoi, with_labels, runner, shard_bytes, log_path, progress) -> float:
-  import apache_beam as beam  # pylint: disable=g-import-not-at-top
-  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
-  from croptfx.extract import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   _clear_previous(layout)
   start = time.monotonic()
   job_name = 'croptfx-extract-' + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S')
@@ -363,7 +361,6 @@ def _work_progress(progress: progress_lib.Progress, plan: Plan, enabled: bool,
   if not enabled:
     yield
     return
-  from croptfx.extract import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   pipeline_lib.WORK_DONE.reset()
   total = plan.work_items
   stop = threading.Event()
@@ -383,7 +380,6 @@ def _work_progress(progress: progress_lib.Progress, plan: Plan, enabled: bool,
 
 
 def _remove_work_files(layout: layouts.ExtractLayout) -> None:
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   stale = [p for p in (layout.counts_path, layout.unreadable_path, layout.plan_path)
            if FileSystems.exists(p)]
   if stale:

@@ -26,6 +26,10 @@ import dataclasses
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+import pyproj
+import rasterio
+from rasterio import windows
+import shapely
 
 from croptfx import features
 from croptfx.extract import chunks as chunks_lib
@@ -101,11 +105,10 @@ class _PointCache:
       self._entries.move_to_end(key)
       return self._entries[key]
     x, y = chunk.grid.centres(chunk.row0, chunk.col0, chunk.height, chunk.width)
-    from pyproj import CRS  # pylint: disable=g-import-not-at-top
-    from pyproj import Transformer  # pylint: disable=g-import-not-at-top
-    source, target = CRS.from_user_input(chunk.grid.crs), CRS.from_user_input(crs_key)
+    source = pyproj.CRS.from_user_input(chunk.grid.crs)
+    target = pyproj.CRS.from_user_input(crs_key)
     if source != target:
-      x, y = Transformer.from_crs(source, target, always_xy=True).transform(x, y)
+      x, y = pyproj.Transformer.from_crs(source, target, always_xy=True).transform(x, y)
       x, y = np.asarray(x), np.asarray(y)
     self._entries[key] = (x, y)
     if len(self._entries) > self._size:
@@ -124,7 +127,6 @@ def _first_line(error: BaseException) -> str:
 def read_at(dataset, x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   """The values of band 1 of an open raster at points of its CRS (the cell
   containing each point) with one windowed read; and which points are inside."""
-  from rasterio import windows  # pylint: disable=g-import-not-at-top
   col_f, row_f = ~dataset.transform @ (x, y)
   col = np.floor(col_f).astype(np.int64)
   row = np.floor(row_f).astype(np.int64)
@@ -148,8 +150,6 @@ def _block_split(chunk: chunks_lib.Chunk):
 
 def label_blocks(chunk: chunks_lib.Chunk, aoi=None) -> List[Tuple[int, LabelBlock]]:
   """The chunk's label codes (one windowed read), area mask and lon/lat, by block."""
-  import rasterio  # pylint: disable=g-import-not-at-top
-  from rasterio import windows  # pylint: disable=g-import-not-at-top
   lon, lat = POINTS.points(chunk, 'EPSG:4326')
   in_area = aoi.contains(lon, lat) if aoi is not None else np.ones(len(lon), bool)
   codes, nodata = None, None
@@ -180,7 +180,6 @@ def scene_blocks(chunk: chunks_lib.Chunk, scene: items_lib.Scene, opener=None
 
   `opener` opens an href (default `rasterio.open`; tests pass their own).
   """
-  import rasterio  # pylint: disable=g-import-not-at-top
   opener = opener or rasterio.open
   n = chunk.height * chunk.width
   covered = np.ones(n, bool)
@@ -238,6 +237,5 @@ def _footprint_cells(chunk: chunks_lib.Chunk, scene: items_lib.Scene) -> np.ndar
   n = chunk.height * chunk.width
   if scene.footprint is None:
     return np.ones(n, bool)
-  import shapely  # pylint: disable=g-import-not-at-top
   lon, lat = POINTS.points(chunk, 'EPSG:4326')
   return shapely.contains_xy(shapely.from_wkb(scene.footprint), lon, lat)

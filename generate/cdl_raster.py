@@ -15,6 +15,9 @@ from typing import Tuple
 import affine
 import numpy as np
 
+import pyproj
+import rasterio
+
 from croptfx import cdl
 
 CRS = cdl.GRID_CRS
@@ -26,7 +29,6 @@ BLOCK = 256
 
 
 def _transformer(source: str, target: str):
-  import pyproj  # pylint: disable=g-import-not-at-top
   return pyproj.Transformer.from_crs(source, target, always_xy=True)
 
 
@@ -66,7 +68,6 @@ def write_cdl(path: str, codes: np.ndarray, transform: affine.Affine, year: int,
               crs: str = CRS) -> str:
   """Writes one year's CDL: uint8 codes [height, width] as a tiled GeoTIFF
   with the CDL colour table, nodata = background, as NASS distributes it."""
-  import rasterio  # pylint: disable=g-import-not-at-top
   codes = np.asarray(codes)
   if codes.ndim != 2 or codes.dtype != np.uint8:
     raise ValueError(f'codes must be a 2-D uint8 array, got {codes.dtype} {codes.shape}')

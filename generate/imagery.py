@@ -50,6 +50,10 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 import affine
 import numpy as np
+import pyproj
+from rasterio import shutil as rio_shutil
+from rasterio import warp
+import rasterio.io
 
 from croptfx import cdl
 from croptfx import codec
@@ -149,7 +153,6 @@ class Window:
     return np.meshgrid(x, y)
 
   def lonlat_bounds(self) -> Tuple[float, float, float, float]:
-    from rasterio import warp  # pylint: disable=g-import-not-at-top
     x1, y1 = self.x0 + self.width * 10, self.y0 - self.height * 10
     return tuple(warp.transform_bounds(self.tile.crs, 'EPSG:4326', self.x0, y1, x1, self.y0,
                                        densify_pts=21))
@@ -253,8 +256,7 @@ class _Area:
 
   def fields_at(self, x: np.ndarray, y: np.ndarray, crs: str) -> np.ndarray:
     """The field of the CDL cell under each point (clamped into the area)."""
-    from pyproj import Transformer  # pylint: disable=g-import-not-at-top
-    ax, ay = Transformer.from_crs(crs, cdl_raster.CRS, always_xy=True).transform(x, y)
+    ax, ay = pyproj.Transformer.from_crs(crs, cdl_raster.CRS, always_xy=True).transform(x, y)
     col, row = ~self.transform @ (np.asarray(ax), np.asarray(ay))
     col = np.clip(np.floor(col).astype(int), 0, self.width - 1)
     row = np.clip(np.floor(row).astype(int), 0, self.height - 1)
@@ -301,7 +303,6 @@ class _TileSimulator:
   """Surface and observations of one tile window in one year."""
 
   def __init__(self, area: _Area, window: Window, year: int, seed: int, tile_index: int):
-    from pyproj import Transformer  # pylint: disable=g-import-not-at-top
     self.area, self.window, self.year = area, window, year
     self.rng = np.random.default_rng([seed, year, 40 + tile_index])
     x, y = window.centres(10)
@@ -311,7 +312,7 @@ class _TileSimulator:
     self.shift = layout['timing'][self.field] + self.rng.normal(0, 2.0, shape)
     self.amp = layout['amp'][self.field] * self.rng.uniform(0.97, 1.03, shape)
     self.names = area.class_names(year)[self.field]
-    to_area = Transformer.from_crs(window.tile.crs, cdl_raster.CRS, always_xy=True)
+    to_area = pyproj.Transformer.from_crs(window.tile.crs, cdl_raster.CRS, always_xy=True)
     x60, y60 = window.centres(60)
     self.ground60 = to_area.transform(x60, y60)  # the sky is decided per 60 m cell
 
@@ -362,13 +363,11 @@ class _TileSimulator:
 
 def _write_cog(path: str, values: np.ndarray, window: Window, resolution: int) -> None:
   """One band as a Cloud-Optimized GeoTIFF (deflate, nodata 0), atomically."""
-  from rasterio import shutil as rio_shutil  # pylint: disable=g-import-not-at-top
-  from rasterio.io import MemoryFile  # pylint: disable=g-import-not-at-top
   rows, cols = values.shape
   profile = dict(driver='GTiff', width=cols, height=rows, count=1, dtype=values.dtype.name,
                  crs=window.tile.crs, transform=window.transform(resolution), nodata=0)
   tmp = path + '.tmp'
-  with MemoryFile() as memory:
+  with rasterio.io.MemoryFile() as memory:
     with memory.open(**profile) as dst:
       dst.write(values, 1)
     with memory.open() as src:

@@ -58,6 +58,19 @@ YEAR_SHIFT_DAYS = simulate.YEAR_SHIFT_DAYS
 YEAR_CLOUDINESS = simulate.YEAR_CLOUDINESS
 
 
+def _distinct(lon: np.ndarray, lat: np.ndarray):
+  """The coordinates with every repeated one moved a pixel east until it is
+  free: two pixels on one spot would be one pixel-year twice, rows the
+  ExampleGen must quarantine (`--bad` makes such rows on purpose)."""
+  taken = set()
+  lon = lon.copy()
+  for i in range(len(lon)):
+    while (lon[i], lat[i]) in taken:
+      lon[i] = round(lon[i] + PIXEL_DEG, 6)
+    taken.add((lon[i], lat[i]))
+  return lon, lat
+
+
 def _fields(rng, n_pixels: int):
   """Static field layout: type, location and pixel membership."""
   n_fields = max(1, n_pixels // PIXELS_PER_FIELD)
@@ -70,8 +83,8 @@ def _fields(rng, n_pixels: int):
                                 rng.integers(0, n_fields, max(0, n_pixels - n_fields))])
   pixel_field = np.sort(pixel_field)
   offsets = rng.integers(-15, 16, (n_pixels, 2)) * PIXEL_DEG
-  lon = np.round(field_lon[pixel_field] + offsets[:, 0], 6)
-  lat = np.round(field_lat[pixel_field] + offsets[:, 1], 6)
+  lon, lat = _distinct(np.round(field_lon[pixel_field] + offsets[:, 0], 6),
+                       np.round(field_lat[pixel_field] + offsets[:, 1], 6))
   return {
       'n_fields': n_fields, 'type': field_type, 'pixel_field': pixel_field,
       'lon': lon, 'lat': lat,
@@ -457,12 +470,60 @@ def _remove_stale_parts(out_dir: str, written: List[str]) -> None:
         os.remove(path)
 
 
+# What `--bad` adds per year: reason -> how to break a copy of a good row
+# (the ExampleGen's `validation.REASONS` a single file can produce; a
+# duplicate adds one copy, a conflicting duplicate two rows).
+BAD_ROWS = ('byte_length', 'zero_scenes', 'non_finite_coordinate', 'coordinate_out_of_range',
+            'missing_label', 'invalid_scl', 'date_outside_year', 'no_data', 'duplicate',
+            'conflicting_duplicate')
+
+
+def with_bad_rows(table: pa.Table) -> Tuple[pa.Table, Dict[str, int]]:
+  """`table` plus, per year, rows quarantined for each reason of BAD_ROWS
+  (made from that year's first rows); returns the table and rows per reason."""
+  rows = table.to_pylist()
+  extra, counts = [], {reason: 0 for reason in BAD_ROWS}
+  by_year = {}
+  for index, row in enumerate(rows):
+    by_year.setdefault(row[features.YEAR], []).append(index)
+  for year in sorted(by_year):
+    donors = iter(by_year[year])
+
+    def copy(**changes):
+      return dict(rows[next(donors)], **changes)
+    extra += [
+        copy(bands=b'\x00'),  # byte_length
+        copy(num_scenes=0, bands=b'', img_dates=b'', scl_vals=b''),  # zero_scenes
+        copy(lon=float('nan')),  # non_finite_coordinate
+        copy(lat=91.0),  # coordinate_out_of_range
+        copy(CDL=' '),  # missing_label
+    ]
+    row = copy()
+    extra.append(dict(row, scl_vals=b'\x0c' * row[features.NUM_SCENES]))  # invalid_scl
+    row = copy()
+    extra.append(dict(row, img_dates=codec.encode_dates(  # date_outside_year
+        [codec.jan1_days(year) - 1] * row[features.NUM_SCENES])))
+    row = copy()
+    extra.append(dict(row, bands=bytes(len(row[features.BANDS]))))  # no_data
+    # The donors of the duplicates leave the good rows: both copies of each
+    # pixel-year are bad (duplicate: one copy kept, one quarantined).
+    twin = next(donors)
+    extra.append(dict(rows[twin]))  # duplicate (its donor is kept)
+    pair = next(donors)
+    extra.append(dict(rows[pair], CDL='Rice' if rows[pair][features.CDL] != 'Rice' else 'Corn'))
+    for reason in BAD_ROWS:
+      counts[reason] += 2 if reason == 'conflicting_duplicate' else 1
+  bad = pa.Table.from_pylist(extra, schema=table.schema)
+  return pa.concat_tables([table, bad]), counts
+
+
 def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
                   years: Iterable[int],
                   seed: int = 0, layout: str = 'flat',
                   rows_per_file: int = DEFAULT_ROWS_PER_FILE,
                   slides_columns: bool = False,
-                  aoi: Optional[Tuple[int, int]] = None) -> Dict[str, object]:
+                  aoi: Optional[Tuple[int, int]] = None,
+                  bad: bool = False) -> Dict[str, object]:
   """Writes the data set as Parquet files; returns a summary of what was written.
 
   Either `pixels_per_year` pixels in fields scattered over the county, or
@@ -472,6 +533,9 @@ def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
   shuffled across files; layout='hive': `year=YYYY/part-00000.parquet` without
   the year column, as Spark writes partitioned tables.
   slides_columns: use the slides' spellings `# scenes` and `img dates`.
+  bad: add, per year, one row for each quarantine reason a file can hold
+  (`BAD_ROWS`), so the ExampleGen's quarantine can be seen at work; without
+  it every row is one the ExampleGen keeps.
   """
   if (pixels_per_year is None) == (aoi is None):
     raise ValueError('give either pixels_per_year or aoi')
@@ -483,6 +547,9 @@ def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
     table = generate_aoi_table(aoi[0], aoi[1], years, seed)
   else:
     table = generate_table(pixels_per_year, years, seed)
+  bad_rows = {}
+  if bad:
+    table, bad_rows = with_bad_rows(table)
   if slides_columns:
     renames = {v: k for k, v in features.COLUMN_ALIASES.items()}
     table = table.rename_columns([renames.get(n, n) for n in table.column_names])
@@ -507,7 +574,8 @@ def write_dataset(out_dir: str, pixels_per_year: Optional[int] = None, *,
   cdl = table.column(features.CDL).to_pylist()
   summary = {'rows': table.num_rows, 'files': files,
              'years': sorted(set(int(y) for y in years)),
-             'cdl_counts': {name: cdl.count(name) for name in sorted(set(cdl))}}
+             'cdl_counts': {name: cdl.count(name) for name in sorted(set(cdl))},
+             'bad_rows': bad_rows}
   if aoi is not None:
     summary['aoi'] = {'width': aoi[0], 'height': aoi[1], **aoi_grid(*aoi)}
   return summary

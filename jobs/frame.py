@@ -30,12 +30,14 @@ import signal
 import threading
 from typing import Callable, List, Optional, Sequence
 
+from apache_beam.io.filesystems import FileSystems
+
 from croptfx import errors
-from croptfx import paths
 from croptfx.jobs import failures
 from croptfx.jobs import lock as lock_lib
 from croptfx.jobs import logs
 from croptfx.jobs import progress as progress_lib
+from croptfx import paths
 
 
 def _with_note(error: errors.CroptfxError, note: str) -> errors.CroptfxError:
@@ -170,7 +172,6 @@ class Job:
     """Publishes the job's summary, whole or not at all."""
     text = json.dumps(summary, indent=1) + '\n'
     if paths.is_uri(path):
-      from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
       with FileSystems.create(path) as f:  # an object appears whole when closed
         f.write(text.encode('utf-8'))
     else:

@@ -44,17 +44,25 @@ class OutputLock:
   def acquire(self) -> 'OutputLock':
     """Takes the lock or raises OutputBusyError naming the holder."""
     os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-    f = open(self.path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
-    try:
-      fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      f.close()
-      holder = self._holder() or {}
-      who = (f"`croptfx {holder['command']}` (pid {holder['pid']} on {holder['host']}, "
-             f"since {holder['started']})" if holder.get('pid') else 'another croptfx process')
-      raise errors.OutputBusyError(
-          f'{self.what} is being written by {who}; wait for it to finish or choose '
-          'another output') from None
+    while True:
+      f = open(self.path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
+      try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        f.close()
+        holder = self._holder() or {}
+        who = (f"`croptfx {holder['command']}` (pid {holder['pid']} on {holder['host']}, "
+               f"since {holder['started']})" if holder.get('pid')
+               else 'another croptfx process')
+        raise errors.OutputBusyError(
+            f'{self.what} is being written by {who}; wait for it to finish or choose '
+            'another output') from None
+      try:
+        if os.fstat(f.fileno()).st_ino == os.stat(self.path).st_ino:
+          break  # the lock is on the file the path names
+      except FileNotFoundError:
+        pass
+      f.close()  # the holder removed it as we opened it: lock the new one
     f.seek(0)
     f.truncate()
     f.write(json.dumps({
@@ -68,8 +76,10 @@ class OutputLock:
 
   def release(self) -> None:
     if self._file is not None:
-      self._file.seek(0)
-      self._file.truncate()
+      try:
+        os.remove(self.path)
+      except FileNotFoundError:
+        pass
       fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
       self._file.close()
       self._file = None

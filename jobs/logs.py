@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from typing import Iterator, TextIO
+from absl import logging as absl_logging
 
 FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 
@@ -22,7 +23,6 @@ FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 @contextlib.contextmanager
 def captured(log_path: str, verbose: bool = False) -> Iterator[TextIO]:
   """Logs to `log_path` (appended); yields a stream to the real stderr."""
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
   root = logging.getLogger()
   saved_handlers, saved_level = list(root.handlers), root.level

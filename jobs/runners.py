@@ -20,8 +20,17 @@ from typing import Iterator, List, Optional, Sequence
 
 from croptfx import errors
 from croptfx.jobs import dataflow as dataflow_lib
+from croptfx.jobs import portable
 
 RUNNERS = ('local', 'beam', 'portable', 'dataflow')
+# What each runner is, for --help.
+DESCRIPTIONS = {
+    'local': 'the DirectRunner, one in-memory worker',
+    'beam': 'the DirectRunner with --workers processes',
+    'portable': "Beam's PortableRunner on a local job service and an EXTERNAL worker "
+                'pool, the path Dataflow Runner v2 takes',
+    'dataflow': 'Google Cloud Dataflow, workers in the project image',
+}
 # Worker processes of the beam runner when --workers is not given.
 DEFAULT_BEAM_WORKERS = 2
 
@@ -103,7 +112,6 @@ def beam_args(runner: Runner, logs_dir: str, job_name: str = '') -> Iterator[Lis
   if runner.name in ('local', 'beam'):
     yield direct_args(runner.workers)
   elif runner.name == 'portable':
-    from croptfx.jobs import portable  # pylint: disable=g-import-not-at-top
     with portable.services(logs_dir, runner.image) as args:
       yield args
   elif runner.name == 'dataflow':

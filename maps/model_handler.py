@@ -19,8 +19,11 @@ import apache_beam as beam
 from apache_beam.ml.inference import base
 import numpy as np
 
+import tensorflow as tf
+
 from croptfx import errors
 from croptfx import paths
+from croptfx.trainer import signatures
 
 # Rows per signature call. 4,096 amortizes the call's fixed cost (1,024 to
 # 16,384 rows a call run at the same rows/s here, `croptfx bench --map`),
@@ -87,8 +90,6 @@ class LoadedModel:
   """The SavedModel (kept alive) and its serving signature."""
 
   def __init__(self, model_dir: str):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from croptfx.trainer import signatures  # pylint: disable=g-import-not-at-top
     if not tf.saved_model.contains_saved_model(model_dir):
       raise errors.InputDataError(
           model_dir, 'is not a SavedModel directory (use run_summary.json model_dir)')
@@ -102,8 +103,6 @@ class LoadedModel:
 
   def __call__(self, examples: Sequence[bytes], as_of: str) -> Dict[str, np.ndarray]:
     """Probabilities (rows x classes, float32) and class_index (int64)."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from croptfx.trainer import signatures  # pylint: disable=g-import-not-at-top
     out = self.serve(**{signatures.EXAMPLES_INPUT: tf.constant(examples, tf.string),
                         signatures.AS_OF_DATE_INPUT: tf.constant([as_of])})
     return {'probabilities': out[signatures.PROBABILITIES].numpy(),

@@ -10,6 +10,9 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from matplotlib.colors import ListedColormap  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from rasterio.enums import Resampling
+import rasterio
+
 from croptfx import features  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # Output size in pixels (figure inches x DPI), fixed so pages can lay it out.
@@ -19,8 +22,6 @@ MAX_READ_PX = 1600
 
 
 def _read_classes(classes_tif: str):
-  import rasterio  # pylint: disable=g-import-not-at-top
-  from rasterio.enums import Resampling  # pylint: disable=g-import-not-at-top
   with rasterio.open(classes_tif) as ds:
     scale = max(1, math.ceil(max(ds.width, ds.height) / MAX_READ_PX))
     shape = (math.ceil(ds.height / scale), math.ceil(ds.width / scale))

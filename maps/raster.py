@@ -30,11 +30,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rasterio.windows import Window
+import rasterio
+import rasterio.shutil
+import tensorflow as tf
+
 from croptfx import errors
 from croptfx import features
 from croptfx import layouts
-from croptfx import paths
 from croptfx.maps import grid as grid_lib
+from croptfx import paths
 
 CLASSES_TIF = layouts.MAP_CLASSES_TIF
 CONFIDENCE_TIF = layouts.MAP_CONFIDENCE_TIF
@@ -59,7 +64,6 @@ COLUMNS = (LON, LAT, CLASS_INDEX, CONFIDENCE)
 @contextlib.contextmanager
 def _open(path: str):
   if paths.is_uri(path):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
     with tf.io.gfile.GFile(path, 'rb') as f:
       yield f
   else:
@@ -152,8 +156,6 @@ def _colormap():
 
 def _write_strips(path, grid, dtype, nodata, rows, cols, values, tags, colormap=None):
   """A tiled GTiff filled strip by strip from pixels sorted by (row, col)."""
-  import rasterio  # pylint: disable=g-import-not-at-top
-  from rasterio.windows import Window  # pylint: disable=g-import-not-at-top
   profile = dict(driver='GTiff', width=grid.width, height=grid.height, count=1,
                  dtype=dtype, crs='EPSG:4326', transform=grid.transform, nodata=nodata,
                  tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress='deflate',
@@ -171,7 +173,6 @@ def _write_strips(path, grid, dtype, nodata, rows, cols, values, tags, colormap=
 
 
 def _to_cog(src, dst, resampling, grid):
-  import rasterio.shutil  # pylint: disable=g-import-not-at-top
   rasterio.shutil.copy(
       src, dst, driver='COG', BLOCKSIZE=BLOCK, COMPRESS='DEFLATE', PREDICTOR='YES',
       OVERVIEWS='IGNORE_EXISTING', OVERVIEW_RESAMPLING=resampling,
@@ -234,7 +235,6 @@ def write_map_rasters(pixel_files: Sequence[str], output_dir: str,
         _to_cog(strips, cog, resampling, grid)
         os.replace(cog, os.path.join(target, name))
     if remote:
-      import tensorflow as tf  # pylint: disable=g-import-not-at-top
       tf.io.gfile.makedirs(output_dir)
       for name in (CLASSES_TIF, CONFIDENCE_TIF):
         tf.io.gfile.copy(os.path.join(target, name), f'{output_dir.rstrip("/")}/{name}',

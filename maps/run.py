@@ -13,6 +13,7 @@ one Parquet file: there is one way of predicting.
 import collections
 import contextlib
 import datetime
+import gc
 import logging
 import os
 import posixpath
@@ -22,24 +23,35 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options import pipeline_options
+from apache_beam.utils import shared
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from croptfx import errors
 from croptfx import features
-from croptfx import layouts
-from croptfx import outputs
-from croptfx import paths
-from croptfx import serving_model
 from croptfx.jobs import frame
 from croptfx.jobs import progress as progress_lib
 from croptfx.jobs import runners
+from croptfx import layouts
+from croptfx.maps import pipeline as pipeline_lib
+from croptfx.maps import pixels as pixels_lib
+from croptfx.maps import quicklook
+from croptfx.maps import raster
+from croptfx import outputs
+from croptfx import paths
+from croptfx.rows import reader
+from croptfx import serving_model
 
-# The runners of `croptfx map` (jobs.runners).
-RUNNERS = ('local', 'beam', 'portable', 'dataflow')
+# The runners of `croptfx map`: every one (jobs.runners).
+RUNNERS = runners.RUNNERS
 
 
 def _clear_previous(layout: layouts.MapLayout) -> None:
   """Removes a map's files from its output: a previous map's before the job
   (shards would mix), or a failed job's partial ones."""
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   files = [layout.summary_path, layout.classes_tif, layout.confidence_tif,
            layout.quicklook_path]
   stale = [p for p in files if FileSystems.exists(p)]
@@ -57,7 +69,6 @@ def _clear_previous(layout: layouts.MapLayout) -> None:
 def _list(directory: str, hidden: bool = False) -> List[str]:
   """Parquet shards in `directory`, sorted (hidden temporary names only if
   `hidden`); none when it does not exist."""
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   if not paths.is_uri(directory):
     # Listed, not matched: a directory named `map[1]` is read as written.
     if not os.path.isdir(directory):
@@ -77,8 +88,6 @@ def _list(directory: str, hidden: bool = False) -> List[str]:
 
 def _column_counts(files: Sequence[str], column: str) -> Dict[object, int]:
   """How often each value of one column occurs over Parquet files (streamed)."""
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   counts = collections.Counter()
   for path in files:
     with FileSystems.open(path) as f:
@@ -98,7 +107,6 @@ def count_outputs(layout: layouts.MapLayout) -> Dict[str, object]:
     raise errors.CroptfxError(f'pixel shards hold class indices {sorted(unknown)} '
                               f'outside 0..{features.NUM_CLASSES - 1}')
   by_reason = _column_counts(_list(layout.skipped_dir), 'reason')
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   skipped = {reason: by_reason.get(reason, 0) for reason in pipeline_lib.SKIP_REASONS}
   skipped.update({r: n for r, n in by_reason.items() if r not in skipped})
   return {
@@ -117,7 +125,6 @@ def _rows_progress(progress: progress_lib.Progress, total: int, enabled: bool,
   if not enabled:
     yield
     return
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   pipeline_lib.ROWS_READ.reset()
   stop = threading.Event()
 
@@ -138,7 +145,6 @@ def _rows_progress(progress: progress_lib.Progress, total: int, enabled: bool,
 def check_inputs(model: str, data: str):
   """The model is a pushed model with its signature; every input file is Parquet with
   the columns a prediction needs. Returns the files' layouts."""
-  from croptfx.rows import reader  # pylint: disable=g-import-not-at-top
   # The SavedModel's proto only: the workers load the model, the driver
   # need not load it a second time to check it.
   serving_model.check(model)
@@ -149,9 +155,6 @@ def check_inputs(model: str, data: str):
 def run_job(model: str, file_layouts, as_of: datetime.date, output: str,
             beam_args: Sequence[str], **job_args) -> None:
   """Runs the Beam map job into `output` (pixels/ and skipped/)."""
-  import apache_beam as beam  # pylint: disable=g-import-not-at-top
-  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   layout = layouts.MapLayout(output)
   _clear_previous(layout)
   try:
@@ -169,8 +172,6 @@ def _release_models() -> None:
   interpreter exit, TensorFlow's function objects print ignored errors from
   their finalizers as modules are torn down.
   """
-  import gc  # pylint: disable=g-import-not-at-top
-  from apache_beam.utils import shared  # pylint: disable=g-import-not-at-top
   shared_map = getattr(shared, '_shared_map', None)
   if shared_map is not None and hasattr(shared_map, '_keepalive'):
     shared_map._keepalive = (None, None)  # pylint: disable=protected-access
@@ -200,18 +201,15 @@ def _reconcile(rows_read: int, counts: Dict[str, object]) -> None:
 
 
 def _copy_to(local_path: str, target: str) -> None:
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   with open(local_path, 'rb') as src, FileSystems.create(target) as dst:
     shutil.copyfileobj(src, dst)
 
 
 def _write_quicklook(layout: layouts.MapLayout, title: str) -> str:
-  from croptfx.maps import quicklook  # pylint: disable=g-import-not-at-top
   if not paths.is_uri(layout.output):
     return quicklook.write_quicklook(layout.classes_tif, layout.quicklook_path, title)
   with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
     local_tif = os.path.join(tmp, layouts.MAP_CLASSES_TIF)
-    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
     with FileSystems.open(layout.classes_tif) as src, open(local_tif, 'wb') as dst:
       shutil.copyfileobj(src, dst)
     png = quicklook.write_quicklook(local_tif, os.path.join(tmp, layouts.MAP_QUICKLOOK), title)
@@ -287,7 +285,6 @@ def _map(model, data, as_of, layout, runner, job, log_path, **job_args):
     counts = count_outputs(layout)
     _reconcile(rows_read, counts)
   with progress.step('rasters', f'rasters from {counts["predicted"]:,} pixels'):
-    from croptfx.maps import raster  # pylint: disable=g-import-not-at-top
     rasters = raster.write_map_rasters(counts['pixel_files'], layout.output)
   if rasters['written']:
     with progress.step('quicklook', 'quicklook'):
@@ -358,10 +355,6 @@ def predict(model: str, data: str, as_of: datetime.date, output: str,
 
 def _predict(model, data, as_of, output, skipped_path, batch_size):
   """`predict` inside its job frame."""
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-  from croptfx.maps import pixels as pixels_lib  # pylint: disable=g-import-not-at-top
   file_layouts = check_inputs(model, data)
   rows_read = sum(l.num_rows for l in file_layouts)
   with tempfile.TemporaryDirectory(dir=os.path.dirname(output),

@@ -11,6 +11,7 @@ the project is installed in the container image (see the Dockerfile).
 
 import os
 from typing import Optional
+from croptfx.trainer import hparams
 
 PIPELINE_NAME = 'croptfx'
 
@@ -77,7 +78,6 @@ DEFAULT_MODEL = 'transformer'
 def trainer_hparams(model: str = DEFAULT_MODEL, epochs: Optional[int] = None):
   """The Trainer's hyperparameters for architecture `model` (every value
   from this module; `epochs` overrides TRAINER_CONFIG's)."""
-  from croptfx.trainer import hparams  # pylint: disable=g-import-not-at-top  (light)
   config = MODEL_CONFIGS[model]
   return hparams.HParams(
       model=model, model_config=config['layers'], learning_rate=config['learning_rate'],

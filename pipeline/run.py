@@ -15,13 +15,24 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from croptfx import layouts
-from croptfx import paths
-from croptfx import run_summary
+from tfx import v1 as tfx
+from tfx.dsl.compiler import compiler
+from tfx.dsl.compiler import constants
+from tfx.orchestration.beam import beam_dag_runner
+from tfx.orchestration.portable import runtime_parameter_utils
+
 from croptfx.jobs import frame
 from croptfx.jobs import progress as progress_lib
 from croptfx.jobs import runners
+from croptfx import layouts
+from croptfx import paths
+from croptfx.pipeline import configs
+from croptfx.pipeline import pipeline as pipeline_lib
 from croptfx.pipeline import run_config
+from croptfx.pipeline import state
+from croptfx.pipeline import summary as summary_lib
+from croptfx.report import build as report_build
+from croptfx import run_summary
 
 _RUNNING = ('Component %s is running.', 'node %s is running.')
 _FINISHED = ('Component %s is finished.', 'node %s is finished.')
@@ -52,9 +63,7 @@ def _dag_runner(runner: runners.Runner):
   """BeamDagRunner for the beam runner (components as Beam tasks, their Beam
   jobs multi-processing), LocalDagRunner otherwise."""
   if runner.name == 'beam':
-    from tfx.orchestration.beam import beam_dag_runner  # pylint: disable=g-import-not-at-top
     return beam_dag_runner.BeamDagRunner()
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   return tfx.orchestration.LocalDagRunner()
 
 
@@ -66,8 +75,6 @@ def new_run_id() -> str:
 def local_pipeline(config: run_config.RunConfig, output: str,
                    beam_pipeline_args: Optional[List[str]] = None):
   """The pipeline with its files under `output` and SQLite ML Metadata."""
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-  from croptfx.pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   layout = layouts.RunLayout(output)
   return pipeline_lib.create_pipeline(
       config.pipeline, pipeline_root=layout.pipeline_root,
@@ -80,9 +87,6 @@ def local_pipeline(config: run_config.RunConfig, output: str,
 def _execute(dag_runner, dsl_pipeline, run_id: str) -> None:
   """Runs `dsl_pipeline` as the pipeline run `run_id` (TFX would name the
   run itself, and the summary could not tell this run's executions)."""
-  from tfx.dsl.compiler import compiler  # pylint: disable=g-import-not-at-top
-  from tfx.dsl.compiler import constants  # pylint: disable=g-import-not-at-top
-  from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=g-import-not-at-top
   ir = compiler.Compiler().compile(dsl_pipeline)
   runtime_parameter_utils.substitute_runtime_parameter(
       ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
@@ -101,9 +105,6 @@ def run_pipeline(config: run_config.RunConfig, stream=None) -> Dict[str, object]
 
 def _run(config: run_config.RunConfig, layout: layouts.RunLayout,
          job: frame.Job) -> Dict[str, object]:
-  from croptfx.pipeline import configs  # pylint: disable=g-import-not-at-top
-  from croptfx.pipeline import state  # pylint: disable=g-import-not-at-top
-  from croptfx.pipeline import summary as summary_lib  # pylint: disable=g-import-not-at-top
   state.check(layout, configs.PIPELINE_NAME, job.progress.write)
   run_id = new_run_id()
   start = time.monotonic()
@@ -137,7 +138,6 @@ def _run(config: run_config.RunConfig, layout: layouts.RunLayout,
                      f'  summary: {layout.summary_path}\n'
                      f'  model:   {summary.model_dir or "not pushed (not blessed)"}')
   if config.report:
-    from croptfx.report import build as report_build  # pylint: disable=g-import-not-at-top
     job.progress.write(f'  report:  {report_build.write_report(layout.output)}')
   return summary.to_dict()
 

@@ -5,11 +5,14 @@ TFX trusts its store: an artifact directory is `pipeline/<Component>/<key>/
 ways this can lie, both handled before a run starts (`check`):
 
 - The store was deleted or replaced (users delete `metadata.db` to "reset
-  the cache"). ML Metadata then numbers executions from 1 again and the new
-  outputs land in the old directories beside the old files: Transform would
-  read two data sets' records. Any artifact directory whose execution the
-  store does not know means the store and the disk disagree: `pipeline/` and
-  the store are moved aside (`*.orphaned-<time>`) and the run starts clean.
+  the cache", or put an older copy back). ML Metadata then numbers executions
+  from 1 again and the new outputs land in the old directories beside the old
+  files: Transform would read two data sets' records. The store and the
+  pipeline root carry one identity (`STORE_ID_FILE` and a context of type
+  `STORE_CONTEXT_TYPE`, written when they start out together); when the two
+  differ, or an artifact directory belongs to an execution the store does not
+  know, `pipeline/` and the store are moved aside (`*.orphaned-<time>`) and
+  the run starts clean.
 - An artifact the store calls live lost its files (a split directory or the
   model deleted): TFX would serve it from the cache forever. Such artifacts
   are marked DELETED, so their component and everything after it run again.
@@ -22,11 +25,19 @@ import datetime
 import os
 import re
 from typing import Callable, List
+import uuid
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.types import artifact_utils
 
 from croptfx import errors
 from croptfx import layouts
 from croptfx import paths
 
+# The identity shared by a store and its pipeline root.
+STORE_ID_FILE = '.croptfx_store_id'
+STORE_CONTEXT_TYPE = 'croptfx_store'
 # TFX's artifact types whose content this module checks beyond existence.
 _EXAMPLES = 'Examples'
 _REQUIRED_SUBDIRS = {
@@ -35,12 +46,41 @@ _REQUIRED_SUBDIRS = {
 }
 
 
-def _store(metadata_path: str):
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+def _store_id(store):
+  """The identity recorded in the store, or None."""
+  try:
+    contexts = store.get_contexts_by_type(STORE_CONTEXT_TYPE)
+  except Exception:  # pylint: disable=broad-except  (no such type yet)
+    return None
+  return contexts[0].name if contexts else None
+
+
+def _disk_id(layout: layouts.RunLayout):
+  try:
+    with open(os.path.join(layout.pipeline_root, STORE_ID_FILE), encoding='utf-8') as f:
+      return f.read().strip() or None
+  except OSError:
+    return None
+
+
+def _bind(store, layout: layouts.RunLayout) -> None:
+  """Gives the store and the pipeline root one identity (a new one if the
+  store has none)."""
+  identity = _store_id(store)
+  if identity is None:
+    identity = uuid.uuid4().hex
+    type_id = store.put_context_type(metadata_store_pb2.ContextType(name=STORE_CONTEXT_TYPE))
+    store.put_contexts([metadata_store_pb2.Context(type_id=type_id, name=identity)])
+  if _disk_id(layout) != identity:
+    os.makedirs(layout.pipeline_root, exist_ok=True)
+    paths.write_atomic(os.path.join(layout.pipeline_root, STORE_ID_FILE), identity)
+
+
+def _store(metadata_path: str, create: bool = False):
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+  modes = metadata_store_pb2.SqliteMetadataSourceConfig
+  config.sqlite.connection_mode = modes.READWRITE_OPENCREATE if create else modes.READWRITE
   try:
     return metadata_store.MetadataStore(config)
   except Exception as e:  # pylint: disable=broad-except
@@ -83,7 +123,6 @@ def _move_aside(layout: layouts.RunLayout, why: str, say: Callable[[str], None])
 
 def _incomplete(artifact, type_name: str):
   """Why a live artifact's files are not whole, or None."""
-  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
   uri = artifact.uri
   if not uri or paths.is_uri(uri):
     return None  # object stores: TFX's own existence check
@@ -116,9 +155,14 @@ def check(layout: layouts.RunLayout, pipeline_name: str,
     if on_disk:
       _move_aside(layout, f'{layout.metadata_path} is missing but {layout.pipeline_root} '
                   f'holds {len(on_disk)} artifact directories of earlier runs', say)
+    _bind(_store(layout.metadata_path, create=True), layout)
     return
   store = _store(layout.metadata_path)
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  if on_disk and _store_id(store) != _disk_id(layout):
+    _move_aside(layout, f'{layout.metadata_path} does not know the artifacts under '
+                f'{layout.pipeline_root} (another store made them: it was replaced)', say)
+    _bind(_store(layout.metadata_path, create=True), layout)
+    return
   node_of_execution = {}
   prefix = f'{pipeline_name}.'
   for context in store.get_contexts_by_type('node'):
@@ -131,7 +175,9 @@ def check(layout: layouts.RunLayout, pipeline_name: str,
     _move_aside(layout, f'{layout.metadata_path} does not know {len(unknown)} artifact '
                 f'directories under {layout.pipeline_root} (e.g. '
                 f'{os.path.relpath(unknown[0], layout.output)}): the store was replaced', say)
+    _bind(_store(layout.metadata_path, create=True), layout)
     return
+  _bind(store, layout)
   types = {t.id: t.name for t in store.get_artifact_types()}
   stale = []
   for artifact in store.get_artifacts():

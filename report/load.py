@@ -15,6 +15,11 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tensorflow as tf
+
 from croptfx import codec
 from croptfx import features
 from croptfx import layouts
@@ -25,7 +30,6 @@ DEFAULT_SAMPLE_ROWS = 3000
 
 
 def _gfile():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   return tf.io.gfile
 
 
@@ -74,8 +78,6 @@ def read_predictions(season_uri: Optional[str]):
   gfile = _gfile()
   if not gfile.exists(path):
     return None
-  import pyarrow as pa  # pylint: disable=g-import-not-at-top
-  import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
   # Read whole: pyarrow cannot seek in a GFile (and the file is one row per pixel).
   with gfile.GFile(path, 'rb') as f:
     data = f.read()
@@ -86,7 +88,6 @@ def read_predictions(season_uri: Optional[str]):
 
 def read_anomalies(anomalies_uri: Optional[str]) -> Dict[str, List[Tuple[str, str]]]:
   """{split: [(feature, short description)]} found by ExampleValidator."""
-  from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
   gfile = _gfile()
   result = {}
   for split, path in records.split_dirs(anomalies_uri).items():

@@ -7,7 +7,6 @@ together with the run.
 
 from typing import List, Optional
 
-from croptfx import features
 from croptfx import layouts
 from croptfx import records
 from croptfx.report import figures
@@ -56,15 +55,24 @@ def run_section(inputs: sections.Inputs) -> page.Section:
   return sec
 
 
+
+def _tool(out: List[page.Markup], sec: page.Section, path: Optional[str], title: str,
+          note: str, code: str, missing: Optional[str]) -> None:
+  """A tool's paragraph (its name, what it shows, the artifact) and its code,
+  or the reason it is missing (if the section lists it)."""
+  if not path:
+    if missing:
+      sec.missing.append(missing)
+    return
+  out.append(page.Markup('<p><strong>{}</strong> ({}): {}</p>').format(
+      title, note, page.link(path)))
+  out.append(page.code(code))
+
 def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
   out: List[page.Markup] = []
   logdir = inputs.rel(inputs.artifact('model_run'))
-  if logdir:
-    out.append(page.Markup('<p><strong>TensorBoard</strong> (training curves): {}</p>').format(
-        page.link(logdir)))
-    out.append(page.code(f'tensorboard --logdir {logdir}'))
-  else:
-    sec.missing.append('TensorBoard logs: artifacts.model_run is not in run_summary.json')
+  _tool(out, sec, logdir, 'TensorBoard', 'training curves', f'tensorboard --logdir {logdir}',
+        'TensorBoard logs: artifacts.model_run is not in run_summary.json')
   stats = inputs.rel(inputs.artifact('statistics'))
   anomalies = inputs.rel(inputs.artifact('anomalies'))
   schema = inputs.rel(inputs.artifact('schema'))
@@ -98,19 +106,15 @@ def _tool_links(inputs: sections.Inputs, sec: page.Section) -> page.Markup:
   else:
     sec.missing.append('TFDV statistics, schema and anomalies: not in run_summary.json artifacts')
   evaluation = inputs.rel(inputs.artifact('evaluation'))
-  if evaluation:
-    out.append(page.Markup('<p><strong>TensorFlow Model Analysis</strong> (in a notebook; '
-                      'the Evaluator\'s accuracy and confusion matrix per as-of day): {}</p>').format(page.link(evaluation)))
-    out.append(page.code('import tensorflow_model_analysis as tfma\n'
-                         f"result = tfma.load_eval_result('{evaluation}')\n"
-                         'tfma.view.render_slicing_metrics(result)'))
-  else:
-    sec.missing.append('TFMA results: artifacts.evaluation is not in run_summary.json')
+  _tool(out, sec, evaluation, 'TensorFlow Model Analysis',
+        "in a notebook; the Evaluator's accuracy and confusion matrix per as-of day",
+        'import tensorflow_model_analysis as tfma\n'
+        f"result = tfma.load_eval_result('{evaluation}')\n"
+        'tfma.view.render_slicing_metrics(result)',
+        'TFMA results: artifacts.evaluation is not in run_summary.json')
   season = inputs.rel(inputs.artifact('season_evaluation'))
-  if season:
-    out.append(page.Markup('<p><strong>In-season evaluation</strong> (this page\'s model numbers): '
-                      '{}</p>').format(page.link(season)))
-    out.append(page.code('import json, pandas as pd\n'
-                         f"metrics = json.load(open('{season}/{layouts.SEASON_METRICS_FILE}'))\n"
-                         f"predictions = pd.read_parquet('{season}/{layouts.PREDICTIONS_FILE}')"))
+  _tool(out, sec, season, 'In-season evaluation', "this page's model numbers",
+        'import json, pandas as pd\n'
+        f"metrics = json.load(open('{season}/{layouts.SEASON_METRICS_FILE}'))\n"
+        f"predictions = pd.read_parquet('{season}/{layouts.PREDICTIONS_FILE}')", None)
   return page.Markup('').join(out)

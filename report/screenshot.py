@@ -13,6 +13,8 @@ import shutil
 import sys
 import tempfile
 from typing import Iterator, List, Optional, Tuple
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 CHROMIUM_CANDIDATES = ('/usr/bin/chromium', '/usr/bin/chromium-browser')
 CHROMEDRIVER_CANDIDATES = ('/usr/bin/chromedriver',)
@@ -42,8 +44,6 @@ def find_browser() -> Tuple[Optional[str], Optional[str], Optional[str]]:
 @contextlib.contextmanager
 def chromium_driver(width: int = 1280, height: int = 900) -> Iterator[object]:
   """A headless Chromium WebDriver with a fresh profile, logging console messages."""
-  from selenium import webdriver  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.chrome.service import Service  # pylint: disable=g-import-not-at-top
   chromium, driver_path, reason = find_browser()
   if reason:
     raise RuntimeError(reason)

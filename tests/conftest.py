@@ -23,6 +23,17 @@ SMALL_TRAIN_STEPS = 60
 SMALL_EPOCHS = 3
 
 
+def generated_data(tmp_path_factory, name: str, pixels_per_year: int, seed: int,
+                   rows_per_file: int):
+  """(a new temporary directory, its `data` subdirectory of generated rows)."""
+  from croptfx.generate import part1  # pylint: disable=g-import-not-at-top
+  tmp = tmp_path_factory.mktemp(name)
+  data_dir = str(tmp / 'data')
+  part1.write_dataset(data_dir, pixels_per_year, years=YEARS, seed=seed,
+                      rows_per_file=rows_per_file)
+  return tmp, data_dir
+
+
 @pytest.fixture(scope='session')
 def small_data(tmp_path_factory):
   """80 pixels x 2019..2021, flat layout, two files."""

@@ -42,7 +42,7 @@ from croptfx.rows import reader
 from croptfx.rows import validation
 from croptfx.trainer import model
 from croptfx.trainer import window
-from tests.conftest import YEARS
+from tests.conftest import generated_data
 
 CORN = features.CLASS_NAMES.index('Corn')
 P = 18800  # prediction date, days since 1970-01-01
@@ -174,11 +174,8 @@ def _tft_outputs(data_dir, tmp_dir, example_gen=False):
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
   """40 generated pixels x 3 years, the NumPy pass and tf.Transform on it."""
-  tmp = tmp_path_factory.mktemp('bench')
-  data_dir = str(tmp / 'data')
-  part1.write_dataset(data_dir, 40, years=YEARS, seed=3, rows_per_file=50)
-  result = numpy_pass.run(data_dir, configs.YEAR_SPLITS,
-                          batch_rows=32)
+  tmp, data_dir = generated_data(tmp_path_factory, 'bench', 40, seed=3, rows_per_file=50)
+  result = numpy_pass.run(data_dir, configs.YEAR_SPLITS, batch_rows=32)
   transformed, graph_dir = _tft_outputs(data_dir, str(tmp))
   return result, transformed, graph_dir, tmp
 

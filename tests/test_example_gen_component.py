@@ -648,3 +648,22 @@ def test_error_empty_split_names_split_and_year(tmp_path, case):
   message = str(error.value)
   assert '\n' not in message
   assert message.startswith(f'{root}: {fragment}'), message
+
+
+# The generator's rows: all kept, unless bad rows are asked for.
+
+
+def test_generated_rows_are_all_kept_and_bad_ones_quarantined_by_reason(tmp_path):
+  clean = str(tmp_path / 'clean')
+  part1.write_dataset(clean, 400, years=YEARS, seed=7)
+  counts = outputs.read_counts(_run(clean, str(tmp_path / 'out-clean')).uri)
+  assert counts['rows_read'] == 1200 and sum(counts['quarantined'].values()) == 0
+  bad = str(tmp_path / 'bad')
+  summary = part1.write_dataset(bad, 400, years=YEARS, seed=7, bad=True)
+  assert summary['bad_rows'] == {reason: (2 if reason == 'conflicting_duplicate' else 1) * 3
+                                 for reason in part1.BAD_ROWS}
+  counts = outputs.read_counts(_run(bad, str(tmp_path / 'out-bad')).uri)
+  quarantined = {r: n for r, n in counts['quarantined'].items() if n}
+  assert quarantined == summary['bad_rows']
+  # One extra row per reason and year (a conflicting pair is a good row's twin).
+  assert counts['rows_read'] == summary['rows'] == 1200 + len(part1.BAD_ROWS) * 3

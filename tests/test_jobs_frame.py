@@ -48,6 +48,7 @@ def test_a_second_writer_is_refused_naming_the_first(tmp_path):
     assert sorted(os.listdir(out)) == ['.croptfx.lock', 'logs', 'run_summary.json.previous']
   with _job(tmp_path):  # released when the first job ended
     pass
+  assert not (out / '.croptfx.lock').exists()  # removed by its holder
 
 
 def test_the_lock_dies_with_its_process(tmp_path):
@@ -123,7 +124,7 @@ def test_write_summary_is_whole_or_absent(tmp_path, monkeypatch):
     paths.write_atomic(path, '{"a": 2}')
   monkeypatch.undo()
   assert json.loads(open(path).read()) == {'a': 1}
-  assert sorted(os.listdir(tmp_path / 'out')) == ['.croptfx.lock', 'logs', 's.json']
+  assert sorted(os.listdir(tmp_path / 'out')) == ['logs', 's.json']
 
 
 _SIGNAL_SCRIPT = '''

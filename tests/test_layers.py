@@ -8,6 +8,8 @@ with `ast`, imports inside functions included.
 
 import ast
 import pathlib
+import subprocess
+import sys
 from typing import Dict, List
 
 import pytest
@@ -113,3 +115,53 @@ def test_only_the_cli_parses_arguments():
              if 'argparse' in imported_modules(p.read_text())]
   # bench.beam_part is a child process the benchmark starts, not a command.
   assert parsing == ['bench/beam_part.py']
+
+
+# Imports inside functions hide a module's dependencies; they are kept only
+# where they keep a light process light (README, "Start-up"): the CLI loads a
+# sub-command's packages when that sub-command runs (`croptfx --help` and
+# `croptfx generate` do not import TensorFlow), and the core imports
+# TensorFlow, tf.Transform and Beam in the functions that need them (Beam
+# workers and the generator import the core without them).
+LAZY_IN_CORE = ('tensorflow', 'tensorflow_transform', 'apache_beam')
+
+
+def _imports_inside_functions(source: str) -> List[str]:
+  names = []
+  for node in ast.walk(ast.parse(source)):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+      for sub in ast.walk(node):
+        if isinstance(sub, ast.Import):
+          names.extend(alias.name for alias in sub.names)
+        elif isinstance(sub, ast.ImportFrom) and sub.module:
+          names.append(sub.module)
+  return names
+
+
+def test_imports_inside_functions_only_where_they_save_start_up():
+  found = {}
+  for package in PACKAGES + (CORE, 'tools'):
+    for path in _python_files(package):
+      if package == CORE and path.parent != ROOT / CORE:
+        continue
+      names = _imports_inside_functions(path.read_text())
+      if package == 'cli':
+        continue
+      if package == CORE:
+        names = [n for n in names if n.split('.')[0] not in LAZY_IN_CORE]
+      if path == ROOT / 'components' / 'parquet_example_gen' / '__init__.py':
+        names = [n for n in names if n != 'importlib']  # lazy attributes
+      if names:
+        found[str(path.relative_to(ROOT))] = names
+  assert found == {}
+
+
+def test_the_cli_and_the_generator_start_without_tensorflow():
+  code = ('import sys\n'
+          'from croptfx.cli import main\n'
+          'main.build_parser()\n'
+          'from croptfx.generate import part1\n'
+          'print(sorted(m for m in ("tensorflow", "apache_beam", "tfx") if m in sys.modules))')
+  done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                        check=True)
+  assert done.stdout.strip() == '[]'

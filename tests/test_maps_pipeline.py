@@ -85,9 +85,11 @@ def mapped(request, area, model_dir, tmp_path_factory):
   output = str(tmp_path_factory.mktemp(f'map-{request.param}'))
   from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
   stream = io.StringIO()
+  from croptfx.jobs import runners  # pylint: disable=g-import-not-at-top
   workers = 2 if request.param == 'beam' else None
-  summary = map_run.run_map(model_dir, area['data'], AS_OF, output, runner=request.param,
-                            workers=workers, stream=stream, batch_rows=128,
+  summary = map_run.run_map(model_dir, area['data'], AS_OF, output,
+                            runner=runners.check(request.param, workers),
+                            stream=stream, batch_rows=128,
                             min_batch_rows=256, max_batch_rows=512, shard_rows=250)
   return {'runner': request.param, 'output': output, 'summary': summary,
           'progress': stream.getvalue()}
@@ -278,3 +280,65 @@ def test_map_and_predict_work_under_paths_with_glob_characters(area, model_dir, 
   result = map_run.predict(model_dir, str(data), AS_OF, str(tmp_path / 'out[2]' / 'p.parquet'))
   assert (result['rows_read'], result['predicted']) == (50, 50)
   assert os.listdir(tmp_path / 'out[2]') == ['p.parquet']
+
+
+def test_relative_paths_with_glob_characters_work_in_map_and_predict(area, model_dir,
+                                                                     tmp_path):
+  data = tmp_path / 'd[1]'
+  data.mkdir()
+  pq.write_table(area['table'].slice(0, 30), data / 'part.parquet')
+  (tmp_path / 'd1').mkdir()  # what the pattern `d[1]` would match
+  pq.write_table(area['table'].slice(30, 40), tmp_path / 'd1' / 'part.parquet')
+  for command, output in (('map', 'm'), ('predict', 'p.parquet')):
+    done = subprocess.run(
+        [sys.executable, '-m', 'croptfx.cli', command, '--model', model_dir, '--data', 'd[1]',
+         '--as-of', AS_OF.isoformat(), '--output', output],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+  assert json.load(open(tmp_path / 'm' / 'map_summary.json'))['rows_read'] == 30
+  assert pq.read_table(tmp_path / 'p.parquet').num_rows == 30
+
+
+def test_predict_moves_a_previous_calls_files_aside(area, model_dir, tmp_path):
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+  data = tmp_path / 'data'
+  data.mkdir()
+  rows = area['table'].slice(0, 20).to_pylist()
+  rows[0]['bands'] = rows[0]['bands'][:-1]  # one row skipped: a skipped file
+  pq.write_table(pa.Table.from_pylist(rows, schema=area['table'].schema),
+                 data / 'part.parquet')
+  output = str(tmp_path / 'p.parquet')
+  first = map_run.predict(model_dir, str(data), AS_OF, output)
+  assert first['skipped_file'] == str(tmp_path / 'p.skipped.parquet')
+  # The next call's data have nothing to skip and nothing to predict.
+  pq.write_table(pa.Table.from_pylist(rows[1:], schema=area['table'].schema),
+                 data / 'part.parquet')
+  second = map_run.predict(model_dir, str(data), AS_OF, output)
+  assert second['skipped_file'] is None
+  assert sorted(os.listdir(tmp_path)) == ['data', 'p.parquet', 'p.parquet.previous',
+                                          'p.skipped.parquet.previous']
+  later = datetime.date(AS_OF.year + 1, 7, 15)
+  with pytest.raises(Exception, match='nothing to predict'):
+    map_run.predict(model_dir, str(data), later, output)
+  # A failed call leaves nothing that reads as its result.
+  assert sorted(os.listdir(tmp_path)) == ['data', 'p.parquet.previous',
+                                          'p.skipped.parquet.previous']
+
+
+def test_a_map_outside_the_trained_as_of_days_is_warned_about(area, model_dir, tmp_path):
+  from croptfx import outputs  # pylint: disable=g-import-not-at-top
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+  first, last = outputs.read_model_info(model_dir)['as_of_day_range']
+  assert 35 <= first < 120 and 240 < last <= 365
+  data = tmp_path / 'data'
+  data.mkdir()
+  pq.write_table(area['table'].slice(0, 20), data / 'part.parquet')
+  stream = io.StringIO()
+  new_year = datetime.date(AS_OF.year, 1, 1)
+  summary = map_run.run_map(model_dir, str(data), new_year, str(tmp_path / 'm'), stream=stream)
+  warning = (f'as of {new_year} (day 1) is outside the as-of days the model was trained for '
+             f'({first} to {last}); its classes there are extrapolation')
+  assert summary['warnings'] == [warning]
+  assert f'warning: {warning}' in stream.getvalue().splitlines()
+  assert map_run.run_map(model_dir, str(data), AS_OF, str(tmp_path / 'm2'),
+                         stream=io.StringIO())['warnings'] == []

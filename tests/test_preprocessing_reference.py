@@ -1,6 +1,6 @@
 """Independent NumPy reference of the Transform, and the test data set.
 
-Written from the rules (DESIGN.md section 5, `preprocessing.pick` docstring),
+Written from the rules (docs/data-contract.md, "Transform output", `preprocessing.pick` docstring),
 not from the TF code: a plain loop per row and per bin. Other
 test_preprocessing_* modules compare the graph with it.
 """

@@ -15,11 +15,10 @@ import pytest
 import tensorflow as tf
 
 from croptfx import features
-from croptfx.generate import part1
 from croptfx import layouts
 from croptfx import records
 from croptfx.pipeline import configs
-from tests.conftest import YEARS
+from tests.conftest import generated_data
 
 GZIP_MAGIC = b'\x1f\x8b'
 
@@ -66,9 +65,7 @@ def _records(uri, canonical=False):
 def runs(tmp_path_factory):
   """ExampleGen + Transform on 30 generated pixels x 3 years, both ways."""
   from croptfx.bench import beam_part  # pylint: disable=g-import-not-at-top
-  tmp = tmp_path_factory.mktemp('records')
-  data_dir = str(tmp / 'data')
-  part1.write_dataset(data_dir, 30, years=YEARS, seed=5, rows_per_file=40)
+  tmp, data_dir = generated_data(tmp_path_factory, 'records', 30, seed=5, rows_per_file=40)
   return {compress: beam_part.run(data_dir, str(tmp / f'out-{compress}'),
                                   statistics=False, compress=compress)
           for compress in (False, True)}

@@ -158,7 +158,7 @@ def test_the_previous_summary_and_report_were_moved_aside(hostile_run):
   output = hostile_run['output']
   with open(os.path.join(output, 'run_summary.json.previous')) as f:
     assert json.load(f) == {'rows_read': 1, 'model_dir': '/old'}
-  with open(os.path.join(output, 'croptfx.report.html.previous')) as f:
+  with open(os.path.join(output, 'report.html.previous')) as f:
     assert f.read() == 'old report'
   assert run_summary.read_summary(output).rows_read == 3 * PIXELS
 

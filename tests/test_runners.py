@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 
@@ -80,3 +81,39 @@ def test_compile_with_dataflow_puts_args_in_the_spec(tmp_path):
       image='gcr.io/p/croptfx:1', beam_pipeline_args=args)
   text = open(path).read()
   assert text.count('--runner=DataflowRunner') >= 4  # every Beam component
+
+
+# `croptfx compile --output`: a file it can write, written whole.
+
+
+@pytest.mark.parametrize('output, message', [
+    ('', '--output is empty; give the file to write'),
+    ('{tmp}', '--output {tmp} is a directory; give the file to write'),
+    ('/dev/full', '--output /dev/full is not a regular file'),
+    ('/proc/croptfx/spec.json', 'cannot write --output /proc/croptfx/spec.json: '),
+])
+def test_compile_refuses_outputs_it_cannot_write(tmp_path, output, message):
+  output = output.format(tmp=tmp_path)
+  done = subprocess.run(
+      [sys.executable, '-m', 'croptfx.cli', 'compile', '--output', output,
+       '--pipeline-root', 'gs://bucket/croptfx', '--data', 'gs://bucket/parquet/'],
+      capture_output=True, text=True)
+  assert done.returncode == 2 and done.stdout == ''
+  lines = done.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith(
+      'croptfx compile: error: ' + message.format(tmp=tmp_path)), lines
+
+
+def test_compile_writes_the_spec_whole(tmp_path, monkeypatch):
+  from croptfx import paths  # pylint: disable=g-import-not-at-top
+  from croptfx.pipeline import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+  target = tmp_path / 'spec.json'
+  target.write_text('{"an": "older spec"}')
+
+  def full_disk(path, data):
+    raise OSError(28, 'No space left on device')
+  monkeypatch.setattr(paths, 'write_atomic', full_disk)
+  with pytest.raises(OSError):
+    kubeflow_v2_runner.compile_pipeline(str(target), 'gs://b/root', 'gs://b/data/')
+  assert json.loads(target.read_text()) == {'an': 'older spec'}
+  assert sorted(os.listdir(tmp_path)) == ['spec.json']

@@ -13,7 +13,7 @@ COTTON = features.CLASS_NAMES.index('Cotton')
 
 
 def reference_window(grid, observed, vegetation, label, e):
-  """Plain loops: the definition in DESIGN.md section 6, one example."""
+  """Plain loops: the definition in docs/data-contract.md ("The model's window"), one example."""
   win = np.zeros((T, K), np.float32)
   win_obs = np.zeros(T, np.float32)
   win_veg = np.zeros(T, np.float32)

@@ -3,7 +3,7 @@
 The Transform output holds the whole season as 73 calendar bins. A model
 predicting "as of" a date sees only the 36 bins (180 days) ending at the as-of
 bin e, zero-padded before January 1, and the crop label is gated on recent
-vegetation (DESIGN.md sections 3 and 6). `input_fn` (random e per example and
+vegetation (docs/data-contract.md, "Labels" and "The model's window"). `input_fn` (random e per example and
 epoch), the evaluation signature (fixed days) and the serving signature (e from
 the request's date) all call `apply_window`, so the three cannot drift apart.
 """

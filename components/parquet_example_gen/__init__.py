@@ -4,27 +4,21 @@ Modules:
   component   ParquetExampleGen (a FileBasedExampleGen) and its spec
   executor    the TFX executor: checks the input, runs the pipeline, records
               the counts in ML Metadata
-  transforms  the Beam pipeline (read, validate, encode, quarantine, counts)
-  driver      input fingerprint over every file read (caching)
-  reader      list input files, check footers, stream normalized batches
-  validation  vectorized row checks (reasons and notes)
-  encoding    normalized batches -> serialized tf.Examples
-  counts      counts.json / quarantine layout, `read_counts`
+  transforms  the Beam pipeline (read, validate, encode, duplicate rule,
+              quarantine, counts)
+  driver      input fingerprint of the content of every file read (caching)
+  counts      counts.json (`croptfx.outputs.read_counts` reads it back)
   splits      the year -> split mapping
 
-Only `component` and `executor` import TFX/TensorFlow, so Beam workers,
-prediction and benchmarks stay light; the names below load lazily.
+Reading, checking and encoding rows is `croptfx.rows`, shared with the map and
+extraction jobs. Only `component`, `executor` and `driver` import TFX, so Beam
+workers, prediction and benchmarks stay light; the component class loads
+lazily from here.
 """
-
-_LAZY = {
-    'ParquetExampleGen': 'component',
-    'read_counts': 'counts',
-}
 
 
 def __getattr__(name):
-  if name in _LAZY:
+  if name == 'ParquetExampleGen':
     import importlib  # pylint: disable=g-import-not-at-top
-    module = importlib.import_module(f'{__name__}.{_LAZY[name]}')
-    return getattr(module, name)
+    return importlib.import_module(f'{__name__}.component').ParquetExampleGen
   raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,7 +1,7 @@
 """Row accounting of a ParquetExampleGen run.
 
 Stored in the output Examples artifact beside the `Split-*` directories (the
-layout and the reader are in `croptfx.artifacts`): `counts.json` holds the
+layout is in `croptfx.layouts`, the reader in `croptfx.outputs`): `counts.json` holds the
 counts below and `quarantine/` the quarantined rows (the normalized input
 columns plus `source_file` and `reason`). The counts reconcile exactly:
 rows_read = sum(examples) + sum(quarantined). `rows_by_year` counts the
@@ -25,6 +25,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from croptfx import features
 from croptfx import layouts
 from croptfx.rows import validation
 
@@ -73,7 +74,7 @@ def empty_split_problem(counts: Counts, year_splits: Mapping[int, str]) -> Optio
   for split, n in counts['examples'].items():
     if n:
       continue
-    years = sorted(y for y, name in year_splits.items() if name == split)
+    years = features.years_of_split(year_splits, split)
     read = {y: counts.get('rows_by_year', {}).get(str(y), 0) for y in years}
     year_text = ', '.join(map(str, years))
     if not any(read.values()):

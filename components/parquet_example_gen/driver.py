@@ -25,6 +25,8 @@ from tfx.components.example_gen import utils
 from tfx.orchestration import data_types
 from tfx.types import standard_component_specs
 
+from apache_beam.io.filesystems import FileSystems
+
 from croptfx import paths
 from croptfx.rows import reader
 
@@ -42,7 +44,6 @@ def content_checksum(path: str) -> str:
       for block in iter(lambda: f.read(_BLOCK_BYTES), b''):
         digest.update(block)
     return 'sha256:' + digest.hexdigest()
-  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   return 'store:' + str(FileSystems.checksum(path))
 
 
