@@ -304,9 +304,6 @@ def days_since_epoch(date: datetime.date) -> int:
   return (date - EPOCH).days
 
 
-def date_from_days(days: int) -> datetime.date:
-  return EPOCH + datetime.timedelta(days=int(days))
-
 
 # Runs of these characters are one separator in CDL names ('Non-Alfalfa').
 # ASCII whitespace spelled out: Python's \s and TF's (RE2) differ beyond it.

@@ -342,3 +342,19 @@ def test_a_map_outside_the_trained_as_of_days_is_warned_about(area, model_dir, t
   assert f'warning: {warning}' in stream.getvalue().splitlines()
   assert map_run.run_map(model_dir, str(data), AS_OF, str(tmp_path / 'm2'),
                          stream=io.StringIO())['warnings'] == []
+
+
+def test_a_beam_map_prints_progress_only(area, model_dir, tmp_path):
+  """Worker processes' interpreter-shutdown noise goes to the map's log."""
+  data = tmp_path / 'data'
+  data.mkdir()
+  pq.write_table(area['table'].slice(0, 40), data / 'part.parquet')
+  done = subprocess.run(
+      [sys.executable, '-m', 'croptfx.cli', 'map', '--model', model_dir, '--data', str(data),
+       '--as-of', AS_OF.isoformat(), '--output', str(tmp_path / 'm'), '--runner', 'beam'],
+      capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr
+  assert done.stderr == ''
+  lines = done.stdout.splitlines()
+  assert lines[0].startswith('[1/4] checking the model and the input files ... done in ')
+  assert lines[4] == 'croptfx map: 40 of 40 rows mapped as of 2021-07-15'

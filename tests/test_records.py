@@ -78,23 +78,24 @@ def test_example_gen_writes_uncompressed_by_default_and_gzip_when_asked(runs):
   splits = list(configs.YEAR_SPLITS.values())
   assert sorted(plain) == sorted(zipped) == sorted(splits)
   for split in splits:
-    assert plain_names[split] == ['data_tfrecord-00000-of-00001']
-    assert zipped_names[split] == ['data_tfrecord-00000-of-00001.gz']
+    # Two files a split: the rows without copies, the ones the duplicate rule kept.
+    assert plain_names[split] == ['data_tfrecord-00000-of-00001',
+                                  'data_tfrecord_resolved-00000-of-00001']
+    assert zipped_names[split] == [n + '.gz' for n in plain_names[split]]
     # Byte-identical payload, as many records as counts.json says.
     assert plain[split] == zipped[split]
     assert len(plain[split]) == runs[False].counts['examples'][split] == (
         runs[True].counts['examples'][split])
-    path = os.path.join(layouts.split_dir(runs[False].examples_uri, split),
-                        plain_names[split][0])
-    with open(path, 'rb') as f:
-      assert f.read(2) != GZIP_MAGIC
-    assert os.path.getsize(path) == sum(16 + len(r) for r in plain[split])
-    path = os.path.join(layouts.split_dir(runs[True].examples_uri, split),
-                        zipped_names[split][0])
-    with gzip.open(path, 'rb') as f:
-      assert len(f.read()) == os.path.getsize(
-          os.path.join(layouts.split_dir(runs[False].examples_uri, split),
-                       plain_names[split][0]))
+    directory = layouts.split_dir(runs[False].examples_uri, split)
+    for name in plain_names[split]:
+      with open(os.path.join(directory, name), 'rb') as f:
+        assert f.read(2) != GZIP_MAGIC
+    assert sum(os.path.getsize(os.path.join(directory, n)) for n in plain_names[split]) == sum(
+        16 + len(r) for r in plain[split])
+    zipped_directory = layouts.split_dir(runs[True].examples_uri, split)
+    for name in plain_names[split]:
+      with gzip.open(os.path.join(zipped_directory, name + '.gz'), 'rb') as f:
+        assert len(f.read()) == os.path.getsize(os.path.join(directory, name))
   assert sum(len(v) for v in plain.values()) == 90 - sum(
       runs[False].counts['quarantined'].values())
 

@@ -175,3 +175,49 @@ def test_ctrl_c_of_a_beam_run_is_exit_130_in_one_line(tmp_path):
   assert eval(err) == 'croptfx run: interrupted\n'  # pylint: disable=eval-used
   assert eval(out).rstrip('\n').endswith('interrupted')  # pylint: disable=eval-used
   assert not (tmp_path / 'out' / 'run_summary.json').exists()
+
+
+def test_a_second_writer_is_exit_3_in_one_line_and_changes_nothing(tmp_path):
+  data = _data(tmp_path / 'a')
+  output = tmp_path / 'out'
+  from croptfx.jobs import lock  # pylint: disable=g-import-not-at-top
+  held = lock.OutputLock(str(output / lock.LOCK_FILE), 'map', f'--output {output}').acquire()
+  try:
+    status, stdout, lines = _cli('run', '--data', data, '--output', str(output),
+                                 '--model', 'cnn', '--train-steps', '20')
+  finally:
+    held.release()
+  assert status == errors.BUSY and stdout == ''
+  assert len(lines) == 1 and lines[0].startswith(
+      f'croptfx run: error: --output {output} is being written by `croptfx map` (pid '
+      f'{os.getpid()} on ')
+  assert sorted(os.listdir(output)) == []  # no logs, no summary moved, nothing
+
+
+def _tmpfs(path, size):
+  path.mkdir()
+  done = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(path)],
+                        capture_output=True, text=True)
+  if done.returncode:
+    pytest.skip(f'a small file system is needed and mount failed: {done.stderr.strip()}')
+  return path
+
+
+def test_a_full_disk_is_exit_4_and_leaves_no_servable_model(tmp_path):
+  data = _data(tmp_path / 'a')
+  disk = _tmpfs(tmp_path / 'disk', '5m')
+  try:
+    # Blessed whatever its accuracy: the push is what fills the disk (the
+    # pipeline's artifacts take about 4 of the 5 MB).
+    status, _, lines = _cli('run', '--data', data, '--output', str(disk / 'run'),
+                            '--model', 'cnn', '--train-steps', '20', '--epochs', '1',
+                            '--blessing-threshold', '0', '--no-report')
+    assert status == errors.NO_SPACE
+    assert lines == [f'croptfx run: error: no space left on device: the file system at '
+                     f'{disk} (holding {disk / "run"}) is full; free space or write '
+                     'elsewhere; no run summary was written']
+    serving = disk / 'run' / 'serving_model'
+    assert not serving.exists() or os.listdir(serving) == []
+    assert not (disk / 'run' / 'run_summary.json').exists()
+  finally:
+    subprocess.run(['umount', str(disk)], check=False)

@@ -83,15 +83,16 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       self,
       pipeline: beam.Pipeline,
       exec_properties: Dict[str, Any],
-  ) -> Dict[str, beam.pvalue.PCollection]:
-    """Reads, validates and encodes the input; returns examples by split.
+  ) -> Dict[str, List[beam.pvalue.PCollection]]:
+    """Reads, validates and encodes the input; returns each split's examples
+    in its parts (`transforms.ParquetToExampleParts`), written apart.
 
     When `Do` passes the output URI (private key), the quarantined rows and
     counts are written there too.
     """
     layouts = exec_properties.get(_LAYOUTS_KEY) or check_input(exec_properties)
     # pylint: disable=no-value-for-parameter
-    return pipeline | 'ParquetToExamples' >> transforms.ParquetToExamples(
+    return pipeline | 'ParquetToExamples' >> transforms.ParquetToExampleParts(
         layouts,
         splits_lib.parse_year_splits(exec_properties.get(YEAR_SPLITS_KEY)),
         label_mapping=exec_properties.get(LABEL_MAPPING_KEY) or None,
@@ -152,12 +153,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     logging.info('Generating examples.')
     with self._make_beam_pipeline() as pipeline:
       example_splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
-      for name, examples in example_splits.items():
-        # pylint: disable=no-value-for-parameter
-        _ = (examples
-             | f'WriteSplit[{name}]' >> transforms.WriteExamples(
-                 artifact_utils.get_split_uri([examples_artifact], name),
-                 compress=compress))
+      for name, parts in example_splits.items():
+        for prefix, examples in zip(transforms.PART_PREFIXES, parts):
+          # pylint: disable=no-value-for-parameter
+          _ = (examples
+               | f'WriteSplit[{name}][{prefix}]' >> transforms.WriteExamples(
+                   artifact_utils.get_split_uri([examples_artifact], name),
+                   compress=compress, prefix=prefix))
 
     counts = outputs.read_counts(examples_artifact.uri)
     counts_lib.check_reconciled(counts)

@@ -165,8 +165,24 @@ def _write_counts(partial: Dict[str, Any], names: Sequence[str],
                           examples_uri)
 
 
+# The files of a split: the rows without copies, and the ones the duplicate
+# rule kept. Two writers, so each streams from its own stage (a Flatten of
+# PCollections of two stages makes the DirectRunner hold both whole).
+PART_PREFIXES = (TFRECORD_PREFIX, f'{TFRECORD_PREFIX}_resolved')
+
+
 @beam.ptransform_fn
 def ParquetToExamples(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, *args, **kwargs) -> Dict[str, beam.pvalue.PCollection]:
+  """`ParquetToExampleParts`, each split's parts flattened into one
+  PCollection (for consumers that read them in the same job)."""
+  parts = pipeline | 'Parts' >> ParquetToExampleParts(*args, **kwargs)  # pylint: disable=no-value-for-parameter
+  return {name: tuple(split_parts) | f'AllExamples{name}' >> beam.Flatten()
+          for name, split_parts in parts.items()}
+
+
+@beam.ptransform_fn
+def ParquetToExampleParts(  # pylint: disable=invalid-name
     pipeline: beam.Pipeline,
     file_layouts: List[reader.FileLayout],
     year_splits: Dict[int, str],
@@ -185,7 +201,9 @@ def ParquetToExamples(  # pylint: disable=invalid-name
     examples_uri: if given, the quarantine and counts.json are written there.
 
   Returns:
-    Split name -> PCollection of serialized tf.Examples.
+    Split name -> its serialized tf.Examples, in two PCollections (see
+    `PART_PREFIXES`): the rows whose pixel-year has no copy, and the rows
+    the duplicate rule kept.
   """
   names = splits_lib.split_names(year_splits)
   files = (
@@ -220,15 +238,13 @@ def ParquetToExamples(  # pylint: disable=invalid-name
          | 'AllCounts' >> beam.Flatten()
          | 'SumCounts' >> beam.CombineGlobally(counts_lib.merge_counts)
          | 'WriteCounts' >> beam.Map(_write_counts, names, examples_uri))
-  return {name: ((read[_split_tag(name)], resolved[_split_tag(name)])
-                 | f'AllExamples{name}' >> beam.Flatten())
-          for name in names}
+  return {name: [read[_split_tag(name)], resolved[_split_tag(name)]] for name in names}
 
 
 @beam.ptransform_fn
 def WriteExamples(  # pylint: disable=invalid-name
     examples: beam.pvalue.PCollection, split_uri: str,
-    compress: bool = False) -> beam.pvalue.PDone:
+    compress: bool = False, prefix: str = TFRECORD_PREFIX) -> beam.pvalue.PDone:
   """Serialized examples -> TFRecords: GZIP (`.gz`, as TFX's WriteSplit
   writes them) when `compress`, else uncompressed (no suffix).
 
@@ -240,7 +256,7 @@ def WriteExamples(  # pylint: disable=invalid-name
   """
   return (examples
           | 'Write' >> beam.io.WriteToTFRecord(
-              posixpath.join(split_uri, TFRECORD_PREFIX),
+              posixpath.join(split_uri, prefix),
               file_name_suffix=layouts.GZIP_SUFFIX if compress else '',
               compression_type=(CompressionTypes.GZIP if compress else
                                 CompressionTypes.UNCOMPRESSED)))
