@@ -147,7 +147,7 @@ class Truth:
     for item in self.items:
       moment = datetime.datetime.fromisoformat(item['properties']['datetime'].replace('Z', '+00:00'))
       day = features.days_since_epoch(moment.astimezone(datetime.timezone.utc).date())
-      if features.date_from_days(day).year != year:
+      if (features.EPOCH + datetime.timedelta(days=day)).year != year:
         continue
       baseline = tuple(int(p) for p in item['properties']['s2:processing_baseline'].split('.'))
       offset = 1000 if baseline >= (4, 0) else 0
