@@ -20,6 +20,7 @@ COPY croptfx ./croptfx
 COPY bench ./bench
 COPY cli ./cli
 COPY components ./components
+COPY extract ./extract
 COPY generate ./generate
 COPY jobs ./jobs
 COPY maps ./maps
@@ -43,5 +44,5 @@ COPY --from=wheel /wheels/ ./wheels/
 RUN pip install --no-cache-dir pip==24.2 \
  && pip install --no-cache-dir -r requirements.lock \
  && pip install --no-cache-dir --no-deps wheels/crop_timeseries_tfx-*.whl \
- && cd / && python -c "import croptfx.features, croptfx.components.parquet_example_gen.executor, croptfx.preprocessing.preprocessing, croptfx.trainer.model, croptfx.jobs.portable, croptfx.maps.pipeline; import importlib.resources as r; assert r.files('croptfx').joinpath('data/cdl_classes.json').is_file() and r.files('croptfx').joinpath('data/cdl_codes.csv').is_file()"
+ && cd / && python -c "import croptfx.features, croptfx.components.parquet_example_gen.executor, croptfx.preprocessing.preprocessing, croptfx.trainer.model, croptfx.jobs.portable, croptfx.maps.pipeline, croptfx.extract.pipeline; import importlib.resources as r; assert r.files('croptfx').joinpath('data/cdl_classes.json').is_file() and r.files('croptfx').joinpath('data/cdl_codes.csv').is_file()"
 ENTRYPOINT ["/opt/apache/beam/boot"]

@@ -9,6 +9,7 @@ import argparse
 import datetime
 import logging
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -123,10 +124,18 @@ def _aoi(text: str):
 
 
 def _cmd_generate(args) -> int:
+  if args.imagery:
+    return _generate_imagery(args)
+  if args.revisit_days is not None:
+    raise errors.CroptfxError('--revisit-days applies to --imagery')
+  if (args.pixels_per_year is None) == (args.aoi is None):
+    raise errors.CroptfxError('one of the arguments --pixels-per-year --aoi is required '
+                              '(or --imagery)')
   from croptfx.generate import part1  # pylint: disable=g-import-not-at-top
   summary = part1.write_dataset(
-      args.out, args.pixels_per_year, years=args.years, seed=args.seed,
-      layout=args.layout, rows_per_file=args.rows_per_file,
+      args.out, args.pixels_per_year, years=args.years or sorted(configs.YEAR_SPLITS),
+      seed=args.seed, layout=args.layout,
+      rows_per_file=args.rows_per_file or part1.DEFAULT_ROWS_PER_FILE,
       slides_columns=args.slides_columns, aoi=args.aoi, bad=args.bad)
   if args.aoi:
     what = (f"{args.aoi[0]} x {args.aoi[1]} pixels of a wall-to-wall area on the CDL's "
@@ -140,6 +149,30 @@ def _cmd_generate(args) -> int:
         + (f', {bad} of them bad on purpose' if bad else '')
         + f") in {len(summary['files'])} Parquet file(s) under {args.out} ({args.layout} layout)"
         + cdls)
+  return 0
+
+
+def _generate_imagery(args) -> int:
+  """`generate --imagery`: COGs, STAC items and CDL rasters of an area."""
+  if args.pixels_per_year is not None:
+    raise errors.CroptfxError('--imagery makes an area: give its size with --aoi WxH (CDL '
+                              'cells), not --pixels-per-year')
+  for flag, given in (('--layout', args.layout != 'flat'), ('--slides-columns', args.slides_columns),
+                      ('--rows-per-file', args.rows_per_file is not None), ('--bad', args.bad)):
+    if given:
+      raise errors.CroptfxError(f'{flag} applies to Part-1 rows, not --imagery')
+  area = args.aoi or configs.IMAGERY_AREA
+  if min(area) < 2:
+    raise errors.CroptfxError(f'--aoi of --imagery must be at least 2x2 cells, got {area[0]}x{area[1]}')
+  from croptfx.generate import imagery  # pylint: disable=g-import-not-at-top
+  summary = imagery.write_imagery(
+      args.out, area=area, years=args.years or configs.IMAGERY_YEARS, seed=args.seed,
+      revisit_days=args.revisit_days or configs.IMAGERY_REVISIT_DAYS)
+  tiles = ', '.join(t['name'] for t in summary['tiles'])
+  print(f"croptfx generate: wrote {len(summary['scenes'])} Sentinel-2 L2A scenes (tiles {tiles}; "
+        f"{len(summary['years'])} years) as COGs, two STAC ItemCollections and "
+        f"{len(summary['labels'])} CDL rasters of a {area[0]} x {area[1]} cell area under {args.out}")
+  print('  next: ' + ' '.join(imagery.extract_command(summary, os.path.join(args.out, 'extract'))))
   return 0
 
 
@@ -271,6 +304,90 @@ def _cmd_map(args) -> int:
   return 0
 
 
+def _labels(text: str):
+  """'2021=cdl/2021.tif,2022=cdl/2022.tif' -> {2021: 'cdl/2021.tif', ...}."""
+  result = {}
+  for item in text.split(','):
+    year, sep, path = item.partition('=')
+    year, path = year.strip(), path.strip()
+    if not sep or not year.isdigit() or not path:
+      raise argparse.ArgumentTypeError(
+          f'takes YEAR=PATH pairs like 2021=cdl/2021_30m_cdls.tif, got {text!r}')
+    if int(year) in result:
+      raise argparse.ArgumentTypeError(f'year {int(year)} is given twice in {text!r}')
+    result[int(year)] = path
+  return result
+
+
+def _grid(text: str):
+  """'EPSG:5070,30' -> ('EPSG:5070', 30.0)."""
+  crs, sep, res = text.rpartition(',')
+  try:
+    value = float(res)
+  except ValueError:
+    value = float('nan')
+  if not sep or not re.fullmatch(r'EPSG:\d+', crs.strip(), re.IGNORECASE) or not value > 0:
+    raise argparse.ArgumentTypeError(
+        f'takes EPSG:N,RES (a CRS and a cell size in its units), like EPSG:5070,30, got {text!r}')
+  return crs.strip().upper(), value
+
+
+def _extract_runner(args):
+  """The extraction's runner, its flags checked (`jobs.runners`, `jobs.dataflow`).
+
+  Dataflow workers read the label rasters and write the output; the items
+  are read here, their assets by the workers (any URI GDAL reads).
+  """
+  from croptfx.extract import run as extract_run  # pylint: disable=g-import-not-at-top
+  settings = None
+  if args.runner == 'dataflow':
+    settings = dataflow.Settings.check(
+        args.project, args.region, args.output, args.temp_location, args.machine_type,
+        args.max_num_workers, cloud_paths={'--output': args.output})
+    local = [f'--labels {y}={p}' for y, p in (args.labels or {}).items() if not paths.is_uri(p)]
+    if local:
+      raise errors.CroptfxError(f'Dataflow workers cannot read local files: {local[0]} must be '
+                                'a gs://, s3:// or http(s) URI')
+  else:
+    given = [flag for flag, value in (
+        ('--project', args.project), ('--region', args.region),
+        ('--temp-location', args.temp_location), ('--machine-type', args.machine_type),
+        ('--max-num-workers', args.max_num_workers)) if value]
+    if given:
+      raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
+    if args.image and args.runner != 'portable':
+      raise errors.CroptfxError('--image applies to --runner dataflow or portable only')
+  return runners.check(args.runner, args.workers, settings,
+                       args.image or configs.PIPELINE_IMAGE, supported=extract_run.RUNNERS)
+
+
+def _cmd_extract(args) -> int:
+  from croptfx.extract import aoi as aoi_lib  # pylint: disable=g-import-not-at-top
+  from croptfx.extract import run as extract_run  # pylint: disable=g-import-not-at-top
+  runner = _extract_runner(args)
+  inputs = [('--items ', args.items)] + [(f'--labels {y}=', p) for y, p in (args.labels or {}).items()]
+  for flag, path in inputs:
+    if not paths.is_uri(path) and not os.path.exists(path):
+      raise errors.CroptfxError(f'{flag}{path}: no such file or directory')
+  if args.years and args.labels:
+    missing = [y for y in args.years if y not in args.labels]
+    if missing:
+      raise errors.CroptfxError(f'--years {",".join(map(str, args.years))}: no --labels for '
+                                f'{", ".join(map(str, missing))}')
+  aoi = aoi_lib.parse(args.aoi) if args.aoi else None
+  if args.grid and aoi is None:
+    raise errors.CroptfxError('--grid needs --aoi WEST,SOUTH,EAST,NORTH or --aoi FILE.geojson: '
+                              'the area to map')
+  extract_run.check_output(args.output)
+  config = configs.EXTRACT_CONFIG
+  extract_run.run_extract(
+      args.items, args.output, labels=args.labels, grid=args.grid, aoi=aoi, years=args.years,
+      runner=runner, chunk_cells=args.chunk_cells or config['chunk_cells'],
+      block_cells=config['block_cells'], block_samples=config['block_samples'],
+      shard_bytes=config['shard_bytes'], verbose=args.verbose)
+  return 0
+
+
 def _cmd_report(args) -> int:
   from croptfx.report import build  # pylint: disable=g-import-not-at-top
   path = build.write_report(args.run)
@@ -309,6 +426,11 @@ def _map_runners(text: str) -> List[str]:
 
 
 def _cmd_bench(args) -> int:
+  if args.extract:
+    if args.map or args.scaling or args.fingerprint or args.pixels_per_year is not None:
+      raise errors.CroptfxError('--extract takes only --quick and --output')
+    from croptfx.bench import extract_case  # pylint: disable=g-import-not-at-top
+    return extract_case.main(args.quick, args.output)
   if args.fingerprint:
     from croptfx.bench import fingerprint_case  # pylint: disable=g-import-not-at-top
     return fingerprint_case.main()
@@ -357,21 +479,33 @@ def build_parser() -> argparse.ArgumentParser:
                   'Sentinel-2 pixel time series, as a TFX pipeline.')
   sub = parser.add_subparsers(dest='command', required=True)
 
-  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data')
+  p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data, or the '
+                                      'imagery it comes from (--imagery)')
   p.add_argument('out', help='output directory')
-  size = p.add_mutually_exclusive_group(required=True)
+  size = p.add_mutually_exclusive_group()
   size.add_argument('--pixels-per-year', type=_positive_int,
                     help='pixels in fields scattered over a county')
   size.add_argument('--aoi', type=_aoi, metavar='WxH',
                     help="every pixel of a W x H area of the CDL's 30 m EPSG:5070 grid, "
                          'made of fields (a map-like area, e.g. 200x150), and its CDL '
-                         'GeoTIFF of each year in OUT/_cdl/')
-  p.add_argument('--years', type=_years, default=sorted(configs.YEAR_SPLITS),
+                         'GeoTIFF of each year in OUT/_cdl/; with --imagery the area in CDL '
+                         'cells (default pipeline/configs.py IMAGERY_AREA, '
+                         f'{"x".join(map(str, configs.IMAGERY_AREA))})')
+  p.add_argument('--imagery', action='store_true',
+                 help='instead of rows: Sentinel-2 L2A COGs of two tiles across UTM zones 15/16, '
+                      'STAC ItemCollections (Earth Search and Planetary Computer conventions) '
+                      'and CDL GeoTIFFs of an area, for croptfx extract')
+  p.add_argument('--revisit-days', type=_positive_int, default=None,
+                 help=f'--imagery: days between acquisitions (default {configs.IMAGERY_REVISIT_DAYS}, '
+                      "Sentinel-2's)")
+  p.add_argument('--years', type=_years, default=None,
                  help='comma-separated season years (default: the years of '
-                      f'pipeline/configs.py, {",".join(map(str, sorted(configs.YEAR_SPLITS)))})')
+                      f'pipeline/configs.py, {",".join(map(str, sorted(configs.YEAR_SPLITS)))}; '
+                      f'--imagery {",".join(map(str, configs.IMAGERY_YEARS))})')
   p.add_argument('--seed', type=_non_negative_int, default=0)
   p.add_argument('--layout', choices=('flat', 'hive'), default='flat')
-  p.add_argument('--rows-per-file', type=_positive_int, default=5000)
+  p.add_argument('--rows-per-file', type=_positive_int, default=None,
+                 help='rows per Parquet file (default generate/part1.py DEFAULT_ROWS_PER_FILE, 5000)')
   p.add_argument('--slides-columns', action='store_true',
                  help="use the slides' column spellings '# scenes' and 'img dates'")
   p.add_argument('--bad', action='store_true',
@@ -464,6 +598,42 @@ def build_parser() -> argparse.ArgumentParser:
                       '(default the bundled croptfx/data/cdl_classes.json)')
   p.set_defaults(func=_cmd_map)
 
+  p = sub.add_parser('extract', help='Sentinel-2 L2A scenes (STAC items, COGs) and CDL rasters '
+                                     '-> Part-1 rows, as one Beam job')
+  p.add_argument('--items', required=True,
+                 help='a STAC ItemCollection JSON file, a directory of item JSON files or a '
+                      'static catalog (local, gs://, s3:// or http(s))')
+  what = p.add_mutually_exclusive_group(required=True)
+  what.add_argument('--labels', type=_labels, metavar='YEAR=PATH[,YEAR=PATH...]',
+                    help='label rasters (the CDL of each year): the pixels are their cells')
+  what.add_argument('--grid', type=_grid, metavar='EPSG:N,RES',
+                    help="an area to map, no labels: the cells of this grid in --aoi "
+                         "(EPSG:5070,30: the CDL's own cells)")
+  p.add_argument('--aoi', default=None, metavar='W,S,E,N|FILE.geojson',
+                 help="the area in lon/lat degrees or a GeoJSON polygon (default: the label "
+                      "rasters' extent)")
+  p.add_argument('--years', type=_years, default=None,
+                 help='the seasons (default: every --labels year; on a --grid every year of '
+                      'the items)')
+  p.add_argument('--output', required=True,
+                 help='the data directory to write: year=YYYY/*.parquet and extract_summary.json')
+  _add_runner_arguments(p, runners.RUNNERS)
+  p.add_argument('--chunk-cells', type=_positive_int, default=None,
+                 help='cells per side of a chunk, the unit of the windowed reads (default '
+                      f"pipeline/configs.py EXTRACT_CONFIG, {configs.EXTRACT_CONFIG['chunk_cells']})")
+  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
+  p.add_argument('--temp-location', default=None,
+                 help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
+  p.add_argument('--image', default=None,
+                 help='worker container image with the project installed (Dataflow, portable; '
+                      'default pipeline/configs.py PIPELINE_IMAGE)')
+  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
+  p.add_argument('--max-num-workers', type=_positive_int, default=None,
+                 help='autoscaling limit (Dataflow; default 10)')
+  p.add_argument('--verbose', action='store_true', help='show Beam/GDAL logs on the console')
+  p.set_defaults(func=_cmd_extract)
+
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
   p.add_argument('--run', required=True, help='the --output directory of `croptfx run`')
   p.set_defaults(func=_cmd_report)
@@ -501,6 +671,10 @@ def build_parser() -> argparse.ArgumentParser:
                  help="instead: the map's grid and raster steps alone, seconds per million "
                       'pixels and peak RSS at 1x and 10x the demo area and a regional area '
                       '(the BENCHMARKS.md map section)')
+  p.add_argument('--extract', action='store_true',
+                 help='instead: `croptfx extract` scene-samples/s against bare windowed reads of '
+                      'the same assets, and its peak RSS with N and 2N scenes (the BENCHMARKS.md '
+                      'extraction section)')
   p.add_argument('--map-runners', type=_map_runners,
                  default=['local', 'beam'],
                  help='runners of --map, comma-separated: local,beam (default both)')
@@ -510,7 +684,28 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+# Options whose value may start with '-' (a western longitude): argparse
+# would take `--aoi -90.1,33.4,-90,33.5` for two options.
+_SIGNED_VALUE_OPTIONS = ('--aoi',)
+
+
+def _attach_signed_values(argv: List[str]) -> List[str]:
+  """['--aoi', '-90.1,...'] -> ['--aoi=-90.1,...'] (what argparse accepts)."""
+  out = []
+  i = 0
+  while i < len(argv):
+    if (argv[i] in _SIGNED_VALUE_OPTIONS and i + 1 < len(argv)
+        and re.match(r'-\d|-\.\d', argv[i + 1])):
+      out.append(f'{argv[i]}={argv[i + 1]}')
+      i += 2
+    else:
+      out.append(argv[i])
+      i += 1
+  return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+  argv = _attach_signed_values(list(sys.argv[1:] if argv is None else argv))
   args = build_parser().parse_args(argv)
   # TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) is
   # noise for a CLI user.

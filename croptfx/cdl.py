@@ -22,6 +22,13 @@ from typing import Dict, Mapping, Tuple
 
 CODES_PATH = os.path.join(os.path.dirname(__file__), 'data', 'cdl_codes.csv')
 BACKGROUND = 0
+# The one national grid of every CDL raster: EPSG:5070 (NAD83 / Conus
+# Albers), 30 m cells whose edges lie 15 m off the multiples of 30 m (the
+# national product's upper-left corner, metres). Part-1 pixels extracted
+# from a CDL sit at these cells' centres.
+GRID_CRS = 'EPSG:5070'
+GRID_CELL_M = 30.0
+GRID_ORIGIN = (-2356095.0, 3172605.0)
 # The name an unlisted code gets: says what it is, and maps to the label
 # mapping's default class as any unknown name does (counted `unknown_cdl`).
 UNKNOWN_NAME = 'Unknown CDL code {code}'

@@ -29,6 +29,15 @@
     map.html                      the map page: map, reference, disagreement, scores
     logs/map.log                  Beam/TF logs of the map job
 
+  <output>/                       one `croptfx extract` (`ExtractLayout`): Part-1 data
+    year=YYYY/part-*.parquet      the rows, Hive-partitioned by year
+    extract_summary.json          pixels, scenes, samples, skipped by reason, reconciled
+    _logs/extract.log             Beam/GDAL logs of the extraction job
+    _extract/                     the job's plan and counts while it runs (removed after)
+  Names starting with '_' or '.' are not data to the readers (as Spark's
+  `_SUCCESS`), and neither is `extract_summary.json`, so `croptfx run --data
+  <output>` reads the rows alone.
+
 Names and paths only (the standard library): the readers of these files are in
 `croptfx.records` (TFRecords), `croptfx.outputs` (what components write) and
 `croptfx.run_summary`.
@@ -177,6 +186,49 @@ class MapLayout:
   @property
   def log_path(self):
     return self._join('logs', 'map.log')
+
+
+# Under an extraction's output directory (a Part-1 data directory).
+EXTRACT_SUMMARY_FILE = 'extract_summary.json'
+EXTRACT_LOG_DIR = '_logs'
+EXTRACT_WORK_DIR = '_extract'
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractLayout:
+  """Where an extraction keeps its files, under one output directory."""
+  output: str
+
+  def _join(self, *parts: str) -> str:
+    return paths.join(self.output, *parts)
+
+  @property
+  def summary_path(self):
+    return self._join(EXTRACT_SUMMARY_FILE)
+
+  @property
+  def log_path(self):
+    return self._join(EXTRACT_LOG_DIR, 'extract.log')
+
+  @property
+  def work_dir(self):
+    return self._join(EXTRACT_WORK_DIR)
+
+  @property
+  def counts_path(self):
+    return self._join(EXTRACT_WORK_DIR, 'counts.json')
+
+  @property
+  def unreadable_path(self):
+    return self._join(EXTRACT_WORK_DIR, 'unreadable.json')
+
+  @property
+  def plan_path(self):
+    """The chunks and scenes the workers read (pickled `extract.pipeline.Plan`)."""
+    return self._join(EXTRACT_WORK_DIR, 'plan.pickle')
+
+  def year_dir(self, year: int) -> str:
+    return self._join(f'year={year}')
 
 
 # --- inside artifacts ---------------------------------------------------------

@@ -20,10 +20,10 @@ import rasterio
 
 from croptfx import cdl
 
-CRS = 'EPSG:5070'
-CELL_M = 30.0
+CRS = cdl.GRID_CRS
+CELL_M = cdl.GRID_CELL_M
 # Upper-left corner of the national CDL raster (metres, EPSG:5070).
-ORIGIN = (-2356095.0, 3172605.0)
+ORIGIN = cdl.GRID_ORIGIN
 NODATA = cdl.BACKGROUND
 BLOCK = 256
 

@@ -25,6 +25,24 @@ RUN_FN = 'croptfx.trainer.model.run_fn'
 # writes these years by default.
 YEAR_SPLITS = {2021: 'train', 2020: 'eval', 2019: 'test'}
 
+# `croptfx generate --imagery`: the area (CDL cells of 30 m), the seasons
+# (2022 holds scenes of processing baseline 04.00, with the +1000 offset) and
+# the days between acquisitions (Sentinel-2's 5 with two satellites).
+IMAGERY_AREA = (48, 36)
+IMAGERY_YEARS = (2021, 2022)
+IMAGERY_REVISIT_DAYS = 5
+
+# `croptfx extract`: cells per side of a chunk (the unit of the windowed
+# reads: 256 CDL cells are 7.68 km, a 768 x 768 window of a 10 m band), of a
+# block (the pixel-years grouped and packed together: 64 x 64 at most,
+# smaller when many scenes meet the chunk, so that a block holds about
+# `block_samples` samples, some 3 MB: packing it takes a few times that,
+# whatever the number of scenes; BENCHMARKS.md, case Y) and the rows of a
+# Parquet shard in bytes (a row holds all its samples: 16 MiB is some 7,000
+# rows of a season seen every 5 days).
+EXTRACT_CONFIG = {'chunk_cells': 256, 'block_cells': 64, 'block_samples': 100_000,
+                  'shard_bytes': 16 << 20}
+
 # Training: small defaults that keep the demo and CI fast on 2 CPU cores.
 TRAIN_NUM_STEPS = 1500
 EVAL_NUM_STEPS = 20

@@ -16,7 +16,9 @@ A path that exists is always taken literally, even when its name holds
 log says how many files it matched.
 Below the input, files and directories whose names start with `.` or `_`
 (Spark's `_SUCCESS`, `.crc` files, `_temporary/`) are skipped, as Spark,
-Hive and pyarrow datasets do. Every other file must be Parquet.
+Hive and pyarrow datasets do, and so is `extract_summary.json`, the record
+`croptfx extract` keeps beside the rows it writes. Every other file must be
+Parquet.
 
 Normalized batches have exactly the columns of `NORMALIZED_SCHEMA`, named as
 in `croptfx.features` (the slides' spellings `# scenes` and `img dates` are
@@ -52,6 +54,7 @@ import pyarrow.parquet as pq
 
 from croptfx.errors import InputDataError
 from croptfx import features
+from croptfx import layouts
 from croptfx import paths
 
 # Rows per record batch read from a file: about 10 MB of band bytes for
@@ -114,9 +117,12 @@ def _is_local(path: str) -> bool:
 
 
 def _is_hidden(path: str, root: str) -> bool:
+  """Not data: a name starting with '.' or '_' on the way (Spark's
+  `_SUCCESS`, temporary files), or an extraction's summary."""
   relative = path[len(root):] if path.startswith(root) else path
-  return any(part.startswith(('.', '_'))
-             for part in relative.replace('\\', '/').split('/') if part)
+  parts = [part for part in relative.replace('\\', '/').split('/') if part]
+  return (any(part.startswith(('.', '_')) for part in parts)
+          or bool(parts) and parts[-1] == layouts.EXTRACT_SUMMARY_FILE)
 
 
 def _match(patterns: Sequence[str], input_base: str):

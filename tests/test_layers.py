@@ -17,7 +17,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Repository directory -> the installed package it is (pyproject.toml's
 # package-dir): `pipeline/` is `croptfx.pipeline`.
-PACKAGES = ('bench', 'cli', 'components', 'generate', 'jobs', 'maps', 'pipeline',
+PACKAGES = ('bench', 'cli', 'components', 'extract', 'generate', 'jobs', 'maps', 'pipeline',
             'preprocessing', 'report', 'rows', 'trainer')
 CORE = 'croptfx'
 # ARCHITECTURE.md's table: the project packages each one may import besides
@@ -32,6 +32,7 @@ MAY_IMPORT: Dict[str, frozenset] = {
     'report': frozenset(),
     'components': frozenset({'rows', 'trainer'}),
     'maps': frozenset({'rows', 'trainer', 'jobs'}),
+    'extract': frozenset({'rows', 'jobs'}),
     'pipeline': frozenset({'components', 'preprocessing', 'trainer', 'jobs', 'report'}),
     'bench': frozenset(PACKAGES) - {'cli'},
     'tools': frozenset(PACKAGES) - {'cli'},
