@@ -5,9 +5,11 @@ markers below; the analysis written around it by people is kept.
 """
 
 import datetime
+import dataclasses
 import os
+import time
 import platform
-from typing import Dict
+from typing import Dict, Optional
 
 from croptfx import paths
 
@@ -85,3 +87,35 @@ def write_benchmarks(path: str, section: str, begin: str = BEGIN, end: str = END
   else:
     text = TITLE + '\n' + generated + '\n'
   paths.write_atomic(path, text)
+
+
+@dataclasses.dataclass
+class Case:
+  """One run of a `croptfx bench FLAG` case: the command line its results
+  name, the file they go to, the machine, and when it started."""
+  command: str
+  output: str
+  machine: Dict[str, str]
+  start: float
+
+  @classmethod
+  def begin(cls, flag: str, quick: bool, output: Optional[str]) -> 'Case':
+    command = f'croptfx bench {flag}' + (' --quick' if quick else '') + (
+        f' --output {os.path.basename(output)}' if output else '')
+    return cls(command, output or 'BENCHMARKS.md', machine_info(), time.perf_counter())
+
+  @property
+  def seconds(self) -> float:
+    return time.perf_counter() - self.start
+
+  @staticmethod
+  def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def results_section(title: str, command: str, seconds: float, machine: Dict[str, str],
+                    figures: str, ratios: str, *notes: str) -> str:
+  """A generated results section: its title, the command and how long it
+  took, the machine, the figures and ratios tables, then `notes`."""
+  return '\n\n'.join([f'## {title}', f'Command: `{command}` (took {seconds / 60:.1f} min)',
+                       machine_lines(machine), figures, ratios, *notes])

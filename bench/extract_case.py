@@ -20,11 +20,9 @@ harmonize), made for the occasion.
 """
 
 import dataclasses
-import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
@@ -113,16 +111,10 @@ def bare_reads(work) -> Dict[str, float]:
 
 def run_extract(summary: Dict[str, object], output: str) -> Dict[str, object]:
   """`croptfx extract` in a fresh process: its summary and peak tree RSS."""
-  cmd = [sys.executable, '-m', 'croptfx.cli', 'extract', '--items',
-         summary['catalogs']['earth-search'], '--labels',
-         f"{YEAR}={summary['labels'][str(YEAR)]}", '--output', output]
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONWARNINGS='ignore')
-  tracked = memory.run_tracked(cmd, env=env)
-  if tracked.returncode:
-    raise RuntimeError(f'croptfx extract failed (exit {tracked.returncode}): '
-                       f'{tracked.stderr.strip()[-2000:]}')
-  with open(layouts.ExtractLayout(output).summary_path, encoding='utf-8') as f:
-    extract_summary = json.load(f)
+  extract_summary, tracked = memory.run_croptfx(
+      ['extract', '--items', summary['catalogs']['earth-search'], '--labels',
+       f"{YEAR}={summary['labels'][str(YEAR)]}", '--output', output],
+      layouts.ExtractLayout(output).summary_path)
   return {'summary': extract_summary, 'peak_rss': tracked.peak_tree_rss,
           'seconds': tracked.seconds}
 
@@ -153,27 +145,20 @@ def render(results: Dict[str, object], command: str, machine: Dict[str, str]) ->
   one, two = results['jobs']['N'], results['jobs']['2N']
   ratios.append(table.Ratio('Y peak RSS 2N scenes / N scenes',
                             table.safe_ratio(two['peak_rss'], one['peak_rss']), '<=', 1.2))
-  return '\n\n'.join([
-      '## Latest extraction results',
-      f'Command: `{command}` (took {results["seconds"] / 60:.1f} min)',
-      benchmarks_file.machine_lines(machine),
+  return benchmarks_file.results_section(
+      'Latest extraction results', command, results['seconds'], machine,
       table.figures_table(figures), table.ratios_table(ratios),
       f"Imagery: `croptfx generate --imagery --aoi {results['area'][0]}x{results['area'][1]} "
       f"--years {YEAR}`, revisits of {results['revisit_days'][0]} and "
-      f"{results['revisit_days'][1]} days (N and 2N scenes); COGs on local disk."])
+      f"{results['revisit_days'][1]} days (N and 2N scenes); COGs on local disk.")
 
 
 def main(quick: bool, output: Optional[str]) -> int:
   """`croptfx bench --extract` (arguments parsed by the CLI)."""
   sizes = QUICK if quick else FULL
-  command = 'croptfx bench --extract' + (' --quick' if quick else '') + (
-      f' --output {os.path.basename(output)}' if output else '')
-  output = output or 'BENCHMARKS.md'
-  machine = benchmarks_file.machine_info()
-  start = time.perf_counter()
+  case = benchmarks_file.Case.begin('--extract', quick, output)
 
-  def log(text):
-    print(text, flush=True)
+  log = case.log
 
   tmp = tempfile.mkdtemp(prefix='croptfx-bench-extract-')
   try:
@@ -214,8 +199,8 @@ def main(quick: bool, output: Optional[str]) -> int:
     shutil.rmtree(tmp, ignore_errors=True)
   section = render({'rate': rate, 'jobs': jobs, 'area': sizes.area,
                     'revisit_days': sizes.revisit_days,
-                    'seconds': time.perf_counter() - start}, command, machine)
+                    'seconds': case.seconds}, case.command, case.machine)
   log('\n' + section)
-  benchmarks_file.write_benchmarks(output, section, BEGIN, END)
-  log(f'croptfx bench --extract: wrote {output}')
+  benchmarks_file.write_benchmarks(case.output, section, BEGIN, END)
+  log(f'croptfx bench --extract: wrote {case.output}')
   return 0

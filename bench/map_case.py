@@ -19,10 +19,8 @@ how well it was trained.
 
 import dataclasses
 import io
-import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
@@ -96,17 +94,10 @@ class Limit:
 def run_map_job(model_dir: str, data: str, output: str, runner: str,
                 workers: Optional[int]) -> Dict[str, object]:
   """`croptfx map` in a fresh process; its summary and peak tree RSS."""
-  cmd = [sys.executable, '-m', 'croptfx.cli', 'map', '--model', model_dir, '--data', data,
-         '--as-of', AS_OF, '--output', output, '--runner', runner]
-  if workers:
-    cmd += ['--workers', str(workers)]
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONWARNINGS='ignore')
-  tracked = memory.run_tracked(cmd, env=env)
-  if tracked.returncode:
-    raise RuntimeError(f'croptfx map failed (exit {tracked.returncode}): '
-                       f'{tracked.stderr.strip()[-2000:]}')
-  with open(layouts.MapLayout(output).summary_path, encoding='utf-8') as f:
-    summary = json.load(f)
+  summary, tracked = memory.run_croptfx(
+      ['map', '--model', model_dir, '--data', data, '--as-of', AS_OF, '--output', output,
+       '--runner', runner] + (['--workers', str(workers)] if workers else []),
+      layouts.MapLayout(output).summary_path)
   cpu = summary['cpu_seconds']
   return {'summary': summary, 'peak_rss': tracked.peak_tree_rss, 'seconds': tracked.seconds,
           'processes': tracked.peak_processes,
@@ -144,25 +135,19 @@ def render(results: Dict[str, object], command: str, machine: Dict[str, str]) ->
                               note='reported: the fixed start-up weighs more'))
     ratios.append(table.Ratio(f'G peak RSS ({runner}) 10x / 1x',
                               table.safe_ratio(ten['peak_rss'], one['peak_rss']), '<=', 1.3))
-  return '\n\n'.join([
-      '## Latest map results', f'Command: `{command}` (took {results["seconds"] / 60:.1f} min)',
-      benchmarks_file.machine_lines(machine),
+  return benchmarks_file.results_section(
+      'Latest map results', command, results['seconds'], machine,
       table.figures_table(figures), table.ratios_table(ratios),
       f"Limit: `serving_default` alone on {results['batch_rows']}-row batches encoded "
-      "beforehand, one pass over the 1x area just before and one just after each map job."])
+      "beforehand, one pass over the 1x area just before and one just after each map job.")
 
 
 def main(quick: bool, output: Optional[str], runners: Tuple[str, ...] = ('local', 'beam')) -> int:
   """`croptfx bench --map` (arguments parsed by croptfx/cli.py)."""
   sizes = QUICK if quick else FULL
-  command = 'croptfx bench --map' + (' --quick' if quick else '') + (
-      f' --output {os.path.basename(output)}' if output else '')
-  output = output or 'BENCHMARKS.md'
-  machine = benchmarks_file.machine_info()
-  start = time.perf_counter()
+  case = benchmarks_file.Case.begin('--map', quick, output)
 
-  def log(text):
-    print(text, flush=True)
+  log = case.log
 
   batch_rows = model_handler.DEFAULT_MIN_BATCH_ROWS
   tmp = tempfile.mkdtemp(prefix='croptfx-bench-map-')
@@ -191,8 +176,8 @@ def main(quick: bool, output: Optional[str], runners: Tuple[str, ...] = ('local'
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   section = render({'batch_rows': batch_rows, 'jobs': jobs, 'runners': runners,
-                    'seconds': time.perf_counter() - start}, command, machine)
+                    'seconds': case.seconds}, case.command, case.machine)
   log('\n' + section)
-  benchmarks_file.write_benchmarks(output, section, BEGIN, END)
-  log(f'croptfx bench --map: wrote {output}')
+  benchmarks_file.write_benchmarks(case.output, section, BEGIN, END)
+  log(f'croptfx bench --map: wrote {case.output}')
   return 0

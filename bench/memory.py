@@ -8,8 +8,10 @@ cross-check.)
 """
 
 import dataclasses
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from typing import Dict, List, Optional, Sequence
@@ -92,3 +94,16 @@ def run_tracked(cmd: Sequence[str], env: Optional[Dict[str, str]] = None,
   seconds = time.perf_counter() - start
   return Tracked(proc.returncode, seconds, peak['rss'], peak['processes'],
                  stdout, stderr)
+
+
+def run_croptfx(args: Sequence[str], summary_path: str):
+  """`croptfx ARGS...` in a fresh process, its tree's peak RSS tracked:
+  (the summary it wrote at `summary_path`, the `run_tracked` result)."""
+  cmd = [sys.executable, '-m', 'croptfx.cli', *args]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONWARNINGS='ignore')
+  tracked = run_tracked(cmd, env=env)
+  if tracked.returncode:
+    raise RuntimeError(f'croptfx {args[0]} failed (exit {tracked.returncode}): '
+                       f'{tracked.stderr.strip()[-2000:]}')
+  with open(summary_path, encoding='utf-8') as f:
+    return json.load(f), tracked

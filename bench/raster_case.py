@@ -198,24 +198,19 @@ def render(results: Dict[Tuple[str, int], Dict[str, Dict[str, object]]], pairs,
         table.safe_ratio(ten['raster']['cpu_seconds'] / ten['raster']['pixels'],
                          one['raster']['cpu_seconds'] / one['raster']['pixels']),
         note='about 1 or less: linear in the pixels'))
-  return '\n\n'.join([
-      '## Latest raster-step results', f'Command: `{command}` (took {seconds / 60:.1f} min)',
-      benchmarks_file.machine_lines(machine),
+  return benchmarks_file.results_section(
+      'Latest raster-step results', command, seconds, machine,
       table.figures_table(figures), table.ratios_table(ratios),
       'Each step of each size in a fresh process (`python -m croptfx.bench.raster_case`): '
       "the grid found from the shards' lon/lat (a sample, then every pixel); then classes, "
       'confidence, reference and disagreement COGs written tile by tile '
-      f'({TILE} x {TILE} cells) and scored against the area\'s CDL.'])
+      f'({TILE} x {TILE} cells) and scored against the area\'s CDL.')
 
 
 def main(quick: bool, output: Optional[str]) -> int:
   """`croptfx bench --map-raster` (arguments parsed by the CLI)."""
   pairs = QUICK if quick else FULL
-  command = 'croptfx bench --map-raster' + (' --quick' if quick else '') + (
-      f' --output {os.path.basename(output)}' if output else '')
-  output = output or 'BENCHMARKS.md'
-  machine = benchmarks_file.machine_info()
-  start = time.perf_counter()
+  case = benchmarks_file.Case.begin('--map-raster', quick, output)
   tmp = tempfile.mkdtemp(prefix='croptfx-bench-raster-')
   results = {}
   try:
@@ -234,10 +229,10 @@ def main(quick: bool, output: Optional[str]) -> int:
         shutil.rmtree(directory, ignore_errors=True)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
-  section = render(results, pairs, command, machine, time.perf_counter() - start)
+  section = render(results, pairs, case.command, case.machine, case.seconds)
   print('\n' + section)
-  benchmarks_file.write_benchmarks(output, section, BEGIN, END)
-  print(f'croptfx bench --map-raster: wrote {output}')
+  benchmarks_file.write_benchmarks(case.output, section, BEGIN, END)
+  print(f'croptfx bench --map-raster: wrote {case.output}')
   return 0
 
 

@@ -51,30 +51,30 @@ def _run_years(text: str) -> List[int]:
   return years
 
 
+def _year_pairs(text: str, what: str, example: str):
+  """'2021=a,2020=b' -> {2021: 'a', 2020: 'b'}: YEAR=`what` pairs, each year once."""
+  result = {}
+  for item in text.split(','):
+    year, sep, value = item.partition('=')
+    year, value = year.strip(), value.strip()
+    if not sep or not year.isdigit() or not value:
+      raise argparse.ArgumentTypeError(
+          f'takes YEAR={what} pairs like {example}, got {text!r}')
+    if int(year) in result:
+      raise argparse.ArgumentTypeError(f'year {int(year)} is given twice in {text!r}')
+    result[int(year)] = value
+  return result
+
+
 def _year_splits(text: str):
   """'2021=train,2020=eval,2019=test' -> {2021: 'train', ...}.
 
   A year given twice is an error; split roles follow `features.split_roles`.
   """
-  result = {}
-  for item in text.split(','):
-    year, sep, split = item.partition('=')
-    year, split = year.strip(), split.strip()
-    if not sep or not year.isdigit() or not split:
-      raise argparse.ArgumentTypeError(
-          f'takes YEAR=SPLIT pairs like 2021=train,2020=eval, got {text!r}')
-    try:
-      features.check_split_name(split)
-    except ValueError as e:
-      raise argparse.ArgumentTypeError(str(e)) from None
-    if int(year) in result:
-      raise argparse.ArgumentTypeError(f'year {int(year)} is given twice in {text!r}')
-    result[int(year)] = split
   try:
-    features.split_roles(result)
+    return features.check_year_splits(_year_pairs(text, 'SPLIT', '2021=train,2020=eval'))
   except ValueError as e:
     raise argparse.ArgumentTypeError(str(e)) from None
-  return result
 
 
 def _int_at_least(minimum: int, what: str):
@@ -248,25 +248,40 @@ def _cmd_predict(args) -> int:
   return 0
 
 
-def _map_runner(args):
-  """The map's runner, its flags checked (`jobs.runners`, `jobs.dataflow`)."""
-  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+def _beam_runner(args, supported, cloud_paths):
+  """A command's runner, its flags checked (`jobs.runners`, `jobs.dataflow`):
+  the Dataflow flags apply to --runner dataflow, --image to dataflow and
+  portable; `cloud_paths` are the flags Dataflow workers read or write."""
   settings = None
   if args.runner == 'dataflow':
     settings = dataflow.Settings.check(
         args.project, args.region, args.output, args.temp_location, args.machine_type,
-        args.max_num_workers,
-        cloud_paths={'--model': args.model, '--data': args.data, '--output': args.output})
+        args.max_num_workers, cloud_paths=cloud_paths)
   else:
     given = [flag for flag, value in (
         ('--project', args.project), ('--region', args.region),
-        ('--temp-location', args.temp_location), ('--image', args.image),
-        ('--machine-type', args.machine_type), ('--max-num-workers', args.max_num_workers))
-             if value]
+        ('--temp-location', args.temp_location), ('--machine-type', args.machine_type),
+        ('--max-num-workers', args.max_num_workers)) if value]
     if given:
       raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
+    if args.image and args.runner != 'portable':
+      raise errors.CroptfxError('--image applies to --runner dataflow or portable only')
   return runners.check(args.runner, args.workers, settings,
-                       args.image or configs.PIPELINE_IMAGE, supported=map_run.RUNNERS)
+                       args.image or configs.PIPELINE_IMAGE, supported=supported)
+
+
+def _add_dataflow_arguments(p) -> None:
+  """The flags of --runner dataflow (and the image, of portable too)."""
+  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
+  p.add_argument('--temp-location', default=None,
+                 help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
+  p.add_argument('--image', default=None,
+                 help='worker container image with the project installed (Dataflow, portable; '
+                      'default pipeline/configs.py PIPELINE_IMAGE)')
+  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
+  p.add_argument('--max-num-workers', type=_positive_int, default=None,
+                 help=f'autoscaling limit (Dataflow; default {dataflow.DEFAULT_MAX_NUM_WORKERS})')
 
 
 def _grid_crs(text: str) -> str:
@@ -290,7 +305,9 @@ def _check_map_rasters(args) -> None:
 
 
 def _cmd_map(args) -> int:
-  runner = _map_runner(args)
+  from croptfx.maps import run as map_run  # pylint: disable=g-import-not-at-top
+  runner = _beam_runner(args, map_run.RUNNERS, {'--model': args.model, '--data': args.data,
+                                                '--output': args.output})
   if runner.name != 'dataflow':
     if not paths.is_uri(args.model) and not os.path.exists(args.model):
       raise errors.CroptfxError(f'--model {args.model}: no such file or directory')
@@ -306,17 +323,7 @@ def _cmd_map(args) -> int:
 
 def _labels(text: str):
   """'2021=cdl/2021.tif,2022=cdl/2022.tif' -> {2021: 'cdl/2021.tif', ...}."""
-  result = {}
-  for item in text.split(','):
-    year, sep, path = item.partition('=')
-    year, path = year.strip(), path.strip()
-    if not sep or not year.isdigit() or not path:
-      raise argparse.ArgumentTypeError(
-          f'takes YEAR=PATH pairs like 2021=cdl/2021_30m_cdls.tif, got {text!r}')
-    if int(year) in result:
-      raise argparse.ArgumentTypeError(f'year {int(year)} is given twice in {text!r}')
-    result[int(year)] = path
-  return result
+  return _year_pairs(text, 'PATH', '2021=cdl/2021_30m_cdls.tif')
 
 
 def _grid(text: str):
@@ -333,32 +340,17 @@ def _grid(text: str):
 
 
 def _extract_runner(args):
-  """The extraction's runner, its flags checked (`jobs.runners`, `jobs.dataflow`).
-
-  Dataflow workers read the label rasters and write the output; the items
-  are read here, their assets by the workers (any URI GDAL reads).
-  """
+  """The extraction's runner. Dataflow workers read the label rasters and
+  write the output; the items are read here, their assets by the workers
+  (any URI GDAL reads)."""
   from croptfx.extract import run as extract_run  # pylint: disable=g-import-not-at-top
-  settings = None
-  if args.runner == 'dataflow':
-    settings = dataflow.Settings.check(
-        args.project, args.region, args.output, args.temp_location, args.machine_type,
-        args.max_num_workers, cloud_paths={'--output': args.output})
+  runner = _beam_runner(args, extract_run.RUNNERS, {'--output': args.output})
+  if runner.name == 'dataflow':
     local = [f'--labels {y}={p}' for y, p in (args.labels or {}).items() if not paths.is_uri(p)]
     if local:
       raise errors.CroptfxError(f'Dataflow workers cannot read local files: {local[0]} must be '
                                 'a gs://, s3:// or http(s) URI')
-  else:
-    given = [flag for flag, value in (
-        ('--project', args.project), ('--region', args.region),
-        ('--temp-location', args.temp_location), ('--machine-type', args.machine_type),
-        ('--max-num-workers', args.max_num_workers)) if value]
-    if given:
-      raise errors.CroptfxError(f'{", ".join(given)} apply to --runner dataflow only')
-    if args.image and args.runner != 'portable':
-      raise errors.CroptfxError('--image applies to --runner dataflow or portable only')
-  return runners.check(args.runner, args.workers, settings,
-                       args.image or configs.PIPELINE_IMAGE, supported=extract_run.RUNNERS)
+  return runner
 
 
 def _cmd_extract(args) -> int:
@@ -571,16 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--as-of', required=True, type=_date, help='map date YYYY-MM-DD')
   p.add_argument('--output', required=True, help='output directory (local or gs://)')
   _add_runner_arguments(p, runners.RUNNERS)
-  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
-  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
-  p.add_argument('--temp-location', default=None,
-                 help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
-  p.add_argument('--image', default=None,
-                 help='worker container image with the project installed (Dataflow; '
-                      'default pipeline/configs.py PIPELINE_IMAGE)')
-  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
-  p.add_argument('--max-num-workers', type=_positive_int, default=None,
-                 help='autoscaling limit (Dataflow; default 10)')
+  _add_dataflow_arguments(p)
   p.add_argument('--verbose', action='store_true', help='show Beam/TF logs on the console')
   grid = p.add_mutually_exclusive_group()
   grid.add_argument('--grid-crs', type=_grid_crs, default=None, metavar='EPSG:N',
@@ -621,16 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument('--chunk-cells', type=_positive_int, default=None,
                  help='cells per side of a chunk, the unit of the windowed reads (default '
                       f"pipeline/configs.py EXTRACT_CONFIG, {configs.EXTRACT_CONFIG['chunk_cells']})")
-  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
-  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
-  p.add_argument('--temp-location', default=None,
-                 help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
-  p.add_argument('--image', default=None,
-                 help='worker container image with the project installed (Dataflow, portable; '
-                      'default pipeline/configs.py PIPELINE_IMAGE)')
-  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
-  p.add_argument('--max-num-workers', type=_positive_int, default=None,
-                 help='autoscaling limit (Dataflow; default 10)')
+  _add_dataflow_arguments(p)
   p.add_argument('--verbose', action='store_true', help='show Beam/GDAL logs on the console')
   p.set_defaults(func=_cmd_extract)
 

@@ -138,6 +138,15 @@ def split_roles(year_splits: Mapping[int, str]) -> SplitRoles:
   return SplitRoles(train, evaluation, tuple(n for n in rest if n != evaluation))
 
 
+def check_year_splits(year_splits: Mapping[int, str]) -> Mapping[int, str]:
+  """`year_splits` if every name is a split name and the roles are complete
+  (a train and an eval split); ValueError saying why otherwise."""
+  for name in year_splits.values():
+    check_split_name(name)
+  split_roles(year_splits)
+  return year_splits
+
+
 def split_names(year_splits: Mapping[int, str]) -> Tuple[str, ...]:
   """The distinct split names of `year_splits`, in role order."""
   return split_roles(year_splits).names

@@ -44,8 +44,8 @@ Names and paths only (the standard library): the readers of these files are in
 """
 
 import dataclasses
-import os
 import posixpath
+from typing import Optional
 
 from croptfx import paths
 
@@ -80,34 +80,22 @@ SUMMARY_FILE = 'run_summary.json'
 REPORT_FILE = 'report.html'
 
 
+def _under(*parts: str, doc: Optional[str] = None) -> property:
+  """A layout's file or directory: `parts` under its output."""
+  return property(lambda self: paths.join(self.output, *parts), doc=doc)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunLayout:
   """Where a run keeps its files, under one output directory."""
   output: str
 
-  @property
-  def pipeline_root(self):
-    return os.path.join(self.output, 'pipeline')
-
-  @property
-  def metadata_path(self):
-    return os.path.join(self.output, 'metadata.db')
-
-  @property
-  def serving_model_dir(self):
-    return os.path.join(self.output, 'serving_model')
-
-  @property
-  def summary_path(self):
-    return os.path.join(self.output, SUMMARY_FILE)
-
-  @property
-  def report_path(self):
-    return os.path.join(self.output, REPORT_FILE)
-
-  @property
-  def log_path(self):
-    return os.path.join(self.output, 'logs', 'run.log')
+  pipeline_root = _under('pipeline')
+  metadata_path = _under('metadata.db')
+  serving_model_dir = _under('serving_model')
+  summary_path = _under(SUMMARY_FILE)
+  report_path = _under(REPORT_FILE)
+  log_path = _under('logs', 'run.log')
 
 
 # Under a map's output directory.
@@ -129,63 +117,25 @@ class MapLayout:
   """Where a map keeps its files, under one output directory (local or a URI)."""
   output: str
 
-  def _join(self, *parts: str) -> str:
-    return paths.join(self.output, *parts)
-
-  @property
-  def summary_path(self):
-    return self._join(MAP_SUMMARY_FILE)
-
-  @property
-  def pixels_dir(self):
-    return self._join(MAP_PIXELS_DIR)
-
-  @property
-  def pixels_prefix(self):
-    """Shard names start with this (then a unique part and `.parquet`)."""
-    return self._join(MAP_PIXELS_DIR, MAP_PIXELS_PREFIX)
-
-  @property
-  def skipped_dir(self):
-    return self._join(MAP_SKIPPED_DIR)
-
-  @property
-  def skipped_prefix(self):
-    return self._join(MAP_SKIPPED_DIR, MAP_SKIPPED_PREFIX)
-
-  @property
-  def classes_tif(self):
-    return self._join(MAP_CLASSES_TIF)
-
-  @property
-  def confidence_tif(self):
-    return self._join(MAP_CONFIDENCE_TIF)
-
-  @property
-  def quicklook_path(self):
-    return self._join(MAP_QUICKLOOK)
-
-  @property
-  def reference_tif(self):
-    return self._join(MAP_REFERENCE_TIF)
-
-  @property
-  def disagreement_tif(self):
-    return self._join(MAP_DISAGREEMENT_TIF)
-
-  @property
-  def page_path(self):
-    return self._join(MAP_PAGE)
+  summary_path = _under(MAP_SUMMARY_FILE)
+  pixels_dir = _under(MAP_PIXELS_DIR)
+  pixels_prefix = _under(MAP_PIXELS_DIR, MAP_PIXELS_PREFIX,
+                         doc='Shard names start with this (then a unique part and `.parquet`).')
+  skipped_dir = _under(MAP_SKIPPED_DIR)
+  skipped_prefix = _under(MAP_SKIPPED_DIR, MAP_SKIPPED_PREFIX)
+  classes_tif = _under(MAP_CLASSES_TIF)
+  confidence_tif = _under(MAP_CONFIDENCE_TIF)
+  quicklook_path = _under(MAP_QUICKLOOK)
+  reference_tif = _under(MAP_REFERENCE_TIF)
+  disagreement_tif = _under(MAP_DISAGREEMENT_TIF)
+  page_path = _under(MAP_PAGE)
+  log_path = _under('logs', 'map.log')
 
   @property
   def products(self):
     """Every file of a map but the shards and the log: what a new map replaces."""
     return [self.summary_path, self.classes_tif, self.confidence_tif, self.reference_tif,
             self.disagreement_tif, self.quicklook_path, self.page_path]
-
-  @property
-  def log_path(self):
-    return self._join('logs', 'map.log')
 
 
 # Under an extraction's output directory (a Part-1 data directory).
@@ -199,36 +149,16 @@ class ExtractLayout:
   """Where an extraction keeps its files, under one output directory."""
   output: str
 
-  def _join(self, *parts: str) -> str:
-    return paths.join(self.output, *parts)
-
-  @property
-  def summary_path(self):
-    return self._join(EXTRACT_SUMMARY_FILE)
-
-  @property
-  def log_path(self):
-    return self._join(EXTRACT_LOG_DIR, 'extract.log')
-
-  @property
-  def work_dir(self):
-    return self._join(EXTRACT_WORK_DIR)
-
-  @property
-  def counts_path(self):
-    return self._join(EXTRACT_WORK_DIR, 'counts.json')
-
-  @property
-  def unreadable_path(self):
-    return self._join(EXTRACT_WORK_DIR, 'unreadable.json')
-
-  @property
-  def plan_path(self):
-    """The chunks and scenes the workers read (pickled `extract.pipeline.Plan`)."""
-    return self._join(EXTRACT_WORK_DIR, 'plan.pickle')
+  summary_path = _under(EXTRACT_SUMMARY_FILE)
+  log_path = _under(EXTRACT_LOG_DIR, 'extract.log')
+  work_dir = _under(EXTRACT_WORK_DIR)
+  counts_path = _under(EXTRACT_WORK_DIR, 'counts.json')
+  unreadable_path = _under(EXTRACT_WORK_DIR, 'unreadable.json')
+  plan_path = _under(EXTRACT_WORK_DIR, 'plan.pickle',
+                     doc='The chunks and scenes the workers read (pickled `extract.pipeline.Plan`).')
 
   def year_dir(self, year: int) -> str:
-    return self._join(f'year={year}')
+    return paths.join(self.output, f'year={year}')
 
 
 # --- inside artifacts ---------------------------------------------------------

@@ -41,13 +41,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import window as beam_window
 from apache_beam.utils import windowed_value
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from croptfx import features
 from croptfx.extract import chunks as chunks_lib
 from croptfx.extract import items as items_lib
 from croptfx.extract import pack as pack_lib
 from croptfx.extract import sample as sample_lib
+from croptfx.jobs import progress as progress_lib
+from croptfx.rows import writer
 
 SHARD_PREFIX = 'part'
 _UNREADABLE = 'unreadable'
@@ -55,24 +56,8 @@ _COUNTS = 'counts'
 _METRICS = 'croptfx_extract'
 
 
-class WorkDone:
-  """Work items finished by the workers of THIS process (the in-memory
-  runner's progress line; other runners' workers count in their own)."""
-
-  def __init__(self):
-    self._lock = threading.Lock()
-    self.items = 0
-
-  def add(self, n: int = 1) -> None:
-    with self._lock:
-      self.items += n
-
-  def reset(self) -> None:
-    with self._lock:
-      self.items = 0
-
-
-WORK_DONE = WorkDone()
+# Work items finished so far in this process (`croptfx extract`'s live count).
+WORK_DONE = progress_lib.Counter()
 
 
 LABELS = -1  # the scene index of a chunk's label work item
@@ -174,18 +159,10 @@ def shard_dir(output: str, year: int) -> str:
 
 
 def write_shard(table: pa.Table, output: str, year: int) -> str:
-  """`DIR/year=YYYY/part-<unique>.parquet`, whole or not at all: written
-  under a hidden temporary name (readers skip names starting with '.'),
-  then renamed (`create` makes the directory on a local disk; object
-  stores have none to make)."""
-  unique = uuid.uuid4().hex
-  directory = shard_dir(output, year)
-  final = f'{directory}/{SHARD_PREFIX}-{unique}.parquet'
-  temporary = f'{directory}/.{SHARD_PREFIX}-{unique}.parquet.tmp'
-  with FileSystems.create(temporary) as f:
-    pq.write_table(table, f, compression='snappy')
-  FileSystems.rename([temporary], [final])
-  return final
+  """`DIR/year=YYYY/part-<unique>.parquet`, whole or not at all
+  (`writer.write_parquet`)."""
+  return writer.write_parquet(
+      table, f'{shard_dir(output, year)}/{SHARD_PREFIX}-{uuid.uuid4().hex}.parquet')
 
 
 class _WriteShards(beam.DoFn):

@@ -32,7 +32,6 @@ import logging
 import os
 import re
 import tempfile
-import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -337,8 +336,8 @@ def _run_job(plan, layout, aoi, with_labels, runner, shard_bytes, log_path, prog
   _clear_previous(layout)
   start = time.monotonic()
   job_name = 'croptfx-extract-' + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S')
-  with _work_progress(progress, plan, runner.name == 'local' and progress.is_terminal
-                      and not progress.quiet):
+  with progress_lib.live_count(progress, pipeline_lib.WORK_DONE, plan.work_items,
+                               'work items', in_process=runner.name == 'local'):
     with runners.beam_args(runner, os.path.dirname(log_path), job_name) as beam_args:
       # Beam matches its temporary files' names as patterns: an output like
       # `data[1]` is reached through a glob-free link.
@@ -352,31 +351,6 @@ def _run_job(plan, layout, aoi, with_labels, runner, shard_bytes, log_path, prog
             job_layout.plan_path, len(plan.chunks), target, job_layout.counts_path,
             job_layout.unreadable_path, aoi, with_labels, shard_bytes)
   return time.monotonic() - start
-
-
-@contextlib.contextmanager
-def _work_progress(progress: progress_lib.Progress, plan: Plan, enabled: bool,
-                   interval: float = 1.0):
-  """Work items done so far, on the job's line, while the in-memory job runs."""
-  if not enabled:
-    yield
-    return
-  pipeline_lib.WORK_DONE.reset()
-  total = plan.work_items
-  stop = threading.Event()
-
-  def report():
-    while not stop.wait(interval):
-      done = pipeline_lib.WORK_DONE.items
-      progress.update(f'{done:,} of {total:,} work items ({100 * done / max(total, 1):.0f}%)')
-
-  thread = threading.Thread(target=report, daemon=True)
-  thread.start()
-  try:
-    yield
-  finally:
-    stop.set()
-    thread.join()
 
 
 def _remove_work_files(layout: layouts.ExtractLayout) -> None:

@@ -60,7 +60,7 @@ def cell_centres(transform: affine.Affine, width: int, height: int
   """x, y (the transform's CRS) of every cell centre, row-major from the
   north-west corner: arrays of height * width."""
   cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-  x, y = transform * (cols.ravel(), rows.ravel())
+  x, y = transform @ (cols.ravel(), rows.ravel())
   return np.asarray(x), np.asarray(y)
 
 

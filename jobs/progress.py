@@ -11,6 +11,7 @@ A step's line is ended when the step ends ("done in ..."), fails ("failed",
 
 import contextlib
 import sys
+import threading
 import time
 from typing import Dict, Optional, TextIO
 
@@ -91,3 +92,49 @@ class Progress:
       self._out('\n')
       self._open = None
     self._out(text + '\n')
+
+
+class Counter:
+  """Work done so far by the workers of THIS process: the in-memory runner's
+  live count (other runners' workers count in their own processes)."""
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self.value = 0
+
+  def add(self, n: int = 1) -> None:
+    with self._lock:
+      self.value += n
+
+  def reset(self) -> None:
+    with self._lock:
+      self.value = 0
+
+
+@contextlib.contextmanager
+def live_count(progress: Progress, counter: Counter, total: int, what: str,
+               in_process: bool, interval: float = 1.0):
+  """'<n> of <total> <what> (<share>%)' on the open step's line, every
+  `interval` seconds while the block runs (a background thread).
+
+  Only when the workers run in this process (`in_process`: the local runner;
+  others count in their own) and the line can be rewritten (a terminal).
+  """
+  if not (in_process and progress.is_terminal and not progress.quiet):
+    yield
+    return
+  counter.reset()
+  stop = threading.Event()
+
+  def report():
+    while not stop.wait(interval):
+      done = counter.value
+      progress.update(f'{done:,} of {total:,} {what} ({100 * done / max(total, 1):.0f}%)')
+
+  thread = threading.Thread(target=report, daemon=True)
+  thread.start()
+  try:
+    yield
+  finally:
+    stop.set()
+    thread.join()

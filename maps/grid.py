@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 
 import affine
 import numpy as np
+import pyarrow as pa
 import pyproj
 
 LONLAT_CRS = 'EPSG:4326'
@@ -263,3 +264,12 @@ def fit_grid(x, y, tolerance: float = DEFAULT_TOLERANCE, crs: str = LONLAT_CRS
   north_centre = y0 + (height - 1) * dy
   return Grid(west=x0 - dx / 2, north=north_centre + dy / 2, dx=dx, dy=dy,
               width=width, height=height, crs=crs), None
+
+
+def as_float(column: pa.Array) -> np.ndarray:
+  """float64 values with NaN for nulls and values of a non-numeric type."""
+  try:
+    column = column.cast(pa.float64())
+  except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    return np.full(len(column), np.nan)
+  return column.to_numpy(zero_copy_only=False)

@@ -1,7 +1,8 @@
 """`map.html`: the map's page, one self-contained HTML file.
 
-Like the run report: inline CSS and inline PNG images, no scripts and no
-external resources, so it opens offline and can be mailed. It shows the map
+Built with the run report's page (`report/page.py`): inline CSS and inline PNG
+images, no scripts and no external resources, so it opens offline and can be
+mailed. It shows the map
 (`classes.tif`) and, with a reference, the reference's classes on the map's
 grid (`reference.tif`) and where the two disagree (`disagreement.tif`) side
 by side, then the scores of `map_summary.json`: overall accuracy, per class
@@ -15,8 +16,6 @@ import math
 import os
 from typing import Dict, Optional
 
-import jinja2
-import markupsafe
 import matplotlib
 
 matplotlib.use('Agg')  # no display; must precede pyplot
@@ -27,6 +26,7 @@ from rasterio.enums import Resampling  # pylint: disable=g-import-not-at-top,wro
 
 from croptfx import features  # pylint: disable=g-import-not-at-top,wrong-import-position
 from croptfx.maps import raster as raster_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from croptfx.report import page  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # Panels are read decimated (nearest) to at most this many cells a side.
 MAX_READ_PX = 900
@@ -71,89 +71,6 @@ def _pct(value: Optional[float]) -> str:
 
 def _ha(value: Optional[float]) -> str:
   return 'n/a' if value is None else f'{value:,.1f}'
-
-
-_CSS = """
-body { margin:0; background:#f5f7f8; color:#1d2327;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 26px 30px 44px; background:#fff; }
-h1 { font-size: 24px; margin: 0 0 2px; }
-h2 { font-size: 19px; margin: 32px 0 6px; padding-top: 12px; border-top: 1px solid #dfe3e6; }
-.sub, .note, figcaption, caption { color: #667075; }
-.note { font-size: 13.5px; }
-.panels { display:flex; flex-wrap:wrap; gap: 14px; align-items:flex-start; }
-figure { margin: 6px 0; flex: 1 1 300px; }
-figure img { max-width: 100%; height: auto; display:block; border:1px solid #dfe3e6; }
-figcaption { font-size: 13px; margin-top: 4px; }
-.legend span.swatch { display:inline-block; width:11px; height:11px; border-radius:2px;
-  margin:0 5px 0 10px; vertical-align:-1px; border:1px solid #999; }
-.cards { display:flex; flex-wrap:wrap; gap:10px; margin: 14px 0 4px; }
-.card { border:1px solid #dfe3e6; border-radius:8px; padding:8px 14px; min-width:130px; }
-.card .value { font-size: 21px; font-weight: 600; font-variant-numeric: tabular-nums; }
-.card .label { font-size: 12.5px; color: #667075; }
-table { border-collapse: collapse; margin: 10px 0 14px; font-size: 13.5px;
-  font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-size: 13px; padding-bottom: 4px; }
-th, td { padding: 3px 10px; border-bottom: 1px solid #dfe3e6; text-align: right; }
-th:first-child { text-align: left; }
-thead th { border-bottom: 2px solid #c5ccd0; }
-td.diag { font-weight: 700; }
-code { font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 0.92em; }
-"""
-
-_TEMPLATE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
-    """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<link rel="icon" href="data:,">
-<style>{{ css }}</style>
-</head>
-<body>
-<main>
-<h1 id="map-title">{{ title }}</h1>
-<p class="sub">{{ subtitle }}</p>
-{% if cards %}
-<div class="cards">{% for value, label, id in cards %}
-<div class="card" id="{{ id }}"><div class="value">{{ value }}</div><div class="label">{{ label }}</div></div>
-{% endfor %}</div>
-{% endif %}
-<h2>The map{% if reference %}, the reference and where they disagree{% endif %}</h2>
-<div class="panels">
-{% for p in panels %}
-<figure id="{{ p.id }}"><img src="{{ p.src }}" alt="{{ p.title }}"><figcaption><strong>{{ p.title }}</strong> ({{ p.file }})<br>
-<span class="legend">{% for color, label in p.legend %}<span class="swatch" style="background:{{ color }}"></span>{{ label }}{% endfor %}</span></figcaption></figure>
-{% endfor %}
-</div>
-<p class="note">{{ grid_note }}</p>
-{% if reference %}
-<h2>Scores against the reference</h2>
-<p class="note">{{ reference_note }}</p>
-<table id="per-class"><caption>Per class, over the {{ compared }} cells compared</caption>
-<thead><tr><th>class</th><th>producer's accuracy</th><th>user's accuracy</th><th>F1</th>
-<th>reference cells</th><th>map cells</th><th>reference ha</th><th>map ha</th></tr></thead>
-<tbody>{% for row in per_class %}<tr>{% for cell in row %}{% if loop.first %}<th>{{ cell }}</th>{% else %}<td>{{ cell }}</td>{% endif %}{% endfor %}</tr>
-{% endfor %}</tbody></table>
-<table id="confusion"><caption>Confusion matrix, cells: rows the reference, columns the map</caption>
-<thead><tr><th>reference \\ map</th>{% for name in classes %}<th>{{ name }}</th>{% endfor %}</tr></thead>
-<tbody>{% for name, row in confusion %}<tr><th>{{ name }}</th>{% for value, diagonal in row %}<td{% if diagonal %} class="diag"{% endif %}>{{ value }}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table>
-<table id="not-scored"><caption>Mapped cells left out of the scores</caption>
-<thead><tr><th>reason</th><th>cells</th></tr></thead>
-<tbody>{% for label, value in not_scored %}<tr><th>{{ label }}</th><td>{{ value }}</td></tr>{% endfor %}</tbody></table>
-{% else %}
-<h2>Classes</h2>
-<table id="per-class"><thead><tr><th>class</th><th>cells</th><th>ha</th></tr></thead>
-<tbody>{% for row in per_class %}<tr>{% for cell in row %}{% if loop.first %}<th>{{ cell }}</th>{% else %}<td>{{ cell }}</td>{% endif %}{% endfor %}</tr>
-{% endfor %}</tbody></table>
-{% endif %}
-<p class="note">Written by <code>croptfx map</code>; every number is in <code>map_summary.json</code>.</p>
-</main>
-</body>
-</html>
-""")
 
 
 def _class_legend():
@@ -215,13 +132,36 @@ def write_page(path: str, summary: Dict[str, object], classes_tif: str,
                       "the reference's cells of a class, the share the map gives it (recall); "
                       "user's accuracy: of the map's cells of a class, the share the reference "
                       'agrees with (precision).')
-  html = _TEMPLATE.render(
-      css=markupsafe.Markup(_CSS), title=f'Crop map as of {summary["as_of"]}',
-      subtitle=f'model {summary["model"]}; data {summary["data"]}',
-      cards=cards, panels=panels, reference=bool(reference), grid_note=grid_note,
-      reference_note=reference_note, per_class=per_class, classes=features.CLASS_NAMES,
-      confusion=confusion, not_scored=not_scored,
-      compared=f'{reference["cells_compared"]:,}' if reference else 0)
+  sections = [page.Section(
+      'map', 'The map' + (', the reference and where they disagree' if reference else ''),
+      grid_note, page.grid(*[page.png_figure(
+          p['src'], p['title'], page.Markup('<strong>{}</strong> ({})<br>').format(
+              p['title'], p['file']) + page.Markup(' ').join(
+                  page.swatch(color, label) for color, label in p['legend']))
+                             for p in panels]))]
+  if reference:
+    diagonal = [[page.Cell(value, cls='diag' if on_diagonal else None)
+                 for value, on_diagonal in row] for _, row in confusion]
+    sections.append(page.Section(
+        'scores', 'Scores against the reference', reference_note,
+        page.table(['class', "producer's accuracy", "user's accuracy", 'F1',
+                    'reference cells', 'map cells', 'reference ha', 'map ha'], per_class,
+                   'per-class', f'Per class, over the {reference["cells_compared"]:,} '
+                   'cells compared')
+        + page.table(['reference \\ map'] + list(features.CLASS_NAMES),
+                     [[name] + row for (name, _), row in zip(confusion, diagonal)],
+                     'confusion', 'Confusion matrix, cells: rows the reference, columns '
+                     'the map')
+        + page.table(['reason', 'cells'], not_scored, 'not-scored',
+                     'Mapped cells left out of the scores')))
+  else:
+    sections.append(page.Section('classes', 'Classes', 'Cells and area of each class.',
+                                 page.table(['class', 'cells', 'ha'], per_class, 'per-class')))
+  html = page.render(f'Crop map as of {summary["as_of"]}',
+                     f'model {summary["model"]}; data {summary["data"]}',
+                     page.cards([page.card(value, label, card_id)
+                                 for value, label, card_id in cards]),
+                     sections, 'Written by croptfx map; every number is in map_summary.json.')
   tmp = path + '.tmp'
   with open(tmp, 'w', encoding='utf-8') as f:
     f.write(html)

@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from croptfx import features
+from croptfx.jobs import progress as progress_lib
 from croptfx import layouts
 from croptfx.maps import grid as grid_lib
 from croptfx.maps import model_handler as handler_lib
@@ -73,24 +74,8 @@ _SKIPPED_TAG = 'skipped'
 _METRICS = 'croptfx_map'
 
 
-class RowsRead:
-  """Rows read so far by the workers of THIS process (the in-memory runner's
-  progress line; other runners' workers count in their own processes)."""
-
-  def __init__(self):
-    self._lock = threading.Lock()
-    self.rows = 0
-
-  def add(self, n: int) -> None:
-    with self._lock:
-      self.rows += n
-
-  def reset(self) -> None:
-    with self._lock:
-      self.rows = 0
-
-
-ROWS_READ = RowsRead()
+# Rows read so far in this process (`croptfx map`'s live count).
+ROWS_READ = progress_lib.Counter()
 
 
 def skip_reasons(batch: pa.RecordBatch, path_year: Optional[int],

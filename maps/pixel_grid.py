@@ -250,14 +250,6 @@ def template(path: str) -> grid_lib.Grid:
                        crs=f'EPSG:{code}' if code else crs.to_wkt())
 
 
-def _as_float(column: pa.Array) -> np.ndarray:
-  try:
-    column = column.cast(pa.float64())
-  except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-    return np.full(len(column), np.nan)
-  return column.to_numpy(zero_copy_only=False)
-
-
 def coordinates(file_layouts, year: int) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """lon, lat of the rows of `year` with a finite lon/lat in range, a record
   batch at a time (the lon, lat and year columns alone)."""
@@ -268,13 +260,13 @@ def coordinates(file_layouts, year: int) -> Iterator[Tuple[np.ndarray, np.ndarra
     try:
       with FileSystems.open(layout.path) as f:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS, columns=names):
-          lon, lat = _as_float(batch.column(0)), _as_float(batch.column(1))
+          lon, lat = grid_lib.as_float(batch.column(0)), grid_lib.as_float(batch.column(1))
           keep = (np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180)
                   & (np.abs(lat) <= 90))
           # The job maps a row whose year (its column, else its Hive directory)
           # is the as-of date's: rows of other years are not the map's pixels.
           if year_name:
-            years = _as_float(batch.column(2))
+            years = grid_lib.as_float(batch.column(2))
             keep &= (years == year) | ((layout.path_year == year) & np.isnan(years))
           elif layout.path_year != year:
             keep[:] = False

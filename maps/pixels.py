@@ -15,16 +15,14 @@ and y refer to.
 
 import datetime
 import json
-import os
 import uuid
 from typing import Dict, List, Optional, Sequence
 
-from apache_beam.io.filesystems import FileSystems
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from croptfx import features
+from croptfx.rows import writer
 from croptfx.maps import grid as grid_lib
 
 CLASS = 'class'
@@ -142,38 +140,12 @@ def with_cells(table: pa.Table, grid: Optional[grid_lib.Grid]) -> pa.Table:
 
 
 def write_shard(table: pa.Table, prefix: str, grid: Optional[grid_lib.Grid] = None) -> str:
-  """Writes one GeoParquet shard `<prefix>-<unique>.parquet`, whole or not at all.
-
-  Written under a hidden temporary name in the same directory, then renamed,
-  so a reader listing the directory never sees half a file (the reader skips
-  names starting with '.').
-  """
-  table = with_cells(table, grid)
-  unique = uuid.uuid4().hex
-  directory, _, name = prefix.rpartition('/')
-  final = f'{prefix}-{unique}.parquet'
-  temporary = f'{directory}/.{name}-{unique}.parquet.tmp'
-  with FileSystems.create(temporary) as f:
-    pq.write_table(table, f, compression='snappy')
-  FileSystems.rename([temporary], [final])
-  return final
-
-
-def write_parquet_atomic(table: pa.Table, path: str) -> str:
-  """Writes a local Parquet file whole or not at all (a hidden temporary name
-  in the same directory, then a rename; removed if writing fails)."""
-  directory, name = os.path.split(os.path.abspath(path))
-  tmp = os.path.join(directory, f'.{name}.{uuid.uuid4().hex}.tmp')
-  try:
-    pq.write_table(table, tmp, compression='snappy')
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-  return path
+  """Writes one GeoParquet shard `<prefix>-<unique>.parquet`, whole or not at
+  all (`writer.write_parquet`), so a reader listing the directory never sees
+  half a file."""
+  return writer.write_parquet(with_cells(table, grid), f'{prefix}-{uuid.uuid4().hex}.parquet')
 
 
 def write_table(table: pa.Table, path: str) -> str:
   """Writes prediction rows as one local GeoParquet file (`croptfx predict`)."""
-  return write_parquet_atomic(with_geometry(table.select(PREDICTION_SCHEMA.names)), path)
+  return writer.write_parquet(with_geometry(table.select(PREDICTION_SCHEMA.names)), path)

@@ -106,15 +106,6 @@ def _open(path: str):
       yield f
 
 
-def _as_float(column: pa.Array) -> np.ndarray:
-  """float64 values with NaN for nulls and values of a non-numeric type."""
-  try:
-    column = column.cast(pa.float64())
-  except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-    return np.full(len(column), np.nan)
-  return column.to_numpy(zero_copy_only=False)
-
-
 def _batches(pixel_files: Sequence[str]) -> Iterator[Tuple[int, int, pa.RecordBatch, bool]]:
   """(shard index, first row, batch, has cells) of every shard: the columns
   class_index, confidence and row, col (or lon, lat when it has no cells)."""
@@ -169,12 +160,12 @@ class _Spill:
   def add(self, shard: int, start: int, batch: pa.RecordBatch, cells: bool) -> None:
     n = batch.num_rows
     self.rows += n
-    class_index = _as_float(batch.column(0))
-    confidence = _as_float(batch.column(1)).astype(np.float32)
+    class_index = grid_lib.as_float(batch.column(0))
+    confidence = grid_lib.as_float(batch.column(1)).astype(np.float32)
     if cells:
-      rows, cols = _as_float(batch.column(2)), _as_float(batch.column(3))
+      rows, cols = grid_lib.as_float(batch.column(2)), grid_lib.as_float(batch.column(3))
     else:
-      lon, lat = _as_float(batch.column(2)), _as_float(batch.column(3))
+      lon, lat = grid_lib.as_float(batch.column(2)), grid_lib.as_float(batch.column(3))
       ok = np.isfinite(lon) & np.isfinite(lat)
       rows, cols = np.full(n, np.nan), np.full(n, np.nan)
       if ok.any():

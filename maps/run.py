@@ -14,14 +14,12 @@ one Parquet file: there is one way of predicting.
 """
 
 import collections
-import contextlib
 import datetime
 import gc
 import logging
 import os
 import posixpath
 import tempfile
-import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -45,6 +43,7 @@ from croptfx.maps import products
 from croptfx import outputs
 from croptfx import paths
 from croptfx.rows import reader
+from croptfx.rows import writer
 from croptfx import serving_model
 
 # The runners of `croptfx map`: every one (jobs.runners).
@@ -116,30 +115,6 @@ def count_outputs(layout: layouts.MapLayout) -> Dict[str, object]:
                            for i, name in enumerate(features.CLASS_NAMES)},
       'skipped': skipped,
   }
-
-
-@contextlib.contextmanager
-def _rows_progress(progress: progress_lib.Progress, total: int, enabled: bool,
-                   interval: float = 1.0):
-  """Rows read so far, on the step's line, while the in-memory job runs."""
-  if not enabled:
-    yield
-    return
-  pipeline_lib.ROWS_READ.reset()
-  stop = threading.Event()
-
-  def report():
-    while not stop.wait(interval):
-      rows = pipeline_lib.ROWS_READ.rows
-      progress.update(f'{rows:,} of {total:,} rows read ({100 * rows / max(total, 1):.0f}%)')
-
-  thread = threading.Thread(target=report, daemon=True)
-  thread.start()
-  try:
-    yield
-  finally:
-    stop.set()
-    thread.join()
 
 
 def check_inputs(model: str, data: str):
@@ -260,10 +235,8 @@ def _map(model, data, as_of, layout, runner, job, log_path, grid_args, **job_arg
     progress.write(f'warning: {warning}')
   with progress.step('job', f'map job: {rows_read:,} rows in {len(file_layouts)} files as of '
                      f'{as_of}, {runner.describe()}'):
-    # A line updated in place needs a terminal; other runners' workers
-    # count in their own processes.
-    with _rows_progress(progress, rows_read, runner.name == 'local' and progress.is_terminal
-                        and not progress.quiet):
+    with progress_lib.live_count(progress, pipeline_lib.ROWS_READ, rows_read, 'rows read',
+                                 in_process=runner.name == 'local'):
       cpu0, children0 = time.process_time(), os.times()
       job_name = 'croptfx-map-' + datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S')
       with runners.beam_args(runner, os.path.dirname(log_path), job_name) as beam_args:
@@ -381,7 +354,7 @@ def _predict(model, data, as_of, output, skipped_path, batch_size):
              else pixels_lib.PREDICTION_SCHEMA.empty_table())
     pixels_lib.write_table(table, output)
     if skipped:
-      pixels_lib.write_parquet_atomic(
+      writer.write_parquet(
           pa.concat_tables([pq.read_table(f) for f in _list(layout.skipped_dir)]
                            ).cast(pipeline_lib.SKIPPED_SCHEMA), skipped_path)
     else:

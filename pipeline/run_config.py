@@ -85,9 +85,7 @@ def pipeline_config(data: str, *, year_splits: Optional[Mapping[int, str]] = Non
   """The pipeline's configuration: what is given, the rest from configs."""
   year_splits = dict(configs.YEAR_SPLITS if year_splits is None else year_splits)
   try:
-    for name in year_splits.values():
-      features.check_split_name(name)
-    features.split_roles(year_splits)
+    features.check_year_splits(year_splits)
   except ValueError as e:
     raise errors.CroptfxError(str(e)) from None
   model = model or configs.DEFAULT_MODEL

@@ -91,8 +91,7 @@ def _cards(inputs: sections.Inputs) -> page.Markup:
   cards = []
 
   def card(label, value, card_id, cls=''):
-    cards.append(page.Markup('<div class="card"><div class="value {}" id="{}">{}</div>'
-                        '<div class="label">{}</div></div>').format(cls, card_id, value, label))
+    cards.append(page.card(value, label, card_id, cls))
 
   if s.rows_read is not None:
     card('rows read', page.fmt_int(s.rows_read), 'card-rows-read')
@@ -110,7 +109,7 @@ def _cards(inputs: sections.Inputs) -> page.Markup:
   if s.blessed is not None:
     card('blessed', 'yes' if s.blessed else 'no', 'card-blessed',
          'good' if s.blessed else 'bad')
-  return page.Markup('<div class="cards">') + page.Markup('').join(cards) + page.Markup('</div>')
+  return page.cards(cards)
 
 
 def render_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> str:

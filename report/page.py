@@ -81,6 +81,16 @@ def _with_class(cell, cls: str) -> Cell:
   return dataclasses.replace(cell, cls=' '.join(c for c in (cell.cls, cls) if c))
 
 
+def card(value: str, label: str, card_id: str, cls: str = '') -> Markup:
+  """One headline number: its value, what it is, an id tests can find."""
+  return Markup('<div class="card"><div class="value {}" id="{}">{}</div>'
+                '<div class="label">{}</div></div>').format(cls, card_id, value, label)
+
+
+def cards(items: Sequence[Markup]) -> Markup:
+  return Markup('<div class="cards">') + Markup('').join(items) + Markup('</div>')
+
+
 def swatch(color: str, label: str) -> Markup:
   return Markup('<span class="swatch" style="background:{}"></span>{}').format(color, label)
 
@@ -161,6 +171,7 @@ th, td { padding: 3px 10px; border-bottom: 1px solid var(--line); text-align: le
 thead th { border-bottom: 2px solid #c5ccd0; font-weight: 600; }
 tbody th { font-weight: 500; }
 .num { text-align: right; }
+td.diag { font-weight: 700; }
 .grid { display:grid; grid-template-columns: 1fr 1fr; gap: 8px 28px; align-items:start; }
 @media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
 figure { margin: 8px 0 16px; }

@@ -4,8 +4,9 @@ reader       list input files, check their footers, stream normalized record bat
 validation   vectorized row checks (reasons and notes)
 encoding     normalized batches -> serialized raw tf.Examples
 quarantine   the table of rows not used, with their file and reason
+writer       Parquet files written whole or not at all (any Beam file system)
 
 Used by the ParquetExampleGen, the map job and the extraction job. Pure
-NumPy/pyarrow (the reader lists cloud URIs with Beam's file systems), no
+NumPy/pyarrow (reader and writer reach cloud URIs through Beam's file systems), no
 TensorFlow or TFX, so Beam workers stay light.
 """

@@ -31,7 +31,7 @@ MAY_IMPORT: Dict[str, frozenset] = {
     'trainer': frozenset(),
     'report': frozenset(),
     'components': frozenset({'rows', 'trainer'}),
-    'maps': frozenset({'rows', 'trainer', 'jobs'}),
+    'maps': frozenset({'rows', 'trainer', 'jobs', 'report'}),
     'extract': frozenset({'rows', 'jobs'}),
     'pipeline': frozenset({'components', 'preprocessing', 'trainer', 'jobs', 'report'}),
     'bench': frozenset(PACKAGES) - {'cli'},

@@ -148,7 +148,6 @@ def test_executor_input_as_the_launcher_builds_it(tmp_path):
 
 
 def test_portable_refuses_workers_before_starting_anything(tmp_path, small_data):
-  from croptfx.pipeline import run as run_lib  # pylint: disable=g-import-not-at-top
   from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
   with pytest.raises(errors.CroptfxError, match='--workers applies to --runner beam'):
     run_config.run_config(small_data, str(tmp_path / 'out'), runner='portable', workers=2)

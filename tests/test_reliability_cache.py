@@ -26,7 +26,6 @@ import pytest
 from croptfx import features
 from croptfx import fingerprint
 from croptfx.generate import part1
-from croptfx import layouts
 from croptfx.pipeline import pipeline as pipeline_lib
 from tests import test_reliability_helpers as helpers
 from tests.conftest import YEARS, run_small_pipeline

@@ -25,7 +25,6 @@ import pytest
 from croptfx import errors
 from croptfx import features
 from croptfx.generate import part1
-from croptfx import layouts
 from croptfx import run_summary
 from croptfx import serving_model
 from tests import test_reliability_helpers as helpers
@@ -61,7 +60,6 @@ def test_split_roles_need_a_train_and_an_eval_split():
 
 
 def test_pipeline_takes_every_split_from_the_roles():
-  from croptfx.pipeline import run  # pylint: disable=g-import-not-at-top
   from croptfx.pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   from croptfx.pipeline import run_config  # pylint: disable=g-import-not-at-top
   dsl = pipeline_lib.create_pipeline(

@@ -5,7 +5,6 @@
 
 import sys
 
-from croptfx import features
 from croptfx.pipeline import configs
 from croptfx.report import compare
 

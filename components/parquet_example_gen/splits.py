@@ -12,8 +12,8 @@ def parse_year_splits(value: Union[str, Mapping[Any, str]]) -> Dict[int, str]:
   """Year -> split name from a mapping or its JSON.
 
   Raises:
-    ValueError: no mapping, a key is not a year or a name is not a valid
-      split name (`features.check_split_name`).
+    ValueError: no mapping, a key is not a year, or the splits are not
+      valid (`features.check_year_splits`).
   """
   if value is None or value == '':
     raise ValueError('year_splits is required (pipeline/configs.py YEAR_SPLITS)')
@@ -22,17 +22,15 @@ def parse_year_splits(value: Union[str, Mapping[Any, str]]) -> Dict[int, str]:
   result = {}
   for year, name in value.items():
     try:
-      year = int(year)
+      result[int(year)] = name
     except (TypeError, ValueError):
       raise ValueError(f'year_splits: {year!r} is not a year') from None
-    try:
-      result[year] = features.check_split_name(name)
-    except ValueError as e:
-      raise ValueError(f'year_splits: {e} (year {year})') from None
   if not result:
     raise ValueError('year_splits is empty')
-  features.split_roles(result)  # at least a train and an eval split
-  return result
+  try:
+    return features.check_year_splits(result)
+  except ValueError as e:
+    raise ValueError(f'year_splits: {e}') from None
 
 
 def split_names(year_splits: Mapping[int, str]) -> List[str]:
