@@ -25,6 +25,7 @@ import rasterio  # pylint: disable=g-import-not-at-top,wrong-import-position
 from rasterio.enums import Resampling  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from croptfx import features  # pylint: disable=g-import-not-at-top,wrong-import-position
+from croptfx import paths  # pylint: disable=g-import-not-at-top,wrong-import-position
 from croptfx.maps import raster as raster_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from croptfx.report import page  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -77,11 +78,21 @@ def _class_legend():
   return [(color, name) for name, color in features.CLASS_COLORS.items()]
 
 
+def _shown(path: str, relative_to: Optional[str]) -> str:
+  """A local path as seen from `relative_to` (the map's directory), so a page
+  moved with its run and data still names them right; URIs as they are."""
+  if relative_to is None or paths.is_uri(path) or paths.is_uri(relative_to):
+    return path
+  return os.path.relpath(path, relative_to)
+
+
 def write_page(path: str, summary: Dict[str, object], classes_tif: str,
                reference_tif: Optional[str] = None,
-               disagreement_tif: Optional[str] = None) -> str:
+               disagreement_tif: Optional[str] = None,
+               relative_to: Optional[str] = None) -> str:
   """Writes the page for a map whose rasters are at the given local paths;
-  `summary` is `map_summary.json`'s content."""
+  `summary` is `map_summary.json`'s content. Local paths of the model, data
+  and reference are shown relative to `relative_to` when given."""
   class_colors = dict(enumerate(features.CLASS_COLORS.values()))
   panels = [{'id': 'map-panel', 'title': f'Map as of {summary["as_of"]}',
              'file': 'classes.tif', 'src': panel_png(classes_tif, class_colors),
@@ -126,7 +137,8 @@ def write_page(path: str, summary: Dict[str, object], classes_tif: str,
                'hold a pixel; white: no pixel.')
   reference_note = ''
   if reference:
-    reference_note = (f'Reference {reference["path"]} ({reference["crs"]}), resampled '
+    reference_note = (f'Reference {_shown(reference["path"], relative_to)} '
+                      f'({reference["crs"]}), resampled '
                       f'{reference["resampling"]}; CDL codes -> names (official code list) '
                       f'-> classes ({reference["label_mapping"]}). Producer\'s accuracy: of '
                       "the reference's cells of a class, the share the map gives it (recall); "
@@ -158,12 +170,11 @@ def write_page(path: str, summary: Dict[str, object], classes_tif: str,
     sections.append(page.Section('classes', 'Classes', 'Cells and area of each class.',
                                  page.table(['class', 'cells', 'ha'], per_class, 'per-class')))
   html = page.render(f'Crop map as of {summary["as_of"]}',
-                     f'model {summary["model"]}; data {summary["data"]}',
+                     f'model {_shown(summary["model"], relative_to)}; '
+                     f'data {_shown(summary["data"], relative_to)}'
+                     + (' (paths relative to this page)' if relative_to else ''),
                      page.cards([page.card(value, label, card_id)
                                  for value, label, card_id in cards]),
                      sections, 'Written by croptfx map; every number is in map_summary.json.')
-  tmp = path + '.tmp'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    f.write(html)
-  os.replace(tmp, path)
+  paths.write_atomic(path, html)
   return path

@@ -77,7 +77,8 @@ def write_page(layout: layouts.MapLayout, as_of: datetime.date, model: str, data
              'pixels_per_class': pixels_per_class}
   if not paths.is_uri(layout.output):
     return page.write_page(layout.page_path, summary, rasters['classes_tif'],
-                           rasters['reference_tif'], rasters['disagreement_tif'])
+                           rasters['reference_tif'], rasters['disagreement_tif'],
+                           relative_to=layout.output)
   with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
     html = page.write_page(os.path.join(tmp, layouts.MAP_PAGE), summary,
                            _local(tmp, rasters['classes_tif']),

@@ -333,13 +333,20 @@ def test_geodesic_cell_areas_on_a_lonlat_grid():
 def test_map_page_is_self_contained(tmp_path, scored):
   from croptfx.maps import page  # pylint: disable=g-import-not-at-top
   s = scored['summary']
-  summary = {'as_of': '2021-07-15', 'model': 'm', 'data': 'd',
+  summary = {'as_of': '2021-07-15', 'model': str(tmp_path / 'run' / 'serving_model' / '7'),
+             'data': 'gs://bucket/area',
              'grid': {'crs': 'EPSG:5070', 'cell_size': [30.0, 30.0], 'units': 'metre',
                       'width': WIDTH, 'height': HEIGHT, 'how': 'detected'},
              'raster': s, 'pixels_per_class': {}}
-  path = page.write_page(str(tmp_path / 'map.html'), summary, s['classes_tif'],
-                         s['reference_tif'], s['disagreement_tif'])
+  os.makedirs(tmp_path / 'map')
+  path = page.write_page(str(tmp_path / 'map' / 'map.html'), summary, s['classes_tif'],
+                         s['reference_tif'], s['disagreement_tif'],
+                         relative_to=str(tmp_path / 'map'))
   html = open(path, encoding='utf-8').read()
+  # Local paths as seen from the page; a URI as it is.
+  assert ('model ../run/serving_model/7; data gs://bucket/area '
+          '(paths relative to this page)') in html
+  assert os.listdir(tmp_path / 'map') == ['map.html']
   assert html.count('<img src="data:image/png;base64,') == 3
   assert '<script' not in html and 'http://' not in html and 'https://' not in html
   assert 'src="http' not in html and '<link rel="stylesheet"' not in html
