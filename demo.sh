@@ -7,7 +7,7 @@
 # CDL in area/_cdl/) and map/ (GeoParquet, GeoTIFFs, quicklook, map.html).
 #   ./demo.sh [PIXELS_PER_YEAR]
 #
-# From imagery instead (about 6 minutes on 2 cores): generate Sentinel-2 L2A COGs,
+# From imagery instead (about 3 minutes on 2 cores): generate Sentinel-2 L2A COGs,
 # STAC items and CDL rasters of an area on the UTM zone 15/16 boundary,
 # extract Part-1 rows from them, train on 2021, evaluate on 2022, extract the
 # area without labels and map it as of mid-July 2022. Lands in demo/imagery/
