@@ -95,6 +95,22 @@ _positive_int = _int_at_least(1, 'a positive integer')
 _non_negative_int = _int_at_least(0, 'an integer >= 0')
 
 
+def _not_blank(what: str):
+  """An argparse type: text that is not empty or only spaces (an empty
+  `--output ''` would otherwise mean the current directory)."""
+  def parse(text: str) -> str:
+    if not text.strip():
+      raise argparse.ArgumentTypeError(f'must be {what}, got {text!r}')
+    return text
+  parse.__name__ = what
+  return parse
+
+
+_path = _not_blank('a path or URI')
+_text = _not_blank('a non-empty value')
+_aoi_text = _not_blank('WEST,SOUTH,EAST,NORTH or a GeoJSON file')
+
+
 def _fraction(text: str) -> float:
   """A number in [0, 1] (an accuracy)."""
   try:
@@ -272,14 +288,14 @@ def _beam_runner(args, supported, cloud_paths):
 
 def _add_dataflow_arguments(p) -> None:
   """The flags of --runner dataflow (and the image, of portable too)."""
-  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
-  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
-  p.add_argument('--temp-location', default=None,
+  p.add_argument('--project', type=_text, default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', type=_text, default=None, help='GCP region (Dataflow)')
+  p.add_argument('--temp-location', type=_text, default=None,
                  help='gs:// temp and staging location (Dataflow; default OUTPUT/tmp)')
-  p.add_argument('--image', default=None,
+  p.add_argument('--image', type=_text, default=None,
                  help='worker container image with the project installed (Dataflow, portable; '
                       'default pipeline/configs.py PIPELINE_IMAGE)')
-  p.add_argument('--machine-type', default=None, help='worker machine type (Dataflow)')
+  p.add_argument('--machine-type', type=_text, default=None, help='worker machine type (Dataflow)')
   p.add_argument('--max-num-workers', type=_positive_int, default=None,
                  help=f'autoscaling limit (Dataflow; default {dataflow.DEFAULT_MAX_NUM_WORKERS})')
 
@@ -473,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
 
   p = sub.add_parser('generate', help='write realistic synthetic Part-1 Parquet data, or the '
                                       'imagery it comes from (--imagery)')
-  p.add_argument('out', help='output directory')
+  p.add_argument('out', type=_path, help='output directory')
   size = p.add_mutually_exclusive_group()
   size.add_argument('--pixels-per-year', type=_positive_int,
                     help='pixels in fields scattered over a county')
@@ -506,8 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=_cmd_generate)
 
   p = sub.add_parser('run', help='run the whole TFX pipeline')
-  p.add_argument('--data', required=True, help='directory, glob, Hive tree or gs:// / s3:// URI')
-  p.add_argument('--output', required=True, help='output directory (pipeline root, metadata, summary)')
+  p.add_argument('--data', type=_path, required=True,
+                 help='directory, glob, Hive tree or gs:// / s3:// URI')
+  p.add_argument('--output', type=_path, required=True,
+                 help='output directory (pipeline root, metadata, summary)')
   _add_runner_arguments(p, run_config.RUNNERS, ' (the orchestrator: LocalDagRunner, '
                         'BeamDagRunner for beam)')
   splits = p.add_mutually_exclusive_group()
@@ -521,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help='shorthand: train,eval[,test] years, e.g. 2021,2020,2019')
   p.add_argument('--train-steps', type=_positive_int, default=None)
   p.add_argument('--epochs', type=_positive_int, default=None)
-  p.add_argument('--label-mapping', default=None, help='CDL -> class mapping JSON')
+  p.add_argument('--label-mapping', type=_path, default=None, help='CDL -> class mapping JSON')
   p.add_argument('--blessing-threshold', type=_fraction, default=None,
                  help='eval accuracy at the headline as-of day a model needs to be pushed '
                       '(default pipeline/configs.py)')
@@ -533,21 +551,23 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=_cmd_run)
 
   p = sub.add_parser('compile', help='compile the Kubeflow Pipelines v2 spec (offline)')
-  p.add_argument('--output', required=True, help='pipeline spec JSON to write')
-  p.add_argument('--pipeline-root', required=True, help='e.g. gs://bucket/croptfx')
-  p.add_argument('--data', required=True, help='e.g. gs://bucket/parquet/')
-  p.add_argument('--image', default=None, help='container image with the project installed')
+  p.add_argument('--output', type=_path, required=True, help='pipeline spec JSON to write')
+  p.add_argument('--pipeline-root', type=_path, required=True, help='e.g. gs://bucket/croptfx')
+  p.add_argument('--data', type=_path, required=True, help='e.g. gs://bucket/parquet/')
+  p.add_argument('--image', type=_text, default=None,
+                 help='container image with the project installed')
   p.add_argument('--beam-runner', choices=('direct', 'dataflow'), default='direct')
-  p.add_argument('--project', default=None, help='GCP project (Dataflow)')
-  p.add_argument('--region', default=None, help='GCP region (Dataflow)')
+  p.add_argument('--project', type=_text, default=None, help='GCP project (Dataflow)')
+  p.add_argument('--region', type=_text, default=None, help='GCP region (Dataflow)')
   p.add_argument('--train-steps', type=_positive_int, default=None)
   p.set_defaults(func=_cmd_compile)
 
   p = sub.add_parser('predict', help='classify raw Part-1 Parquet rows with a pushed model')
-  p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
-  p.add_argument('--data', required=True, help='Parquet file, directory or glob')
+  p.add_argument('--model', type=_path, required=True,
+                 help='pushed model directory (run_summary.json model_dir)')
+  p.add_argument('--data', type=_path, required=True, help='Parquet file, directory or glob')
   p.add_argument('--as-of', required=True, type=_date, help="prediction date YYYY-MM-DD (within each row's year)")
-  p.add_argument('--output', required=True,
+  p.add_argument('--output', type=_path, required=True,
                  help='output Parquet file (GeoParquet: the pixel table of `croptfx map`)')
   p.add_argument('--batch-size', type=_positive_int, default=4096,
                  help='rows per record batch read and encoded')
@@ -557,11 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser('map', help='map crop classes as of a date: GeoParquet pixels, '
                                  'Cloud-Optimized GeoTIFFs on the pixels\' grid, a quicklook '
                                  'and a map page, scored against a reference CDL (a Beam job)')
-  p.add_argument('--model', required=True, help='pushed model directory (run_summary.json model_dir)')
-  p.add_argument('--data', required=True,
+  p.add_argument('--model', type=_path, required=True,
+                 help='pushed model directory (run_summary.json model_dir)')
+  p.add_argument('--data', type=_path, required=True,
                  help='Parquet file, directory, glob, Hive tree or gs:// / s3:// URI')
   p.add_argument('--as-of', required=True, type=_date, help='map date YYYY-MM-DD')
-  p.add_argument('--output', required=True, help='output directory (local or gs://)')
+  p.add_argument('--output', type=_path, required=True, help='output directory (local or gs://)')
   _add_runner_arguments(p, runners.RUNNERS)
   _add_dataflow_arguments(p)
   p.add_argument('--verbose', action='store_true', help='show Beam/TF logs on the console')
@@ -569,21 +590,21 @@ def build_parser() -> argparse.ArgumentParser:
   grid.add_argument('--grid-crs', type=_grid_crs, default=None, metavar='EPSG:N',
                     help='fit the pixels\' grid in this CRS (cell size inferred); default: '
                          'detected among EPSG:5070, the UTM zones of the pixels and EPSG:4326')
-  grid.add_argument('--like', default=None, metavar='RASTER',
+  grid.add_argument('--like', type=_path, default=None, metavar='RASTER',
                     help="the grid of a template raster (its CRS, transform and cell size, "
                          "e.g. that year's CDL): each pixel falls in the cell that contains it")
-  p.add_argument('--reference', default=None, metavar='RASTER',
+  p.add_argument('--reference', type=_path, default=None, metavar='RASTER',
                  help='score the map against a raster of CDL codes (the CDL of the year): '
                       'accuracy, F1 and areas per class in map_summary.json, '
                       'disagreement.tif and map.html')
-  p.add_argument('--label-mapping', default=None,
+  p.add_argument('--label-mapping', type=_path, default=None,
                  help="CDL name -> class mapping JSON of the model's run, for --reference "
                       '(default the bundled croptfx/data/cdl_classes.json)')
   p.set_defaults(func=_cmd_map)
 
   p = sub.add_parser('extract', help='Sentinel-2 L2A scenes (STAC items, COGs) and CDL rasters '
                                      '-> Part-1 rows, as one Beam job')
-  p.add_argument('--items', required=True,
+  p.add_argument('--items', type=_path, required=True,
                  help='a STAC ItemCollection JSON file, a directory of item JSON files or a '
                       'static catalog (local, gs://, s3:// or http(s))')
   what = p.add_mutually_exclusive_group(required=True)
@@ -592,13 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
   what.add_argument('--grid', type=_grid, metavar='EPSG:N,RES',
                     help="an area to map, no labels: the cells of this grid in --aoi "
                          "(EPSG:5070,30: the CDL's own cells)")
-  p.add_argument('--aoi', default=None, metavar='W,S,E,N|FILE.geojson',
+  p.add_argument('--aoi', type=_aoi_text, default=None, metavar='W,S,E,N|FILE.geojson',
                  help="the area in lon/lat degrees or a GeoJSON polygon (default: the label "
                       "rasters' extent)")
   p.add_argument('--years', type=_years, default=None,
                  help='the seasons (default: every --labels year; on a --grid every year of '
                       'the items)')
-  p.add_argument('--output', required=True,
+  p.add_argument('--output', type=_path, required=True,
                  help='the data directory to write: year=YYYY/*.parquet and extract_summary.json')
   _add_runner_arguments(p, runners.RUNNERS)
   p.add_argument('--chunk-cells', type=_positive_int, default=None,
@@ -609,13 +630,15 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=_cmd_extract)
 
   p = sub.add_parser('report', help='write DIR/report.html for a finished run')
-  p.add_argument('--run', required=True, help='the --output directory of `croptfx run`')
+  p.add_argument('--run', type=_path, required=True, help='the --output directory of `croptfx run`')
   p.set_defaults(func=_cmd_report)
 
   p = sub.add_parser('compare', help='runs side by side: in-season curves, per-class F1 '
                                      'and a table of scores, parameters and training time')
-  p.add_argument('runs', nargs='+', metavar='RUN_DIR', help='--output directories of `croptfx run`')
-  p.add_argument('--output', required=True, help='HTML file to write (e.g. compare.html)')
+  p.add_argument('runs', type=_path, nargs='+', metavar='RUN_DIR',
+                 help='--output directories of `croptfx run`')
+  p.add_argument('--output', type=_path, required=True,
+                 help='HTML file to write (e.g. compare.html)')
   p.add_argument('--allow-different-data', action='store_true',
                  help='compare runs that read different data (refused by default: their '
                       'scores are not comparable)')
@@ -624,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser('bench', help='benchmark the loaders and the pipeline')
   p.add_argument('--pixels-per-year', type=_positive_int, default=None)
   p.add_argument('--quick', action='store_true', help='smaller data, fewer repeats')
-  p.add_argument('--output', default=None, help='where to write BENCHMARKS.md data')
+  p.add_argument('--output', type=_path, default=None, help='where to write BENCHMARKS.md data')
   p.add_argument('--scaling', action='store_true',
                  help='instead: per-component CPU seconds per 1,000 rows at two sizes, '
                       'the inputs of SCALING.md (one JSON document on stdout)')
@@ -680,15 +703,16 @@ def _attach_signed_values(argv: List[str]) -> List[str]:
 
 def main(argv: Optional[List[str]] = None) -> int:
   argv = _attach_signed_values(list(sys.argv[1:] if argv is None else argv))
-  args = build_parser().parse_args(argv)
+  verbose = '--verbose' in argv
   # TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) is
   # noise for a CLI user.
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1' if getattr(args, 'verbose', False) else '3')
-  if not getattr(args, 'verbose', False):
-    # Google client libraries warn about Python 3.10 at import; TFX 1.16
-    # needs 3.10, so the warning is noise here.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1' if verbose else '3')
+  if not verbose:
+    # Google client libraries warn about Python 3.10 at import (some
+    # argument checks import them); TFX 1.16 needs 3.10, so it is noise here.
     warnings.filterwarnings('ignore', category=FutureWarning)
     os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
+  args = build_parser().parse_args(argv)
   logging.basicConfig(level=logging.WARNING, format='%(message)s')
   try:
     return args.func(args)

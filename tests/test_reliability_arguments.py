@@ -74,8 +74,33 @@ BAD_SPLITS = [
     (RUN + ['--year-splits', '2021'], "--year-splits: takes YEAR=SPLIT pairs"),
 ]
 
+# An empty path would mean the current directory (`run --output ''` would
+# write a whole run there): every path and value argument refuses it.
+MAP = ['map', '--model', 'm', '--data', 'd', '--as-of', '2021-06-01', '--output', 'o']
+EXTRACT = ['extract', '--items', 'i.json', '--labels', '2021=c.tif', '--output', 'o']
+COMPILE = ['compile', '--output', 's.json', '--pipeline-root', 'gs://b/r', '--data', 'gs://b/d']
+BLANK_PATHS = [
+    (argv[:i + 1] + [blank] + argv[i + 2:], f"{argv[i]}: must be a path or URI, got '{blank}'")
+    for argv in (RUN, PREDICT, MAP, EXTRACT, COMPILE)
+    for i in range(len(argv) - 1)
+    if argv[i] in ('--data', '--output', '--model', '--items', '--pipeline-root')
+    for blank in ('', ' ')
+] + [
+    (['generate', '', '--pixels-per-year', '5'], "out: must be a path or URI, got ''"),
+    (['compare', '', '--output', 'c.html'], "RUN_DIR: must be a path or URI, got ''"),
+    (MAP + ['--reference', ''], "--reference: must be a path or URI, got ''"),
+    (MAP + ['--like', ''], "--like: must be a path or URI, got ''"),
+    (RUN + ['--label-mapping', ''], "--label-mapping: must be a path or URI, got ''"),
+    (COMPILE + ['--project', ''], "--project: must be a non-empty value, got ''"),
+    (EXTRACT[:4] + ['2021='] + EXTRACT[5:], "--labels: takes YEAR=PATH pairs"),
+    # Checking a CRS imports libraries that warn at import: still one line.
+    (MAP + ['--grid-crs', 'EPSG:999999'], '--grid-crs: not a CRS pyproj knows'),
+    (EXTRACT + ['--aoi', ''],
+     "--aoi: must be WEST,SOUTH,EAST,NORTH or a GeoJSON file, got ''"),
+]
 
-@pytest.mark.parametrize('argv,message', BAD_NUMBERS + BAD_SPLITS,
+
+@pytest.mark.parametrize('argv,message', BAD_NUMBERS + BAD_SPLITS + BLANK_PATHS,
                          ids=lambda x: ' '.join(x) if isinstance(x, list) else None)
 def test_bad_arguments_are_refused_at_parse_time_in_one_line(tmp_path, argv, message):
   status, lines, out = _cli(argv, cwd=tmp_path)  # nothing may appear there

@@ -87,7 +87,7 @@ def test_compile_with_dataflow_puts_args_in_the_spec(tmp_path):
 
 
 @pytest.mark.parametrize('output, message', [
-    ('', '--output is empty; give the file to write'),
+    ('', "argument --output: must be a path or URI, got ''"),
     ('{tmp}', '--output {tmp} is a directory; give the file to write'),
     ('/dev/full', '--output /dev/full is not a regular file'),
     ('/proc/croptfx/spec.json', 'cannot write --output /proc/croptfx/spec.json: '),
