@@ -501,6 +501,23 @@ def test_arguments_are_checked_before_any_work(imagery, tmp_path):
     assert not os.path.exists(os.path.join(out, 'year=2021'))
 
 
+def test_a_second_writer_is_refused_in_one_line(imagery, tmp_path):
+  from croptfx.jobs import lock  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'out'
+  held = lock.OutputLock(str(out / lock.LOCK_FILE), 'extract', f'--output {out}').acquire()
+  try:
+    run = _cli('--items', imagery['summary']['catalogs']['earth-search'], '--labels',
+               imagery_lib.labels_argument(imagery['summary']), '--output', str(out))
+  finally:
+    held.release()
+  assert run.returncode == errors.BUSY and run.stdout == ''
+  lines = run.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith(
+      f'croptfx extract: error: --output {out} is being written by `croptfx extract` (pid '
+      f'{os.getpid()} on '), run.stderr
+  assert os.listdir(out) == []
+
+
 def test_the_command_line_extracts_and_says_what_it_did(imagery, tmp_path):
   run = _cli('--items', imagery['summary']['catalogs']['planetary-computer'], '--labels',
              imagery_lib.labels_argument(imagery['summary']), '--years', '2022', '--output',

@@ -480,3 +480,56 @@ def test_a_beam_map_prints_progress_only(area, model_dir, tmp_path):
   assert lines[0].startswith('[1/5] checking the model and the input files ... done in ')
   assert lines[1].startswith("[2/5] finding the pixels' grid ... done in ")
   assert lines[5] == 'croptfx map: 40 of 40 rows mapped as of 2021-07-15'
+
+
+def _files_under(directory):
+  return sorted(os.path.relpath(os.path.join(d, f), directory)
+                for d, _, files in os.walk(directory) for f in files)
+
+
+def test_a_second_map_or_predict_writer_is_refused_in_one_line(area, model_dir, tmp_path):
+  """One writer per output (issue 26): the held lock names its holder, and
+  the refused command changes nothing."""
+  from croptfx import errors  # pylint: disable=g-import-not-at-top
+  from croptfx.jobs import lock  # pylint: disable=g-import-not-at-top
+  from tests import test_reliability_helpers as helpers  # pylint: disable=g-import-not-at-top
+  output = tmp_path / 'm'
+  held = lock.OutputLock(str(output / lock.LOCK_FILE), 'map', f'--output {output}').acquire()
+  predicted = tmp_path / 'p.parquet'
+  held_predict = lock.OutputLock(str(tmp_path / '.p.parquet.croptfx.lock'), 'predict',
+                                 f'--output {predicted}').acquire()
+  try:
+    mapped = helpers.run_cli('map', '--model', model_dir, '--data', area['data'],
+                             '--as-of', AS_OF.isoformat(), '--output', str(output))
+    predict = helpers.run_cli('predict', '--model', model_dir, '--data', area['data'],
+                              '--as-of', AS_OF.isoformat(), '--output', str(predicted))
+  finally:
+    held.release()
+    held_predict.release()
+  for (status, stdout, lines), command, what in ((mapped, 'map', output),
+                                                 (predict, 'predict', predicted)):
+    assert (status, stdout, len(lines)) == (errors.BUSY, '', 1), lines
+    assert lines[0].startswith(f'croptfx {command}: error: --output {what} is being written '
+                               f'by `croptfx {command}` (pid {os.getpid()} on ')
+  assert _files_under(output) == [] and sorted(os.listdir(tmp_path)) == ['m']
+
+
+def test_a_map_on_a_full_disk_is_one_line_and_leaves_no_result(area, model_dir, tmp_path):
+  """A full file system mid-job (issue 26): exit 4 naming it, and no raster,
+  shard or summary that would read as the map's."""
+  from croptfx import errors  # pylint: disable=g-import-not-at-top
+  from tests import test_reliability_helpers as helpers  # pylint: disable=g-import-not-at-top
+  disk = helpers.small_file_system(tmp_path / 'disk', '32k')  # the pixels take about 50 kB
+  try:
+    status, stdout, lines = helpers.run_cli(
+        'map', '--model', model_dir, '--data', area['data'], '--as-of', AS_OF.isoformat(),
+        '--output', str(disk / 'm'), '--reference', area['cdl'])
+    assert status == errors.NO_SPACE
+    assert stdout.splitlines()[-1] == (  # the progress line of the step that failed
+        f'[3/5] map job: 588 rows in 3 files as of {AS_OF}, local runner (one in-memory '
+        'worker) ... failed')
+    assert lines == [f'croptfx map: error: no space left on device: the file system at {disk} '
+                     f'(holding {disk / "m"}) is full; free space or write elsewhere']
+    assert [f for f in _files_under(disk / 'm') if not f.startswith('logs/')] == []
+  finally:
+    subprocess.run(['umount', str(disk)], check=False)

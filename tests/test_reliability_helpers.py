@@ -12,6 +12,7 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -47,6 +48,24 @@ def run_pipeline_code(data: str, output: str, **kwargs) -> str:
           'from croptfx.pipeline import run, run_config\n'
           f'run.run_pipeline(run_config.run_config({data!r}, {output!r}, report=False, '
           f'{args}), stream=io.StringIO())\n')
+
+
+def run_cli(*argv: str, timeout: float = 900) -> Tuple[int, str, List[str]]:
+  """`croptfx ARGV` as a user's shell runs it: (exit status, stdout, stderr lines)."""
+  done = subprocess.run([CROPTFX, *argv], capture_output=True, text=True,
+                        timeout=timeout, env=child_env())
+  return done.returncode, done.stdout, done.stderr.strip().splitlines()
+
+
+def small_file_system(path, size: str):
+  """A tmpfs of `size` mounted at `path` (to fill a disk); skips the test
+  where mounting is not allowed. The caller unmounts it."""
+  path.mkdir()
+  done = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(path)],
+                        capture_output=True, text=True)
+  if done.returncode:
+    pytest.skip(f'a small file system is needed and mount failed: {done.stderr.strip()}')
+  return path
 
 
 def run_python(code: str, timeout: float = 900) -> subprocess.CompletedProcess:

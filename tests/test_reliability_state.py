@@ -34,9 +34,7 @@ def _data(path, pixels=30, seed=1):
 
 
 def _cli(*argv, timeout=900):
-  done = subprocess.run([helpers.CROPTFX, *argv], capture_output=True, text=True,
-                        timeout=timeout, env=helpers.child_env())
-  return done.returncode, done.stdout, done.stderr.strip().splitlines()
+  return helpers.run_cli(*argv, timeout=timeout)
 
 
 def _records(summary, key='examples'):
@@ -194,18 +192,9 @@ def test_a_second_writer_is_exit_3_in_one_line_and_changes_nothing(tmp_path):
   assert sorted(os.listdir(output)) == []  # no logs, no summary moved, nothing
 
 
-def _tmpfs(path, size):
-  path.mkdir()
-  done = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(path)],
-                        capture_output=True, text=True)
-  if done.returncode:
-    pytest.skip(f'a small file system is needed and mount failed: {done.stderr.strip()}')
-  return path
-
-
 def test_a_full_disk_is_exit_4_and_leaves_no_servable_model(tmp_path):
   data = _data(tmp_path / 'a')
-  disk = _tmpfs(tmp_path / 'disk', '5m')
+  disk = helpers.small_file_system(tmp_path / 'disk', '5m')
   try:
     # Blessed whatever its accuracy: the push is what fills the disk (the
     # pipeline's artifacts take about 4 of the 5 MB).
