@@ -362,6 +362,12 @@ def find_grid(file_layouts, as_of: datetime.date, grid_crs: Optional[str] = None
       return GridChoice(None, f'no pixel of {year} has a valid lon/lat', how, tol)
     grid, reason, _, tried = choose(lon, lat, tolerance, crss, pixels)
     if grid is None:
+      if grid_crs:
+        # A CRS the user guessed wrong: say which one the pixels do fit.
+        found = choose(lon, lat, tolerance, None, pixels)[0]
+        if found is not None:
+          reason += (f'; they fit a {_cell_text(found)} grid in {describe(found.crs)}: '
+                     f'use --grid-crs {found.crs}, or leave it out')
       return GridChoice(None, reason, how, tol, pixels, tried=tried)
   bounded, reason, pixels, worst = bound(grid, file_layouts, year, tol)
   if not pixels:

@@ -124,6 +124,9 @@ def test_grid_crs_fits_only_that_crs_and_infers_the_cell_size(tmp_path):
   assert choice.grid is None
   assert choice.reason.startswith('the pixels fit no regular grid in EPSG:5070 '
                                   '(NAD83 / Conus Albers): ')
+  # ... and the grid they do fit.
+  assert choice.reason.endswith('; they fit a 20 m grid in EPSG:32615 (WGS 84 / UTM zone '
+                                '15N): use --grid-crs EPSG:32615, or leave it out')
 
 
 def test_like_a_template_puts_each_pixel_in_the_cell_that_contains_it(tmp_path):
