@@ -117,13 +117,21 @@ def render_report(run_dir: str, sample_rows: int = load.DEFAULT_SAMPLE_ROWS) -> 
   if not os.path.isdir(run_dir):
     raise errors.CroptfxError(f'{run_dir}: no such run directory')
   summary = run_summary.read_summary(run_dir)
+  layout = layouts.RunLayout(run_dir)
+  if summary is None and not any(os.path.exists(p) for p in (
+      layout.metadata_path, layout.log_path, layout.pipeline_root)):
+    # Not a run that failed (it would have its log): never drop a report
+    # into a data directory given by mistake.
+    raise errors.CroptfxError(
+        f'{run_dir}: not a `croptfx run --output` directory (no {layouts.SUMMARY_FILE}, '
+        'metadata.db or logs/run.log)')
   run_name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
   title = f'croptfx run report: {run_name}'
   generated = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
   if summary is None:
     section = page.Section('run', 'Run', 'Nothing to show yet.', missing=[
         f'{layouts.SUMMARY_FILE} is not in the run directory: the run did not finish '
-        '(see logs/run.log), or this is not a `croptfx run --output` directory'])
+        '(see logs/run.log)'])
     return page.render(title, f'report generated {generated}', page.Markup(''), [section], '')
   problems: List[str] = []
   inputs = load_inputs(run_dir, summary, sample_rows, problems)

@@ -399,8 +399,18 @@ def test_unreadable_inputs_are_named_and_the_rest_renders(run, tmp_path):
 
 
 def test_missing_summary_and_missing_dir(tmp_path):
+  # A data directory given by mistake: refused, nothing written.
+  with pytest.raises(errors.CroptfxError, match=(
+      r'not a `croptfx run --output` directory \(no run_summary.json, metadata.db or '
+      r'logs/run.log\)')):
+    build.write_report(str(tmp_path))
+  assert os.listdir(tmp_path) == []
+  # A run that failed before its summary: its log says so, the report too.
+  (tmp_path / 'logs').mkdir()
+  (tmp_path / 'logs' / 'run.log').write_text('Transform failed\n')
   text = build.render_report(str(tmp_path))
-  assert 'run_summary.json is not in the run directory' in text
+  assert ('run_summary.json is not in the run directory: the run did not finish '
+          '(see logs/run.log)') in text
   with pytest.raises(errors.CroptfxError, match='no such run directory'):
     build.render_report(str(tmp_path / 'nope'))
 
