@@ -16,9 +16,12 @@ What the frame does, in this order, so every command behaves the same:
    keeping the progress lines (`progress.Progress`);
 4. turns SIGTERM into an exception, like Ctrl-C, so both end the open
    progress line and run the clean-up;
-5. on failure: the traceback goes to the log, the job's clean-up runs
-   (`on_failure`: partial results removed), and the exception becomes one
-   error with one line and the exit code of its cause (`failures.translate`);
+5. on failure: the traceback goes to the log, the processes the job started
+   and left running are ended (Beam's SDK workers of an interrupted job: a
+   thread waiting on one would keep the command from ever exiting), the
+   job's clean-up runs (`on_failure`: partial results removed), and the
+   exception becomes one error with one line and the exit code of its cause
+   (`failures.translate`);
 6. `write_summary` publishes the summary last and atomically: a summary
    exists only for a job that finished.
 """
@@ -28,9 +31,10 @@ import logging
 import os
 import signal
 import threading
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, FrozenSet, List, Optional, Sequence, Tuple
 
 from apache_beam.io.filesystems import FileSystems
+import psutil
 
 from croptfx import errors
 from croptfx.jobs import failures
@@ -46,6 +50,54 @@ def _with_note(error: errors.CroptfxError, note: str) -> errors.CroptfxError:
   noted.__dict__.update(error.__dict__)
   noted.args = (f'{error}; {note}',)
   return noted
+
+
+def _children() -> FrozenSet[Tuple[int, float]]:
+  """(pid, start time) of every process below this one."""
+  try:
+    return frozenset((p.pid, p.create_time())
+                     for p in psutil.Process().children(recursive=True))
+  except psutil.Error:
+    return frozenset()
+
+
+def stop_processes_started_since(before: FrozenSet[Tuple[int, float]],
+                                 threads_before: FrozenSet[int],
+                                 timeout: float = 5.0) -> int:
+  """Ends the processes below this one that are not in `before` (terminate,
+  then kill), then waits up to `timeout` for the threads started since
+  `threads_before` that watch them. Returns how many processes it ended.
+
+  Beam's DirectRunner with worker processes waits on each in a non-daemon
+  thread and ends them only in its own clean-up; Ctrl-C during that clean-up
+  leaves a worker running, and the interpreter then waits for its thread
+  forever.
+  """
+  started = []
+  for pid, created in _children() - before:
+    try:
+      process = psutil.Process(pid)
+      if process.create_time() == created:
+        started.append(process)
+    except psutil.Error:
+      pass
+  for process in started:
+    try:
+      process.terminate()
+    except psutil.Error:
+      pass
+  _, alive = psutil.wait_procs(started, timeout=timeout)
+  for process in alive:
+    try:
+      process.kill()
+    except psutil.Error:
+      pass
+  psutil.wait_procs(alive, timeout=timeout)
+  for thread in threading.enumerate():
+    if thread.ident not in threads_before and not thread.daemon and (
+        thread is not threading.current_thread()):
+      thread.join(timeout)
+  return len(started)
 
 
 class Job:
@@ -88,12 +140,16 @@ class Job:
     self._logs = None
     self._signal: Optional[int] = None
     self._saved_handlers = {}
+    self._processes_before: FrozenSet[Tuple[int, float]] = frozenset()
+    self._threads_before: FrozenSet[int] = frozenset()
 
   # --- entering and leaving ------------------------------------------------
 
   def __enter__(self) -> 'Job':
     if self._lock:
       self._lock.acquire()
+    self._processes_before = _children()
+    self._threads_before = frozenset(t.ident for t in threading.enumerate())
     try:
       self.moved_aside = paths.move_aside(self._results)
       self._logs = logs.captured(self.log_path, self.verbose)
@@ -120,6 +176,11 @@ class Job:
     self.progress.fail('terminated' if self._signal == errors.TERMINATED else
                        'interrupted' if isinstance(translated, errors.Interrupted)
                        else 'failed')
+    # Before the clean-up: a worker still running could write again what it
+    # removes. Its dying words go to the log (fd 2 is still the log's).
+    ended = stop_processes_started_since(self._processes_before, self._threads_before)
+    if ended:
+      logging.info('Ended %d process(es) the job had started and left running', ended)
     for cleanup in reversed(self._cleanups):
       try:
         cleanup()

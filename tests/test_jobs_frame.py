@@ -168,6 +168,73 @@ def test_sigterm_and_sigint_end_the_line_clean_up_and_exit_with_their_code(
   assert os.path.exists(os.path.join(out, 'cleaned'))
 
 
+_WORKER_SCRIPT = '''
+import os, subprocess, sys, threading, time
+from croptfx import errors
+from croptfx.jobs import frame
+out = sys.argv[1]
+
+def watch(process):  # as Beam's DirectRunner watches each SDK worker
+  process.wait()
+  if process.returncode:
+    raise RuntimeError(f'Worker subprocess exited with return code {process.returncode}')
+
+os.makedirs(out)
+bystander = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+open(out + '/bystander.pid', 'w').write(str(bystander.pid))
+try:
+  with frame.Job('map', out, log_path=out + '/logs/map.log') as job:
+    worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+    open(out + '/worker.pid', 'w').write(str(worker.pid))
+    threading.Thread(target=watch, args=(worker,)).start()  # not a daemon
+    job.progress.begin('map', 'map job')
+    time.sleep(300)
+except errors.Interrupted as e:
+  print(f'croptfx map: {e}', file=sys.stderr)
+  sys.exit(e.exit_code)
+'''
+
+
+def test_an_interrupted_job_ends_the_workers_it_started_and_exits(tmp_path):
+  """Ctrl-C while a worker process runs, watched by a non-daemon thread:
+  without the frame ending the worker, the interpreter would wait for the
+  thread (and the worker) forever."""
+  out = str(tmp_path / 'out')
+  env = dict(os.environ, PYTHONWARNINGS='ignore::FutureWarning')
+  proc = subprocess.Popen([sys.executable, '-c', _WORKER_SCRIPT, out], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    pid_file = os.path.join(out, 'worker.pid')
+    deadline = time.monotonic() + 60
+    while not os.path.exists(pid_file) or not os.path.getsize(pid_file):
+      assert time.monotonic() < deadline
+      time.sleep(0.1)
+    time.sleep(0.5)
+    worker = int(open(pid_file).read())
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stdout == '[1] map job ... interrupted\n'
+    assert stderr.strip().splitlines() == ['croptfx map: interrupted']
+    with pytest.raises(ProcessLookupError):
+      os.kill(worker, 0)  # ended (and reaped by its watcher)
+    log = open(os.path.join(out, 'logs', 'map.log')).read()
+    assert 'Ended 1 process(es) the job had started and left running' in log
+    assert 'Worker subprocess exited with return code -15' in log  # its dying words
+    # A process started before the job is not the job's: left alone (the
+    # script has ended, so it is an orphan now; it is killed below).
+    bystander = int(open(os.path.join(out, 'bystander.pid')).read())
+    os.kill(bystander, 0)
+  finally:
+    proc.kill()
+    for name in ('bystander.pid', 'worker.pid'):
+      try:
+        os.kill(int(open(os.path.join(out, name)).read()), signal.SIGKILL)
+      except (OSError, ValueError):
+        pass
+
+
 def test_progress_lines():
   stream = io.StringIO()
   progress = progress_lib.Progress(stream, total=2)
