@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Dict, Optional, TextIO
 
+from croptfx import errors
+
 
 class Progress:
   """Numbered step lines on `stream` (stdout by default)."""
@@ -80,9 +82,8 @@ class Progress:
     self.begin(name, text)
     try:
       yield self
-    except BaseException:
-      self.fail('interrupted' if isinstance(sys.exc_info()[1], KeyboardInterrupt)
-                else 'failed')
+    except BaseException as e:
+      self.fail(_ending(e))
       raise
     self.end()
 
@@ -92,6 +93,13 @@ class Progress:
       self._out('\n')
       self._open = None
     self._out(text + '\n')
+
+
+def _ending(error: BaseException) -> str:
+  """How a step's line ends when `error` stops it."""
+  if isinstance(error, errors.Interrupted):
+    return 'terminated' if error.exit_code == errors.TERMINATED else 'interrupted'
+  return 'interrupted' if isinstance(error, KeyboardInterrupt) else 'failed'
 
 
 class Counter:

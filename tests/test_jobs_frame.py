@@ -245,3 +245,17 @@ def test_progress_lines():
   assert stream.getvalue().splitlines()[0].startswith('[1/2] first ... done in ')
   assert stream.getvalue().splitlines()[1:] == ['[2/2] second ... ', 'a note']
   assert set(progress.seconds) == {'a'}
+
+
+@pytest.mark.parametrize('error, word', [
+    (errors.Interrupted(errors.TERMINATED), 'terminated'),
+    (errors.Interrupted(errors.INTERRUPTED), 'interrupted'),
+    (KeyboardInterrupt(), 'interrupted'),
+    (ValueError('x'), 'failed')])
+def test_a_step_stopped_by_a_signal_says_which(error, word):
+  """The step's line and the error line agree (SIGTERM: terminated)."""
+  stream = io.StringIO()
+  with pytest.raises(type(error)):
+    with progress_lib.Progress(stream, total=1).step('a', 'map job'):
+      raise error
+  assert stream.getvalue() == f'[1/1] map job ... {word}\n'
