@@ -61,18 +61,7 @@ def _children() -> FrozenSet[Tuple[int, float]]:
     return frozenset()
 
 
-def stop_processes_started_since(before: FrozenSet[Tuple[int, float]],
-                                 threads_before: FrozenSet[int],
-                                 timeout: float = 5.0) -> int:
-  """Ends the processes below this one that are not in `before` (terminate,
-  then kill), then waits up to `timeout` for the threads started since
-  `threads_before` that watch them. Returns how many processes it ended.
-
-  Beam's DirectRunner with worker processes waits on each in a non-daemon
-  thread and ends them only in its own clean-up; Ctrl-C during that clean-up
-  leaves a worker running, and the interpreter then waits for its thread
-  forever.
-  """
+def _started_since(before: FrozenSet[Tuple[int, float]]) -> List[psutil.Process]:
   started = []
   for pid, created in _children() - before:
     try:
@@ -81,11 +70,36 @@ def stop_processes_started_since(before: FrozenSet[Tuple[int, float]],
         started.append(process)
     except psutil.Error:
       pass
+  return started
+
+
+def terminate_processes_started_since(before: FrozenSet[Tuple[int, float]]
+                                      ) -> List[psutil.Process]:
+  """Sends SIGTERM to the processes below this one not in `before`, and
+  returns them (no waiting: a signal handler calls it)."""
+  started = _started_since(before)
   for process in started:
     try:
       process.terminate()
     except psutil.Error:
       pass
+  return started
+
+
+def stop_processes_started_since(before: FrozenSet[Tuple[int, float]],
+                                 threads_before: FrozenSet[int],
+                                 timeout: float = 5.0) -> int:
+  """Ends the processes below this one that are not in `before` (terminate,
+  then kill), then waits up to `timeout` for the threads started since
+  `threads_before` that watch them. Returns how many processes it ended.
+
+  Beam's DirectRunner with worker processes waits on each in a non-daemon
+  thread and ends them only in its own clean-up, which can wait forever on a
+  worker that is still sending results nobody reads (Ctrl-C mid-stage), or
+  leave one running (Ctrl-C during the clean-up): the command would never
+  exit.
+  """
+  started = terminate_processes_started_since(before)
   _, alive = psutil.wait_procs(started, timeout=timeout)
   for process in alive:
     try:
@@ -205,14 +219,18 @@ class Job:
     if threading.current_thread() is not threading.main_thread():
       return
 
+    # The job's worker processes are told to stop first: Beam's clean-up,
+    # which the exception runs, waits for them.
     def on_sigint(signum, frame):
       del signum, frame
       self._signal = errors.INTERRUPTED
+      terminate_processes_started_since(self._processes_before)
       raise KeyboardInterrupt
 
     def on_sigterm(signum, frame):
       del signum, frame
       self._signal = errors.TERMINATED
+      terminate_processes_started_since(self._processes_before)
       raise errors.Interrupted(errors.TERMINATED)
 
     for signum, handler in ((signal.SIGINT, on_sigint), (signal.SIGTERM, on_sigterm)):

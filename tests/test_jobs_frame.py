@@ -185,24 +185,34 @@ bystander = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300
 open(out + '/bystander.pid', 'w').write(str(bystander.pid))
 try:
   with frame.Job('map', out, log_path=out + '/logs/map.log') as job:
-    worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+    worker = subprocess.Popen([sys.executable, '-c', (
+        'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)'
+        if sys.argv[2] == 'worker-ignores-sigterm' else 'import time; time.sleep(300)')])
     open(out + '/worker.pid', 'w').write(str(worker.pid))
-    threading.Thread(target=watch, args=(worker,)).start()  # not a daemon
+    watcher = threading.Thread(target=watch, args=(worker,))  # not a daemon
+    watcher.start()
     job.progress.begin('map', 'map job')
-    time.sleep(300)
+    try:
+      time.sleep(300)
+    finally:
+      if sys.argv[2] == 'cleanup-waits':
+        watcher.join()  # as Beam's clean-up waits for its workers
 except errors.Interrupted as e:
   print(f'croptfx map: {e}', file=sys.stderr)
   sys.exit(e.exit_code)
 '''
 
 
-def test_an_interrupted_job_ends_the_workers_it_started_and_exits(tmp_path):
-  """Ctrl-C while a worker process runs, watched by a non-daemon thread:
-  without the frame ending the worker, the interpreter would wait for the
-  thread (and the worker) forever."""
+@pytest.mark.parametrize('case', ['cleanup-waits', 'worker-ignores-sigterm'])
+def test_an_interrupted_job_ends_the_workers_it_started_and_exits(tmp_path, case):
+  """Ctrl-C while a worker process runs, watched by a non-daemon thread.
+  Without the frame ending the worker, a clean-up that waits for it (Beam's)
+  would wait forever, and without one the interpreter would, at exit. The
+  signal handler sends SIGTERM; a worker that ignores it is killed after the
+  job."""
   out = str(tmp_path / 'out')
   env = dict(os.environ, PYTHONWARNINGS='ignore::FutureWarning')
-  proc = subprocess.Popen([sys.executable, '-c', _WORKER_SCRIPT, out], env=env,
+  proc = subprocess.Popen([sys.executable, '-c', _WORKER_SCRIPT, out, case], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   try:
     pid_file = os.path.join(out, 'worker.pid')
@@ -220,8 +230,11 @@ def test_an_interrupted_job_ends_the_workers_it_started_and_exits(tmp_path):
     with pytest.raises(ProcessLookupError):
       os.kill(worker, 0)  # ended (and reaped by its watcher)
     log = open(os.path.join(out, 'logs', 'map.log')).read()
-    assert 'Ended 1 process(es) the job had started and left running' in log
-    assert 'Worker subprocess exited with return code -15' in log  # its dying words
+    # Its watcher's dying words, in the log.
+    code = -signal.SIGKILL if case == 'worker-ignores-sigterm' else -signal.SIGTERM
+    assert f'Worker subprocess exited with return code {code}' in log
+    assert ('Ended 1 process(es) the job had started and left running' in log) == (
+        case == 'worker-ignores-sigterm')
     # A process started before the job is not the job's: left alone (the
     # script has ended, so it is an orphan now; it is killed below).
     bystander = int(open(os.path.join(out, 'bystander.pid')).read())
