@@ -185,9 +185,11 @@ bystander = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300
 open(out + '/bystander.pid', 'w').write(str(bystander.pid))
 try:
   with frame.Job('map', out, log_path=out + '/logs/map.log') as job:
+    ignore = 'signal.signal(signal.SIGTERM, signal.SIG_IGN); ' * (
+        sys.argv[2] == 'worker-ignores-sigterm')
     worker = subprocess.Popen([sys.executable, '-c', (
-        'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)'
-        if sys.argv[2] == 'worker-ignores-sigterm' else 'import time; time.sleep(300)')])
+        f'import signal, time; {ignore}open({out!r} + "/worker.ready", "w").close(); '
+        'time.sleep(300)')])
     open(out + '/worker.pid', 'w').write(str(worker.pid))
     watcher = threading.Thread(target=watch, args=(worker,))  # not a daemon
     watcher.start()
@@ -215,12 +217,13 @@ def test_an_interrupted_job_ends_the_workers_it_started_and_exits(tmp_path, case
   proc = subprocess.Popen([sys.executable, '-c', _WORKER_SCRIPT, out, case], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   try:
-    pid_file = os.path.join(out, 'worker.pid')
+    pid_file, ready = os.path.join(out, 'worker.pid'), os.path.join(out, 'worker.ready')
     deadline = time.monotonic() + 60
-    while not os.path.exists(pid_file) or not os.path.getsize(pid_file):
+    while not (os.path.exists(ready) and os.path.exists(pid_file)
+               and os.path.getsize(pid_file)):
       assert time.monotonic() < deadline
       time.sleep(0.1)
-    time.sleep(0.5)
+    time.sleep(0.2)  # the job's main thread is in its sleep
     worker = int(open(pid_file).read())
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
