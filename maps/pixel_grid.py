@@ -45,7 +45,6 @@ import datetime
 import math
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from apache_beam.io.filesystems import FileSystems
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,6 +54,7 @@ import rasterio
 from croptfx import errors
 from croptfx import features
 from croptfx.maps import grid as grid_lib
+from croptfx.rows import reader
 
 SAMPLE_POINTS = 250_000
 BATCH_ROWS = 65536
@@ -258,7 +258,7 @@ def coordinates(file_layouts, year: int) -> Iterator[Tuple[np.ndarray, np.ndarra
     year_name = layout.columns.get(features.YEAR)
     names = [lon_name, lat_name] + ([year_name] if year_name else [])
     try:
-      with FileSystems.open(layout.path) as f:
+      with reader.open_file(layout.path) as f:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS, columns=names):
           lon, lat = grid_lib.as_float(batch.column(0)), grid_lib.as_float(batch.column(1))
           keep = (np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180)

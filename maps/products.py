@@ -43,11 +43,6 @@ def write_rasters(pixel_files: Sequence[str], layout: layouts.MapLayout,
                                   reference=reference, label_mapping=label_mapping)
 
 
-def _copy_to(local_path: str, target: str) -> None:
-  with open(local_path, 'rb') as src, FileSystems.create(target) as dst:
-    shutil.copyfileobj(src, dst)
-
-
 def _local(tmp: str, uri: Optional[str]) -> Optional[str]:
   """A local copy of a remote raster, in `tmp`."""
   if not uri:
@@ -64,7 +59,7 @@ def write_quicklook(layout: layouts.MapLayout, title: str) -> str:
   with tempfile.TemporaryDirectory(prefix='croptfx-map-') as tmp:
     png = quicklook.write_quicklook(_local(tmp, layout.classes_tif),
                                     os.path.join(tmp, layouts.MAP_QUICKLOOK), title)
-    _copy_to(png, layout.quicklook_path)
+    raster.copy_to(png, layout.quicklook_path)
   return layout.quicklook_path
 
 
@@ -84,7 +79,7 @@ def write_page(layout: layouts.MapLayout, as_of: datetime.date, model: str, data
                            _local(tmp, rasters['classes_tif']),
                            _local(tmp, rasters['reference_tif']),
                            _local(tmp, rasters['disagreement_tif']))
-    _copy_to(html, layout.page_path)
+    raster.copy_to(html, layout.page_path)
   return layout.page_path
 
 

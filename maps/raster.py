@@ -31,7 +31,6 @@ areas offset by half a cell, which a grid of half the cell size fits), give
 no raster and a reason with the evidence, never a grid of the wrong size.
 """
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -53,8 +52,10 @@ from croptfx import features
 from croptfx import layouts
 from croptfx import paths
 from croptfx.maps import grid as grid_lib
+from croptfx.maps import pixels as pixels_lib
 from croptfx.maps import reference as reference_lib
 from croptfx.maps import scores as scores_lib
+from croptfx.rows import reader
 
 CLASSES_TIF = layouts.MAP_CLASSES_TIF
 CONFIDENCE_TIF = layouts.MAP_CONFIDENCE_TIF
@@ -83,10 +84,9 @@ MIN_STRIPE_EVIDENCE = 20
 BATCH_ROWS = 65536
 GDAL_CACHE_MB = 64
 
-# Columns of the pixel shards (`maps.pixels`, not imported: it brings Beam).
-CLASS_INDEX = 'class_index'
-CONFIDENCE = 'confidence'
-ROW, COL = 'row', 'col'
+# Columns of the pixel shards.
+CLASS_INDEX, CONFIDENCE = pixels_lib.CLASS_INDEX, pixels_lib.CONFIDENCE
+ROW, COL = pixels_lib.ROW, pixels_lib.COL
 LON, LAT = features.LON, features.LAT
 # One spilled pixel: its cell within the tile, class, confidence, and where
 # it came from (shard index << 40 | row in the shard), for the evidence.
@@ -96,22 +96,12 @@ SKIP_NO_CELL = 'no cell of the grid'
 SKIP_CLASS = 'missing or unknown class_index'
 
 
-@contextlib.contextmanager
-def _open(path: str):
-  if paths.is_uri(path):
-    with FileSystems.open(path) as f:
-      yield f
-  else:
-    with open(path, 'rb') as f:
-      yield f
-
-
 def _batches(pixel_files: Sequence[str]) -> Iterator[Tuple[int, int, pa.RecordBatch, bool]]:
   """(shard index, first row, batch, has cells) of every shard: the columns
   class_index, confidence and row, col (or lon, lat when it has no cells)."""
   for index, path in enumerate(pixel_files):
     try:
-      with _open(path) as f:
+      with reader.open_file(path) as f:
         parquet_file = pq.ParquetFile(f)
         names = parquet_file.schema_arrow.names
         cells = ROW in names and COL in names
@@ -421,7 +411,7 @@ class _Scoring:
 
 def _pixel_lonlat(pixel_files: Sequence[str], pid: int) -> Tuple[float, float]:
   shard, row = pid >> _PID_SHIFT, pid & ((1 << _PID_SHIFT) - 1)
-  with _open(pixel_files[shard]) as f:
+  with reader.open_file(pixel_files[shard]) as f:
     table = pq.ParquetFile(f).read(columns=[LON, LAT])
   return table.column(LON)[row].as_py(), table.column(LAT)[row].as_py()
 
@@ -475,20 +465,23 @@ def write_map_rasters(pixel_files: Sequence[str], output_dir: str,
       written = _write(pixel_files, grid, tmp, target, summary, reference, label_mapping, tile)
     if written and remote:
       for name in written:
-        with open(os.path.join(target, name), 'rb') as src, FileSystems.create(
-            f'{output_dir.rstrip("/")}/{name}') as dst:
-          shutil.copyfileobj(src, dst)
+        copy_to(os.path.join(target, name), paths.join(output_dir, name))
   finally:
     if remote:
       shutil.rmtree(target, ignore_errors=True)
   if written:
-    join = (lambda name: f'{output_dir.rstrip("/")}/{name}') if remote else (
-        lambda name: os.path.join(output_dir, name))
-    summary.update(written=True, **{key: join(name) for key, name in (
+    summary.update(written=True, **{key: paths.join(output_dir, name) for key, name in (
         ('classes_tif', CLASSES_TIF), ('confidence_tif', CONFIDENCE_TIF),
         ('reference_tif', REFERENCE_TIF), ('disagreement_tif', DISAGREEMENT_TIF))
         if name in written})
   return summary
+
+
+def copy_to(local_path: str, target: str) -> None:
+  """Copies a local file to `target` on any Beam file system (an object
+  appears whole when closed)."""
+  with open(local_path, 'rb') as src, FileSystems.create(target) as dst:
+    shutil.copyfileobj(src, dst)
 
 
 def _not_written(summary, reason):

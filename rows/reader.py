@@ -258,8 +258,9 @@ def resolve_columns(schema: pa.Schema, path: str,
   return columns
 
 
-def _open(path: str):
-  # UNCOMPRESSED: Beam would otherwise guess a codec from the file name.
+def open_file(path: str):
+  """A data file (local or a URI) opened for reading its bytes as they are:
+  without UNCOMPRESSED, Beam would guess a codec from the file name."""
   return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
@@ -276,7 +277,7 @@ def inspect_file(input_file: Union[InputFile, str],
     raise InputDataError(path, 'empty file (0 bytes), not a Parquet file')
   year_from_path = path_year(path)
   try:
-    with _open(path) as f:
+    with open_file(path) as f:
       parquet_file = pq.ParquetFile(f)
       schema = parquet_file.schema_arrow
       num_rows = parquet_file.metadata.num_rows
@@ -428,7 +429,7 @@ def read_rows(
     InputDataError: the file is unreadable or has a bad schema.
   """
   try:
-    with _open(path) as f:
+    with open_file(path) as f:
       parquet_file = pq.ParquetFile(f)
       if layout is None:
         year_from_path = path_year(path)
@@ -458,7 +459,7 @@ def read_pixel_years(path: str, layout: FileLayout,
   wanted = [layout.columns[n] for n in names if n in layout.columns]
   types = {f.name: f.type for f in NORMALIZED_SCHEMA}
   try:
-    with _open(path) as f:
+    with open_file(path) as f:
       for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=wanted,
                                                   use_pandas_metadata=False):
         arrays, valid = [], np.ones(batch.num_rows, bool)
