@@ -313,6 +313,10 @@ def days_since_epoch(date: datetime.date) -> int:
   return (date - EPOCH).days
 
 
+def date_from_days(days: int) -> datetime.date:
+  """The date `days` days after 1970-01-01 (the encoding of `img_dates`)."""
+  return EPOCH + datetime.timedelta(days=int(days))
+
 
 # Runs of these characters are one separator in CDL names ('Non-Alfalfa').
 # ASCII whitespace spelled out: Python's \s and TF's (RE2) differ beyond it.

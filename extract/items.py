@@ -98,7 +98,7 @@ class Scene:
 
   @property
   def year(self) -> int:
-    return (features.EPOCH + datetime.timedelta(days=self.day)).year
+    return features.date_from_days(self.day).year
 
   @property
   def assets(self) -> Tuple[Asset, ...]:

@@ -168,7 +168,7 @@ class Scene:
 
   @property
   def date(self) -> datetime.date:
-    return (features.EPOCH + datetime.timedelta(days=self.day))
+    return features.date_from_days(self.day)
 
   @property
   def baseline(self) -> str:

@@ -23,6 +23,7 @@ simulator is `simulate` (shared with `imagery`); this module lays pixels out
 and delivers them as rows.
 """
 
+import filecmp
 import os
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -506,19 +507,12 @@ def _write_cdls(out_dir: str, table: pa.Table, width: int, height: int) -> Dict[
     path = cdl_path(out_dir, year)
     fresh = path + '.new.tif'
     cdl_raster.write_cdl(fresh, grid.reshape(height, width), transform, year)
-    if os.path.exists(path) and _same_bytes(fresh, path):
+    if os.path.exists(path) and filecmp.cmp(fresh, path, shallow=False):
       os.remove(fresh)
     else:
       os.replace(fresh, path)
     written[year] = path
   return written
-
-
-def _same_bytes(a: str, b: str) -> bool:
-  if os.path.getsize(a) != os.path.getsize(b):
-    return False
-  with open(a, 'rb') as fa, open(b, 'rb') as fb:
-    return fa.read() == fb.read()
 
 
 # What `--bad` adds per year: reason -> how to break a copy of a good row
